@@ -1,0 +1,877 @@
+/*
+ * pp_graph.c -- the graph IR (see pp_graph.h): tensors and ops, shape
+ * inference, per-op costs, validation, topological order and the range
+ * queries the planner and simulator ask of a stage.
+ *
+ * Cost model. M = rows (batch x sequence), s = bytes per element of the
+ * graph's dtype. Matrix products count 2 FLOPs per multiply-add. Elementwise
+ * work is counted with fixed per-element constants (below, next to each op);
+ * they only rank ops before a profile exists, after which measured times
+ * replace them. Attention is the memory-efficient kind: F keeps its inputs,
+ * its output and the row log-sum-exp, and I recomputes the scores, so I
+ * costs 2.5x the F matrix work. The LM head is fused with the cross-entropy:
+ * F keeps x and the log-sum-exp, I recomputes the logits once and keeps the
+ * logit gradient for W.
+ */
+#include "core/pp_graph.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const dtype_names[] = {"f32", "bf16", "f16", "i32"};
+static const int dtype_sizes[] = {4, 2, 2, 4};
+static const char *const op_names[] = {"embedding", "layernorm", "rmsnorm", "linear", "rope", "attention",
+                                       "gelu",      "relu",      "swiglu",  "add",    "pooler", "lm_head"};
+static const char *const tensor_kind_names[] = {"parameter", "activation", "input", "label"};
+static const char *const pass_names[] = {"F", "I", "W"};
+
+const char *pp_dtype_name(pp_dtype t) { return (unsigned)t < PP_DTYPE__COUNT ? dtype_names[t] : "?"; }
+int pp_dtype_size(pp_dtype t) { return (unsigned)t < PP_DTYPE__COUNT ? dtype_sizes[t] : 0; }
+const char *pp_op_kind_name(pp_op_kind k) { return (unsigned)k < PP_OP__COUNT ? op_names[k] : "?"; }
+const char *pp_tensor_kind_name(pp_tensor_kind k) { return (unsigned)k <= PP_TENSOR_LABEL ? tensor_kind_names[k] : "?"; }
+const char *pp_pass_name(pp_pass p) { return (unsigned)p < PP_PASS__COUNT ? pass_names[p] : "?"; }
+
+int pp_dtype_parse(const char *s, pp_dtype *out) {
+    for (int i = 0; i < PP_DTYPE__COUNT; i++) {
+        if (!strcmp(s, dtype_names[i])) {
+            *out = (pp_dtype)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void pp_graph_init(pp_graph *g, pp_dtype dtype) {
+    memset(g, 0, sizeof *g);
+    g->dtype = dtype;
+}
+
+void pp_graph_free(pp_graph *g) {
+    for (int i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
+    for (int i = 0; i < g->n_ops; i++) free(g->ops[i].name);
+    for (int i = 0; i < g->n_blocks; i++) free(g->blocks[i]);
+    free(g->tensors);
+    free(g->ops);
+    free(g->blocks);
+    memset(g, 0, sizeof *g);
+}
+
+long long pp_tensor_numel(const pp_tensor *t) {
+    long long n = 1;
+    for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
+    return n;
+}
+
+long long pp_tensor_bytes(const pp_tensor *t) { return pp_tensor_numel(t) * pp_dtype_size(t->dtype); }
+
+int pp_graph_find_tensor(const pp_graph *g, const char *name) {
+    for (int i = 0; i < g->n_tensors; i++)
+        if (!strcmp(g->tensors[i].name, name)) return i;
+    return -1;
+}
+
+int pp_graph_find_op(const pp_graph *g, const char *name) {
+    for (int i = 0; i < g->n_ops; i++)
+        if (!strcmp(g->ops[i].name, name)) return i;
+    return -1;
+}
+
+int pp_graph_find_block(const pp_graph *g, const char *block) {
+    for (int i = g->n_blocks - 1; i >= 0; i--)
+        if (!strcmp(g->blocks[i], block)) return i;
+    return -1;
+}
+
+static void shape_str(int ndim, const long long *shape, char *buf, size_t n) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? ", " : "", shape[i]);
+    if (o < n) snprintf(buf + o, n - o, "]");
+}
+
+int pp_graph_add_tensor(pp_graph *g, const char *name, pp_tensor_kind kind, pp_dtype dtype, int ndim,
+                        const long long *shape, pp_err *err) {
+    if (ndim < 0 || ndim > PP_MAX_DIMS)
+        return pp_err_set(err, PP_ERR_INVALID, "tensor '%s': %d dimensions (at most %d)", name, ndim, PP_MAX_DIMS);
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] <= 0)
+            return pp_err_set(err, PP_ERR_INVALID, "tensor '%s': dimension %d is %lld (must be positive)", name, i,
+                              shape[i]);
+    if (pp_graph_find_tensor(g, name) >= 0)
+        return pp_err_set(err, PP_ERR_INVALID, "tensor '%s' defined twice", name);
+    if (pp_grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof *g->tensors, err)) return -1;
+    pp_tensor *t = &g->tensors[g->n_tensors];
+    memset(t, 0, sizeof *t);
+    t->name = pp_strdup(name, err);
+    if (!t->name) return -1;
+    t->kind = kind;
+    t->dtype = dtype;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->producer = -1;
+    return g->n_tensors++;
+}
+
+int pp_graph_add_param(pp_graph *g, const char *name, int ndim, const long long *shape, pp_err *err) {
+    return pp_graph_add_tensor(g, name, PP_TENSOR_PARAM, g->dtype, ndim, shape, err);
+}
+
+static int block_index(pp_graph *g, const char *block, pp_err *err) {
+    if (g->n_blocks && !strcmp(g->blocks[g->n_blocks - 1], block)) return g->n_blocks - 1;
+    if (pp_graph_find_block(g, block) >= 0)
+        return pp_err_set(err, PP_ERR_INVALID, "block '%s' is not contiguous: ops of block '%s' came in between", block,
+                          g->blocks[g->n_blocks - 1]);
+    if (pp_grow((void **)&g->blocks, &g->cap_blocks, g->n_blocks + 1, sizeof *g->blocks, err)) return -1;
+    g->blocks[g->n_blocks] = pp_strdup(block, err);
+    if (!g->blocks[g->n_blocks]) return -1;
+    return g->n_blocks++;
+}
+
+/* ---- shape inference ---- */
+
+#define T_(i) (&g->tensors[i])
+
+static int shape_err(pp_err *err, const pp_graph *g, const pp_op *op, int tensor, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int shape_err(pp_err *err, const pp_graph *g, const pp_op *op, int tensor, const char *fmt, ...) {
+    char m[512], sh[96] = "";
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    if (tensor >= 0 && tensor < g->n_tensors) {
+        shape_str(T_(tensor)->ndim, T_(tensor)->shape, sh, sizeof sh);
+        return pp_err_set(err, PP_ERR_INVALID, "op '%s' (%s): tensor '%s' %s: %s", op->name, pp_op_kind_name(op->kind),
+                          T_(tensor)->name, sh, m);
+    }
+    return pp_err_set(err, PP_ERR_INVALID, "op '%s' (%s): %s", op->name, pp_op_kind_name(op->kind), m);
+}
+
+static int want_counts(const pp_graph *g, const pp_op *op, int in_lo, int in_hi, int p_lo, int p_hi, pp_err *err) {
+    if (op->n_in < in_lo || op->n_in > in_hi)
+        return shape_err(err, g, op, -1, "takes %d to %d inputs, got %d", in_lo, in_hi, op->n_in);
+    if (op->n_param < p_lo || op->n_param > p_hi)
+        return shape_err(err, g, op, -1, "takes %d to %d parameters, got %d", p_lo, p_hi, op->n_param);
+    return 0;
+}
+
+int pp_op_infer(const pp_graph *g, const pp_op *op, int *ndim, long long *shape, pp_dtype *dtype, pp_err *err) {
+    for (int i = 0; i < op->n_in; i++) {
+        if (op->in[i] < 0 || op->in[i] >= g->n_tensors)
+            return shape_err(err, g, op, -1, "input %d refers to tensor #%d, which does not exist", i, op->in[i]);
+        if (T_(op->in[i])->kind == PP_TENSOR_PARAM)
+            return shape_err(err, g, op, op->in[i], "a parameter given as an input");
+    }
+    for (int i = 0; i < op->n_param; i++) {
+        if (op->param[i] < 0 || op->param[i] >= g->n_tensors)
+            return shape_err(err, g, op, -1, "parameter %d refers to tensor #%d, which does not exist", i, op->param[i]);
+        if (T_(op->param[i])->kind != PP_TENSOR_PARAM)
+            return shape_err(err, g, op, op->param[i], "given as a parameter but is a %s",
+                             pp_tensor_kind_name(T_(op->param[i])->kind));
+    }
+    const pp_tensor *x = op->n_in > 0 ? T_(op->in[0]) : NULL;
+    *dtype = g->dtype;
+    switch (op->kind) {
+    case PP_OP_EMBEDDING: {
+        if (want_counts(g, op, 1, 1, 1, 3, err)) return -1;
+        if (x->ndim != 2 || x->dtype != PP_DTYPE_I32)
+            return shape_err(err, g, op, op->in[0], "token ids must be i32 [batch, seq], got %s with %d dims",
+                             pp_dtype_name(x->dtype), x->ndim);
+        long long d = T_(op->param[0])->shape[1];
+        for (int i = 0; i < op->n_param; i++) {
+            const pp_tensor *p = T_(op->param[i]);
+            if (p->ndim != 2 || p->shape[1] != d)
+                return shape_err(err, g, op, op->param[i], "embedding tables must be [rows, %lld]", d);
+        }
+        if (op->n_param >= 2 && T_(op->param[1])->shape[0] < x->shape[1])
+            return shape_err(err, g, op, op->param[1], "has %lld positions but the sequence is %lld long",
+                             T_(op->param[1])->shape[0], x->shape[1]);
+        *ndim = 3;
+        shape[0] = x->shape[0];
+        shape[1] = x->shape[1];
+        shape[2] = d;
+        return 0;
+    }
+    case PP_OP_LAYERNORM:
+    case PP_OP_RMSNORM: {
+        int maxp = op->kind == PP_OP_LAYERNORM ? 2 : 1;
+        if (want_counts(g, op, 1, 1, 1, maxp, err)) return -1;
+        if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
+        long long d = x->shape[x->ndim - 1];
+        for (int i = 0; i < op->n_param; i++) {
+            const pp_tensor *p = T_(op->param[i]);
+            if (p->ndim != 1 || p->shape[0] != d)
+                return shape_err(err, g, op, op->param[i], "must be [%lld] to match the input's last dimension", d);
+        }
+        break;
+    }
+    case PP_OP_LINEAR: {
+        if (want_counts(g, op, 1, 1, 1, 2, err)) return -1;
+        const pp_tensor *w = T_(op->param[0]);
+        if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
+        if (w->ndim != 2 || w->shape[1] != x->shape[x->ndim - 1])
+            return shape_err(err, g, op, op->param[0], "weight must be [out, %lld] to match input '%s'",
+                             x->shape[x->ndim - 1], x->name);
+        if (op->n_param == 2 && (T_(op->param[1])->ndim != 1 || T_(op->param[1])->shape[0] != w->shape[0]))
+            return shape_err(err, g, op, op->param[1], "bias must be [%lld]", w->shape[0]);
+        *ndim = x->ndim;
+        for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+        shape[x->ndim - 1] = w->shape[0];
+        return 0;
+    }
+    case PP_OP_ROPE: {
+        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+        const pp_op_attrs *a = &op->a;
+        if (a->head_dim <= 0 || a->head_dim % 2 || a->n_head <= 0 || a->n_kv_head <= 0)
+            return shape_err(err, g, op, -1, "needs an even head_dim and positive head counts");
+        long long c = (long long)(a->n_head + 2 * a->n_kv_head) * a->head_dim;
+        if (x->ndim != 3 || x->shape[2] != c)
+            return shape_err(err, g, op, op->in[0], "must be [batch, seq, %lld] ((heads + 2 kv heads) x head_dim)", c);
+        break;
+    }
+    case PP_OP_ATTENTION: {
+        const pp_op_attrs *a = &op->a;
+        int cross = a->mask == PP_ATTN_CROSS;
+        if (want_counts(g, op, cross ? 2 : 1, cross ? 2 : 1, 0, 1, err)) return -1;
+        if (a->n_head <= 0 || a->n_kv_head <= 0 || a->head_dim <= 0 || a->n_head % a->n_kv_head)
+            return shape_err(err, g, op, -1, "n_head %d must be a positive multiple of n_kv_head %d", a->n_head,
+                             a->n_kv_head);
+        long long hq = (long long)a->n_head * a->head_dim, hkv = (long long)a->n_kv_head * a->head_dim;
+        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, features]");
+        if (!cross) {
+            if (x->shape[2] != hq + 2 * hkv)
+                return shape_err(err, g, op, op->in[0], "fused qkv must have %lld features", hq + 2 * hkv);
+        } else {
+            const pp_tensor *kv = T_(op->in[1]);
+            if (x->shape[2] != hq) return shape_err(err, g, op, op->in[0], "query must have %lld features", hq);
+            if (kv->ndim != 3 || kv->shape[0] != x->shape[0] || kv->shape[2] != 2 * hkv)
+                return shape_err(err, g, op, op->in[1], "fused kv must be [%lld, seq, %lld]", x->shape[0], 2 * hkv);
+        }
+        if (op->n_param == 1) {
+            const pp_tensor *rb = T_(op->param[0]);
+            if (rb->ndim != 2 || rb->shape[1] != a->n_head || rb->shape[0] != a->relpos_buckets)
+                return shape_err(err, g, op, op->param[0], "relative position table must be [%d, %d]",
+                                 a->relpos_buckets, a->n_head);
+        }
+        *ndim = 3;
+        shape[0] = x->shape[0];
+        shape[1] = x->shape[1];
+        shape[2] = hq;
+        return 0;
+    }
+    case PP_OP_GELU:
+    case PP_OP_RELU:
+        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+        break;
+    case PP_OP_SWIGLU:
+        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+        if (x->ndim < 1 || x->shape[x->ndim - 1] % 2)
+            return shape_err(err, g, op, op->in[0], "last dimension must be even (gate and up halves)");
+        *ndim = x->ndim;
+        for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+        shape[x->ndim - 1] /= 2;
+        return 0;
+    case PP_OP_ADD: {
+        if (want_counts(g, op, 2, 2, 0, 0, err)) return -1;
+        const pp_tensor *y = T_(op->in[1]);
+        int same = x->ndim == y->ndim;
+        for (int i = 0; same && i < x->ndim; i++) same = x->shape[i] == y->shape[i];
+        if (!same) {
+            char a[96];
+            shape_str(x->ndim, x->shape, a, sizeof a);
+            return shape_err(err, g, op, op->in[1], "must have the shape of '%s' %s", x->name, a);
+        }
+        break;
+    }
+    case PP_OP_POOLER: {
+        if (want_counts(g, op, 1, 1, 2, 2, err)) return -1;
+        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
+        long long d = x->shape[2];
+        const pp_tensor *w = T_(op->param[0]), *b = T_(op->param[1]);
+        if (w->ndim != 2 || w->shape[0] != d || w->shape[1] != d)
+            return shape_err(err, g, op, op->param[0], "must be [%lld, %lld]", d, d);
+        if (b->ndim != 1 || b->shape[0] != d) return shape_err(err, g, op, op->param[1], "must be [%lld]", d);
+        *ndim = 2;
+        shape[0] = x->shape[0];
+        shape[1] = d;
+        return 0;
+    }
+    case PP_OP_LM_HEAD: {
+        if (want_counts(g, op, 2, 2, 1, 1, err)) return -1;
+        const pp_tensor *lab = T_(op->in[1]), *w = T_(op->param[0]);
+        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
+        if (lab->ndim != 2 || lab->dtype != PP_DTYPE_I32 || lab->shape[0] != x->shape[0] || lab->shape[1] != x->shape[1])
+            return shape_err(err, g, op, op->in[1], "labels must be i32 [%lld, %lld]", x->shape[0], x->shape[1]);
+        if (w->ndim != 2 || w->shape[1] != x->shape[2])
+            return shape_err(err, g, op, op->param[0], "must be [vocab, %lld]", x->shape[2]);
+        *ndim = 1;
+        shape[0] = 1;
+        *dtype = PP_DTYPE_F32;
+        return 0;
+    }
+    default:
+        return shape_err(err, g, op, -1, "unknown op kind %d", (int)op->kind);
+    }
+    /* Shape-preserving ops. */
+    *ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    return 0;
+}
+
+/* ---- costs ---- */
+
+static void keep(pp_keep *list, int *n, int tensor, int grad) {
+    list[*n].tensor = tensor;
+    list[*n].grad = grad;
+    (*n)++;
+}
+
+static long long keep_list_bytes(const pp_graph *g, const pp_keep *list, int n) {
+    long long b = 0;
+    for (int i = 0; i < n; i++) b += pp_tensor_bytes(T_(list[i].tensor));
+    return b;
+}
+
+void pp_op_update_cost(const pp_graph *g, pp_op *op) {
+    pp_op_cost *c = &op->cost;
+    memset(c, 0, sizeof *c);
+    op->n_keep_f = op->n_keep_w = 0;
+    op->keep_f_extra = op->keep_w_extra = 0;
+    const pp_tensor *x = op->n_in > 0 ? T_(op->in[0]) : NULL;
+    const pp_tensor *y = op->n_out > 0 ? T_(op->out[0]) : NULL;
+    long long s = pp_dtype_size(g->dtype);
+    for (int i = 0; i < op->n_param; i++) c->param_bytes += pp_tensor_bytes(T_(op->param[i]));
+    double nx = x ? (double)pp_tensor_numel(x) : 0, ny = y ? (double)pp_tensor_numel(y) : 0;
+    double rows = (x && x->ndim >= 1) ? nx / (double)x->shape[x->ndim - 1] : 0;
+    int has_w_pass = 0, reads_params_in_i = 0;
+
+    switch (op->kind) {
+    case PP_OP_EMBEDDING: {
+        /* F: gather and sum n tables; W: scatter-add the output gradient into each. */
+        c->flops[PP_PASS_F] = ny * (op->n_param - 1);
+        c->flops[PP_PASS_W] = ny * op->n_param;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+        has_w_pass = 1;
+        break;
+    }
+    case PP_OP_LAYERNORM:
+        /* F: mean, variance, normalize, scale, shift ~8/elt; I ~11/elt; W: dgamma, dbeta ~4/elt. */
+        c->flops[PP_PASS_F] = 8 * nx;
+        c->flops[PP_PASS_I] = 11 * nx;
+        c->flops[PP_PASS_W] = (op->n_param == 2 ? 4 : 2) * nx;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        op->keep_f_extra = (long long)(2 * rows) * 4; /* mean and 1/std, f32 */
+        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+        op->keep_w_extra = op->keep_f_extra;
+        has_w_pass = 1;
+        break;
+    case PP_OP_RMSNORM:
+        c->flops[PP_PASS_F] = 5 * nx;
+        c->flops[PP_PASS_I] = 8 * nx;
+        c->flops[PP_PASS_W] = 3 * nx;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        op->keep_f_extra = (long long)rows * 4; /* 1/rms, f32 */
+        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+        op->keep_w_extra = op->keep_f_extra;
+        has_w_pass = 1;
+        break;
+    case PP_OP_LINEAR: {
+        const pp_tensor *w = T_(op->param[0]);
+        double mnk = rows * (double)w->shape[0] * (double)w->shape[1];
+        double bias = op->n_param == 2 ? ny : 0;
+        c->flops[PP_PASS_F] = 2 * mnk + bias;
+        c->flops[PP_PASS_I] = 2 * mnk;
+        c->flops[PP_PASS_W] = 2 * mnk + bias;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+        has_w_pass = 1;
+        reads_params_in_i = 1;
+        break;
+    }
+    case PP_OP_ROPE: {
+        /* Rotation of q and k pairs: 6 FLOPs per pair, cos/sin recomputed. */
+        double qk = rows * (double)(op->a.n_head + op->a.n_kv_head) * op->a.head_dim;
+        c->flops[PP_PASS_F] = 3 * qk;
+        c->flops[PP_PASS_I] = 3 * qk;
+        break;
+    }
+    case PP_OP_ATTENTION: {
+        const pp_op_attrs *a = &op->a;
+        double b = (double)x->shape[0], t = (double)x->shape[1];
+        double sk = a->mask == PP_ATTN_CROSS ? (double)T_(op->in[1])->shape[1] : t;
+        double pairs = a->mask == PP_ATTN_CAUSAL ? t * (t + 1) / 2 : t * sk;
+        double bhp = b * a->n_head * pairs;
+        /* F: QK^T and PV (2 each per head_dim), softmax ~5/score (+1 bias add).
+         * I: recompute QK^T, dV, dP, dQ, dK (10 per head_dim), softmax backward ~8/score.
+         * The relative position table's gradient is summed during I (it would
+         * otherwise need the whole score gradient kept until W). */
+        c->flops[PP_PASS_F] = 4 * bhp * a->head_dim + 5 * bhp + (op->n_param ? bhp : 0);
+        c->flops[PP_PASS_I] = 10 * bhp * a->head_dim + 8 * bhp + (op->n_param ? bhp : 0);
+        for (int i = 0; i < op->n_in; i++) keep(op->keep_f, &op->n_keep_f, op->in[i], 0);
+        keep(op->keep_f, &op->n_keep_f, op->out[0], 0);
+        op->keep_f_extra = (long long)(b * a->n_head * t) * 4; /* row log-sum-exp, f32 */
+        break;
+    }
+    case PP_OP_GELU:
+        c->flops[PP_PASS_F] = 10 * nx;
+        c->flops[PP_PASS_I] = 14 * nx;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        break;
+    case PP_OP_RELU:
+        c->flops[PP_PASS_F] = nx;
+        c->flops[PP_PASS_I] = nx;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        break;
+    case PP_OP_SWIGLU:
+        c->flops[PP_PASS_F] = 5 * ny;
+        c->flops[PP_PASS_I] = 10 * ny;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        break;
+    case PP_OP_ADD:
+        c->flops[PP_PASS_F] = nx;
+        c->flops[PP_PASS_I] = nx; /* the gradient is accumulated into the residual stream */
+        break;
+    case PP_OP_POOLER: {
+        double b = (double)x->shape[0], d = (double)x->shape[2];
+        c->flops[PP_PASS_F] = 2 * b * d * d + b * d + 4 * b * d;
+        c->flops[PP_PASS_I] = 2 * b * d * d + 2 * b * d;
+        c->flops[PP_PASS_W] = 2 * b * d * d + b * d;
+        op->keep_f_extra = (long long)(2 * b * d) * s;  /* first-token input and tanh output */
+        op->keep_w_extra = (long long)(2 * b * d) * s;  /* first-token input and pre-tanh gradient */
+        has_w_pass = 1;
+        reads_params_in_i = 1;
+        break;
+    }
+    case PP_OP_LM_HEAD: {
+        const pp_tensor *w = T_(op->param[0]);
+        double v = (double)w->shape[0], d = (double)w->shape[1];
+        c->flops[PP_PASS_F] = 2 * rows * d * v + 5 * rows * v;
+        c->flops[PP_PASS_I] = 4 * rows * d * v + 5 * rows * v;
+        c->flops[PP_PASS_W] = 2 * rows * d * v;
+        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+        keep(op->keep_f, &op->n_keep_f, op->in[1], 0);
+        op->keep_f_extra = (long long)rows * 4;           /* log-sum-exp per row, f32 */
+        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+        op->keep_w_extra = (long long)(rows * v) * s;      /* logit gradient */
+        has_w_pass = 1;
+        reads_params_in_i = 1;
+        break;
+    }
+    default:
+        break;
+    }
+    c->keep_f_bytes = keep_list_bytes(g, op->keep_f, op->n_keep_f) + op->keep_f_extra;
+    c->keep_w_bytes = keep_list_bytes(g, op->keep_w, op->n_keep_w) + op->keep_w_extra;
+
+    /* Memory traffic: F reads inputs and parameters and writes the output;
+     * I reads the output gradient, what F kept (and the weights) and writes
+     * input gradients; W reads what I kept and updates parameter gradients. */
+    double in_b = 0, in_act_b = 0;
+    for (int i = 0; i < op->n_in; i++) {
+        in_b += (double)pp_tensor_bytes(T_(op->in[i]));
+        if (T_(op->in[i])->dtype != PP_DTYPE_I32) in_act_b += (double)pp_tensor_bytes(T_(op->in[i]));
+    }
+    double out_b = y ? (double)pp_tensor_bytes(y) : 0;
+    c->bytes[PP_PASS_F] = in_b + (double)c->param_bytes + out_b;
+    if (c->flops[PP_PASS_I] > 0)
+        c->bytes[PP_PASS_I] = out_b + (double)c->keep_f_bytes + (reads_params_in_i ? (double)c->param_bytes : 0) +
+                              in_act_b;
+    if (has_w_pass) c->bytes[PP_PASS_W] = (double)c->keep_w_bytes + 2.0 * (double)c->param_bytes;
+}
+
+int pp_graph_add_op(pp_graph *g, pp_op_kind kind, const char *name, const char *block, const int *in, int n_in,
+                    const int *param, int n_param, const pp_op_attrs *attrs, pp_err *err) {
+    if (n_in < 0 || n_in > PP_OP_MAX_IN || n_param < 0 || n_param > PP_OP_MAX_PARAM)
+        return pp_err_set(err, PP_ERR_INVALID, "op '%s': %d inputs and %d parameters (at most %d and %d)", name, n_in,
+                          n_param, PP_OP_MAX_IN, PP_OP_MAX_PARAM);
+    if (pp_graph_find_op(g, name) >= 0) return pp_err_set(err, PP_ERR_INVALID, "op '%s' defined twice", name);
+    pp_op op;
+    memset(&op, 0, sizeof op);
+    op.kind = kind;
+    op.n_in = n_in;
+    op.n_param = n_param;
+    for (int i = 0; i < n_in; i++) op.in[i] = in[i];
+    for (int i = 0; i < n_param; i++) op.param[i] = param[i];
+    if (attrs) op.a = *attrs;
+    op.name = (char *)name; /* borrowed for messages during inference */
+    int ndim;
+    long long shape[PP_MAX_DIMS];
+    pp_dtype dt;
+    if (pp_op_infer(g, &op, &ndim, shape, &dt, err)) return -1;
+    int blk = block_index(g, block, err);
+    if (blk < 0) return -1;
+    char oname[512];
+    snprintf(oname, sizeof oname, "%s.out", name);
+    int out = pp_graph_add_tensor(g, oname, PP_TENSOR_ACTIVATION, dt, ndim, shape, err);
+    if (out < 0) return -1;
+    if (pp_grow((void **)&g->ops, &g->cap_ops, g->n_ops + 1, sizeof *g->ops, err)) return -1;
+    op.name = pp_strdup(name, err);
+    if (!op.name) return -1;
+    op.block = blk;
+    op.n_out = 1;
+    op.out[0] = out;
+    g->tensors[out].producer = g->n_ops;
+    g->ops[g->n_ops] = op;
+    pp_op_update_cost(g, &g->ops[g->n_ops]);
+    g->n_ops++;
+    return out;
+}
+
+/* ---- validation and order ---- */
+
+/* producer[t] = the op writing tensor t, -1 if none, -2 if an index is bad. */
+static int compute_producers(const pp_graph *g, int *producer, pp_err *err) {
+    for (int t = 0; t < g->n_tensors; t++) producer[t] = -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_out; k++) {
+            int t = op->out[k];
+            if (t < 0 || t >= g->n_tensors)
+                return pp_err_set(err, PP_ERR_INVALID, "op '%s': output %d refers to tensor #%d, which does not exist",
+                                  op->name, k, t);
+            if (g->tensors[t].kind != PP_TENSOR_ACTIVATION)
+                return pp_err_set(err, PP_ERR_INVALID, "op '%s' writes tensor '%s', which is a %s", op->name,
+                                  g->tensors[t].name, pp_tensor_kind_name(g->tensors[t].kind));
+            if (producer[t] >= 0)
+                return pp_err_set(err, PP_ERR_INVALID, "tensor '%s' is written by two ops: '%s' and '%s'",
+                                  g->tensors[t].name, g->ops[producer[t]].name, op->name);
+            producer[t] = i;
+        }
+    }
+    return 0;
+}
+
+/* Finds a cycle through op `start` in the dependency graph (op -> ops it
+ * reads from) and describes it. Returns 1 and fills msg if one is found. */
+static int find_cycle(const pp_graph *g, const int *producer, int start, char *msg, size_t n) {
+    /* Iterative DFS with colors, recording the path. */
+    int *color = calloc((size_t)g->n_ops, sizeof *color);
+    int *stack = malloc((size_t)g->n_ops * sizeof *stack);
+    int *edge = malloc((size_t)g->n_ops * sizeof *edge);
+    int found = 0;
+    if (!color || !stack || !edge) goto done;
+    int sp = 0;
+    stack[sp] = start;
+    edge[sp] = 0;
+    color[start] = 1;
+    sp++;
+    while (sp > 0 && !found) {
+        int u = stack[sp - 1];
+        const pp_op *op = &g->ops[u];
+        if (edge[sp - 1] >= op->n_in) {
+            color[u] = 2;
+            sp--;
+            continue;
+        }
+        int t = op->in[edge[sp - 1]++];
+        int v = (t >= 0 && t < g->n_tensors) ? producer[t] : -1;
+        if (v < 0) continue;
+        if (color[v] == 1) {
+            /* Cycle: stack[j] reads from stack[j + 1] for k <= j < sp - 1, where
+             * stack[k] == v, and the top u reads from v. */
+            int k = 0;
+            while (stack[k] != v) k++;
+            size_t o = (size_t)snprintf(msg, n, "cycle: ");
+            for (int j = k; j < sp && o < n; j++) {
+                const pp_op *oa = &g->ops[stack[j]];
+                int from = j + 1 < sp ? stack[j + 1] : v;
+                const char *via = "?";
+                for (int q = 0; q < oa->n_in; q++) {
+                    int tt = oa->in[q];
+                    if (tt >= 0 && tt < g->n_tensors && producer[tt] == from) via = g->tensors[tt].name;
+                }
+                o += (size_t)snprintf(msg + o, n - o, "op '%s' reads '%s' from ", oa->name, via);
+            }
+            if (o < n) snprintf(msg + o, n - o, "op '%s'", g->ops[v].name);
+            found = 1;
+        } else if (color[v] == 0) {
+            color[v] = 1;
+            stack[sp] = v;
+            edge[sp] = 0;
+            sp++;
+        }
+    }
+done:
+    free(color);
+    free(stack);
+    free(edge);
+    return found;
+}
+
+int pp_graph_validate(const pp_graph *g, pp_err *err) {
+    int rc = -1;
+    int *producer = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *producer, err);
+    if (!producer) return -1;
+    if (compute_producers(g, producer, err)) goto done;
+    /* Dangling tensors and order. */
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_in; k++) {
+            int t = op->in[k];
+            if (t < 0 || t >= g->n_tensors) {
+                pp_err_set(err, PP_ERR_INVALID, "op '%s': input %d refers to tensor #%d, which does not exist",
+                           op->name, k, t);
+                goto done;
+            }
+            const pp_tensor *tt = &g->tensors[t];
+            if (tt->kind != PP_TENSOR_ACTIVATION) continue;
+            if (producer[t] < 0) {
+                pp_err_set(err, PP_ERR_INVALID, "op '%s' reads tensor '%s', which no op produces (dangling tensor)",
+                           op->name, tt->name);
+                goto done;
+            }
+            if (producer[t] >= i) {
+                char msg[900];
+                if (find_cycle(g, producer, i, msg, sizeof msg))
+                    pp_err_set(err, PP_ERR_INVALID, "graph has a %s", msg);
+                else
+                    pp_err_set(err, PP_ERR_INVALID,
+                               "ops are not in topological order: op '%s' reads tensor '%s' before op '%s' writes it",
+                               op->name, tt->name, g->ops[producer[t]].name);
+                goto done;
+            }
+        }
+        if (op->block < 0 || op->block >= g->n_blocks) {
+            pp_err_set(err, PP_ERR_INVALID, "op '%s' has no block", op->name);
+            goto done;
+        }
+        if (i > 0 && op->block != g->ops[i - 1].block) {
+            for (int j = 0; j < i - 1; j++) {
+                if (g->ops[j].block == op->block) {
+                    pp_err_set(err, PP_ERR_INVALID, "block '%s' is not contiguous: op '%s' follows op '%s' of block '%s'",
+                               g->blocks[op->block], op->name, g->ops[i - 1].name, g->blocks[g->ops[i - 1].block]);
+                    goto done;
+                }
+            }
+        }
+    }
+    /* Shapes. */
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        int ndim;
+        long long shape[PP_MAX_DIMS];
+        pp_dtype dt;
+        if (pp_op_infer(g, op, &ndim, shape, &dt, err)) goto done;
+        const pp_tensor *o = &g->tensors[op->out[0]];
+        int same = o->ndim == ndim && o->dtype == dt;
+        for (int k = 0; same && k < ndim; k++) same = o->shape[k] == shape[k];
+        if (!same) {
+            char want[96], have[96];
+            shape_str(ndim, shape, want, sizeof want);
+            shape_str(o->ndim, o->shape, have, sizeof have);
+            pp_err_set(err, PP_ERR_INVALID,
+                       "shape mismatch: op '%s' (%s) writes tensor '%s' as %s %s, but its inputs give %s %s", op->name,
+                       pp_op_kind_name(op->kind), o->name, pp_dtype_name(o->dtype), have, pp_dtype_name(dt), want);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    free(producer);
+    return rc;
+}
+
+int pp_graph_toposort(pp_graph *g, pp_err *err) {
+    int n = g->n_ops, rc = -1;
+    int *producer = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *producer, err);
+    int *placed = pp_calloc((unsigned long long)(n ? n : 1), sizeof *placed, err);
+    int *order = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *order, err);
+    int *newidx = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *newidx, err);
+    pp_op *ops = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *ops, err);
+    if (!producer || !placed || !order || !newidx || !ops) goto done;
+    if (compute_producers(g, producer, err)) goto done;
+    int k = 0;
+    while (k < n) {
+        int progress = 0;
+        for (int i = 0; i < n; i++) {
+            if (placed[i]) continue;
+            const pp_op *op = &g->ops[i];
+            int ready = 1;
+            for (int q = 0; q < op->n_in && ready; q++) {
+                int t = op->in[q];
+                if (t < 0 || t >= g->n_tensors) {
+                    pp_err_set(err, PP_ERR_INVALID, "op '%s': input refers to tensor #%d, which does not exist",
+                               op->name, t);
+                    goto done;
+                }
+                if (producer[t] >= 0 && !placed[producer[t]]) ready = 0;
+            }
+            if (ready) {
+                placed[i] = 1;
+                order[k++] = i;
+                progress = 1;
+                break; /* restart from the first op: stable order */
+            }
+        }
+        if (!progress) {
+            char msg[900] = "cycle";
+            for (int i = 0; i < n; i++)
+                if (!placed[i] && find_cycle(g, producer, i, msg, sizeof msg)) break;
+            pp_err_set(err, PP_ERR_INVALID, "graph has a %s", msg);
+            goto done;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        ops[i] = g->ops[order[i]];
+        newidx[order[i]] = i;
+    }
+    memcpy(g->ops, ops, (size_t)n * sizeof *ops);
+    for (int t = 0; t < g->n_tensors; t++)
+        g->tensors[t].producer = producer[t] >= 0 ? newidx[producer[t]] : -1;
+    rc = 0;
+done:
+    free(producer);
+    free(placed);
+    free(order);
+    free(newidx);
+    free(ops);
+    return rc;
+}
+
+/* ---- queries ---- */
+
+/* Marks distinct parameters of [lo, hi) in seen[] and returns their elements. */
+static long long range_params(const pp_graph *g, int lo, int hi, int bytes) {
+    unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
+    long long total = 0;
+    if (!seen) return -1;
+    for (int i = lo; i < hi; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_param; k++) {
+            int t = op->param[k];
+            if (seen[t]) continue;
+            seen[t] = 1;
+            total += bytes ? pp_tensor_bytes(&g->tensors[t]) : pp_tensor_numel(&g->tensors[t]);
+        }
+    }
+    free(seen);
+    return total;
+}
+
+long long pp_graph_param_count(const pp_graph *g) { return range_params(g, 0, g->n_ops, 0); }
+long long pp_graph_range_param_count(const pp_graph *g, int lo, int hi) { return range_params(g, lo, hi, 0); }
+long long pp_graph_range_param_bytes(const pp_graph *g, int lo, int hi) { return range_params(g, lo, hi, 1); }
+
+double pp_graph_range_flops(const pp_graph *g, int lo, int hi, pp_pass pass) {
+    double f = 0;
+    for (int i = lo; i < hi; i++) f += g->ops[i].cost.flops[pass];
+    return f;
+}
+
+long long pp_graph_range_keep_bytes(const pp_graph *g, int lo, int hi, int keep_w) {
+    /* seen[t] bit 0: tensor kept, bit 1: its gradient kept. */
+    unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
+    long long total = 0;
+    if (!seen) return -1;
+    for (int i = lo; i < hi; i++) {
+        const pp_op *op = &g->ops[i];
+        const pp_keep *list = keep_w ? op->keep_w : op->keep_f;
+        int n = keep_w ? op->n_keep_w : op->n_keep_f;
+        for (int k = 0; k < n; k++) {
+            unsigned char bit = (unsigned char)(list[k].grad ? 2 : 1);
+            if (seen[list[k].tensor] & bit) continue;
+            seen[list[k].tensor] |= bit;
+            total += pp_tensor_bytes(&g->tensors[list[k].tensor]);
+        }
+        total += keep_w ? op->keep_w_extra : op->keep_f_extra;
+    }
+    free(seen);
+    return total;
+}
+
+long long pp_graph_cut_bytes(const pp_graph *g, int cut) {
+    if (cut <= 0 || cut >= g->n_ops) return 0;
+    unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
+    long long total = 0;
+    if (!seen) return -1;
+    for (int i = cut; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_in; k++) {
+            int t = op->in[k];
+            const pp_tensor *tt = &g->tensors[t];
+            if (tt->kind != PP_TENSOR_ACTIVATION || seen[t]) continue;
+            if (tt->producer >= 0 && tt->producer < cut) {
+                seen[t] = 1;
+                total += pp_tensor_bytes(tt);
+            }
+        }
+    }
+    free(seen);
+    return total;
+}
+
+int pp_graph_block_range(const pp_graph *g, int block, int *lo, int *hi) {
+    int a = -1, b = -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        if (g->ops[i].block != block) continue;
+        if (a < 0) a = i;
+        b = i + 1;
+    }
+    if (a < 0) return -1;
+    *lo = a;
+    *hi = b;
+    return 0;
+}
+
+int pp_graph_param_is_shared(const pp_graph *g, int tensor) {
+    int block = -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_param; k++) {
+            if (op->param[k] != tensor) continue;
+            if (block >= 0 && block != op->block) return 1;
+            block = op->block;
+        }
+    }
+    return 0;
+}
+
+static void dot_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+int pp_graph_write_dot(const pp_graph *g, FILE *f) {
+    fprintf(f, "digraph pippy {\n  rankdir=TB;\n  node [shape=box, fontsize=10];\n  edge [fontsize=8];\n");
+    for (int b = 0; b < g->n_blocks; b++) {
+        fprintf(f, "  subgraph cluster_%d {\n    label=\"", b);
+        dot_escape(f, g->blocks[b]);
+        fprintf(f, "\";\n");
+        for (int i = 0; i < g->n_ops; i++) {
+            if (g->ops[i].block != b) continue;
+            fprintf(f, "    op%d [label=\"", i);
+            dot_escape(f, g->ops[i].name);
+            fprintf(f, "\\n%s\"];\n", pp_op_kind_name(g->ops[i].kind));
+        }
+        fprintf(f, "  }\n");
+    }
+    for (int t = 0; t < g->n_tensors; t++) {
+        const pp_tensor *tt = &g->tensors[t];
+        if (tt->kind == PP_TENSOR_INPUT || tt->kind == PP_TENSOR_LABEL) {
+            fprintf(f, "  t%d [shape=ellipse, label=\"", t);
+            dot_escape(f, tt->name);
+            fprintf(f, "\"];\n");
+        }
+    }
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_in; k++) {
+            const pp_tensor *tt = &g->tensors[op->in[k]];
+            char sh[96];
+            shape_str(tt->ndim, tt->shape, sh, sizeof sh);
+            if (tt->kind == PP_TENSOR_ACTIVATION && tt->producer >= 0)
+                fprintf(f, "  op%d -> op%d [label=\"%s\"];\n", tt->producer, i, sh);
+            else
+                fprintf(f, "  t%d -> op%d [label=\"%s\"];\n", op->in[k], i, sh);
+        }
+    }
+    fprintf(f, "}\n");
+    return ferror(f) ? -1 : 0;
+}

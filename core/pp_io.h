@@ -1,0 +1,24 @@
+/*
+ * pp_io.h -- whole-file reads and atomic writes.
+ *
+ * Nothing pippy writes is ever half-written: pp_io_write_atomic writes a
+ * temporary file beside the target, flushes it to disk and renames it over
+ * the target, so a reader sees the old file or the new one, never a mix.
+ */
+#ifndef PP_IO_H
+#define PP_IO_H
+
+#include <stddef.h>
+
+#include "core/pp_err.h"
+
+/* Reads a whole file. Returns 0 with *data (NUL-terminated, caller frees)
+ * and *len, or -1 with err naming the path. */
+int pp_io_read_file(const char *path, char **data, size_t *len, pp_err *err);
+
+/* Writes data to path through "<path>.tmp.<pid>", fsync and rename.
+ * Returns 0, or -1 with err set; on failure the target is untouched and the
+ * temporary file removed. "-" writes to standard output. */
+int pp_io_write_atomic(const char *path, const void *data, size_t len, pp_err *err);
+
+#endif /* PP_IO_H */

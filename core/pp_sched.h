@@ -1,0 +1,167 @@
+/*
+ * pp_sched.h -- the schedule table: for each rank, the ordered list of
+ * actions it performs in one training step.
+ *
+ * One representation serves every user: the schedule generators write it,
+ * the simulator and the executor interpret it, and it is read from and
+ * written to the CSV form of PyTorch's torch.distributed.pipelining (see
+ * ../shared/compat/pytorch-schedules/README.md), so a table made here runs
+ * there and the other way round.
+ *
+ * An action is {type, stage, microbatch}. In CSV a cell is
+ * "{stage}{type}{microbatch}": "0F1", "2I1", "1W3", "2SEND_B2", "1RECV_F1".
+ * An empty cell is an idle step (compute-only tables). The compound cell
+ * "(0F7;7B3)OVERLAP_F_B" runs a forward and a backward of two stages
+ * overlapped (DualPipeV). Step-level actions: "{stage}REDUCE_GRAD" is
+ * PP_ACT_ALLREDUCE (PyTorch's name); "{stage}OPTIM" is pippy's own.
+ *
+ * Two namings of the backward pass exist:
+ *
+ *     meaning                     current   legacy (2024)
+ *     backward for inputs only    I         B
+ *     backward for weights only   W         W
+ *     full backward (I + W)       B         BW
+ *
+ * In memory the current naming is used (PP_ACT_I, PP_ACT_W, PP_ACT_B). A
+ * reader given PP_NAMING_AUTO calls a table legacy when it has a "BW" cell,
+ * or "W" cells but no "I" cell (parts of OVERLAP cells count), and says
+ * which naming it found. This never misreads a valid table: every W needs
+ * an I (as many I as W), so a valid current table with W has an I, and the
+ * legacy naming has no I at all. Only an invalid current table with W but
+ * no I is taken for legacy (its B cells would then read as I).
+ *
+ *     pp_sched s;
+ *     pp_sched_naming found;
+ *     if (pp_sched_load_csv("zb.csv", PP_NAMING_AUTO, &s, &found, &err)) ...
+ *     pp_sched_save_csv(&s, "out.csv", PP_NAMING_CURRENT, &err);
+ *     pp_sched_free(&s);
+ */
+#ifndef PP_SCHED_H
+#define PP_SCHED_H
+
+#include <stddef.h>
+
+#include "core/pp_err.h"
+
+typedef enum pp_act_type {
+    PP_ACT_NONE = 0,    /* empty cell: an idle step */
+    PP_ACT_F,           /* forward */
+    PP_ACT_I,           /* backward for inputs only */
+    PP_ACT_W,           /* backward for weights only */
+    PP_ACT_B,           /* full backward (I then W) */
+    PP_ACT_SEND_F,      /* send the stage's forward output of a microbatch */
+    PP_ACT_RECV_F,      /* receive the stage's forward input */
+    PP_ACT_SEND_B,      /* send the stage's input gradient */
+    PP_ACT_RECV_B,      /* receive the stage's output gradient */
+    PP_ACT_OVERLAP_F_B, /* a forward and a backward run overlapped (sub[0], sub[1]) */
+    PP_ACT_ALLREDUCE,   /* step-level gradient all-reduce of a stage ("REDUCE_GRAD") */
+    PP_ACT_OPTIM,       /* step-level optimizer step of a stage */
+    PP_ACT_UNSHARD,     /* FSDP all-gather of a stage's parameters (read for compatibility) */
+    PP_ACT_RESHARD,     /* FSDP free of the gathered parameters (read for compatibility) */
+    PP_ACT__COUNT
+} pp_act_type;
+
+typedef enum pp_sched_naming {
+    PP_NAMING_AUTO = 0, /* reading only: detect */
+    PP_NAMING_CURRENT,
+    PP_NAMING_LEGACY,
+} pp_sched_naming;
+
+typedef enum pp_sched_form {
+    PP_SCHED_COMPUTE_ONLY = 0, /* computation only; a runtime adds the comms */
+    PP_SCHED_COMPUTE_COMMS,    /* computation and sends/receives, no idle cells */
+} pp_sched_form;
+
+/* One part of an OVERLAP_F_B action. */
+typedef struct pp_subaction {
+    int type;   /* pp_act_type: F, I, W or B */
+    int stage;
+    int mb;
+} pp_subaction;
+
+typedef struct pp_action {
+    int type;   /* pp_act_type */
+    int stage;  /* -1 for PP_ACT_NONE */
+    int mb;     /* microbatch; -1 when the action has none (NONE, OVERLAP, step-level) */
+    pp_subaction sub[2]; /* PP_ACT_OVERLAP_F_B only: sub[0] forward, sub[1] backward */
+} pp_action;
+
+typedef struct pp_sched_rank {
+    pp_action *acts;
+    int n, cap;
+} pp_sched_rank;
+
+typedef struct pp_sched {
+    int n_ranks;
+    pp_sched_rank *ranks;   /* n_ranks rows */
+} pp_sched;
+
+/* Starts an empty table with n_ranks rows. Returns 0 or -1 (err set). */
+int pp_sched_init(pp_sched *s, int n_ranks, pp_err *err);
+void pp_sched_free(pp_sched *s);
+/* Appends an action to a rank's row. Returns 0 or -1 (err set). */
+int pp_sched_push(pp_sched *s, int rank, pp_action a, pp_err *err);
+/* Deep copy. */
+int pp_sched_copy(pp_sched *dst, const pp_sched *src, pp_err *err);
+/* 1 when both tables hold the same actions in the same order. Fields an
+ * action does not use are ignored: stage and mb of PP_ACT_NONE, and of
+ * PP_ACT_OVERLAP_F_B beside its sub-actions. */
+int pp_sched_equal(const pp_sched *a, const pp_sched *b);
+
+/* Counts derived from the table: stages = 1 + highest stage index (0 when
+ * empty); microbatches = 1 + highest microbatch index. The parts of
+ * OVERLAP_F_B actions count. */
+int pp_sched_n_stages(const pp_sched *s);
+int pp_sched_n_microbatches(const pp_sched *s);
+/* COMPUTE_COMMS when any SEND/RECV action is present. */
+pp_sched_form pp_sched_form_of(const pp_sched *s);
+
+/* Short action constructors. */
+pp_action pp_action_make(pp_act_type type, int stage, int mb);
+pp_action pp_action_overlap(int f_stage, int f_mb, pp_act_type b_type, int b_stage, int b_mb);
+
+/* Name of a type in the given naming ("F", "I", "BW", "SEND_F", "REDUCE_GRAD", ...);
+ * "" for PP_ACT_NONE, "?" for a value out of range. */
+const char *pp_act_type_name(pp_act_type t, pp_sched_naming naming);
+
+/* Formats one cell into buf (n >= 64). Empty string for PP_ACT_NONE.
+ * naming must be CURRENT or LEGACY. Stage and mb are printed only when
+ * >= 0; the action is not checked (pp_sched_write_csv checks). */
+void pp_action_format(const pp_action *a, pp_sched_naming naming, char *buf, size_t n);
+
+/* Parses one cell (without surrounding whitespace) in a known naming
+ * (CURRENT or LEGACY). An empty cell is PP_ACT_NONE. Stage and microbatch
+ * are 1 to 9 digits without sign or leading zeros; REDUCE_GRAD, OPTIM,
+ * UNSHARD and RESHARD take no microbatch (mb = -1); an OVERLAP_F_B cell has
+ * stage = mb = -1 and must hold a forward, then a backward (I, W or B).
+ * Returns 0 or -1 with err describing what is wrong with the cell (the
+ * caller adds the place). */
+int pp_action_parse(const char *cell, pp_sched_naming naming, pp_action *out, pp_err *err);
+
+/* Reads CSV text: one row per rank in rank order, one cell per action.
+ * `file` names the text in errors, which give file, line (= rank + 1),
+ * column (= cell number, 1-based) and the cell: "zb.csv:2:7: cell '3Q0': ...".
+ * Line endings \n or \r\n; a final newline is optional. Spaces and tabs
+ * around a cell are ignored and a cell may be wrapped in double quotes. An
+ * empty line is a rank with no actions ("" is one idle step); text with no
+ * cell at all is an error ("no rows"). *found (may be NULL) receives the
+ * naming used. Returns 0 and a new table in *out (overwritten, not freed),
+ * or -1 (err set, *out untouched). */
+int pp_sched_parse_csv(const char *text, size_t len, const char *file, pp_sched_naming naming,
+                       pp_sched *out, pp_sched_naming *found, pp_err *err);
+int pp_sched_load_csv(const char *path, pp_sched_naming naming, pp_sched *out,
+                      pp_sched_naming *found, pp_err *err);
+
+/* Writes CSV text ("\n" line endings, one line per rank, every line ending
+ * in "\n"; a row of one idle step is written ""); *out is malloc'ed (caller
+ * frees). naming: CURRENT or LEGACY. Every action must read back equal, so
+ * -1 is returned for a stage or microbatch outside [0, 999999999] where one
+ * is needed, a microbatch on a step-level action, or an OVERLAP_F_B that is
+ * not forward-then-backward. An OVERLAP_F_B whose backward is I cannot be
+ * written in legacy naming: "(0F7;7B3)OVERLAP_F_B" reads as a full backward
+ * in every reader that knows OVERLAP_F_B (current PyTorch); that returns -1. */
+int pp_sched_write_csv(const pp_sched *s, pp_sched_naming naming, char **out, size_t *len, pp_err *err);
+/* Writes the CSV atomically (temp file + rename). */
+int pp_sched_save_csv(const pp_sched *s, const char *path, pp_sched_naming naming, pp_err *err);
+
+#endif /* PP_SCHED_H */

@@ -1,0 +1,768 @@
+/*
+ * pp_db.c -- the SQLite layer under every pippy command (see pp_db.h).
+ *
+ * pippy keeps what it learns -- models, plans, and (in later migrations)
+ * profiles, links, predictions, runs and traces -- in one SQLite file, so
+ * that `pippy profile`, `plan`, `sim`, `run` and `report` can build on one
+ * another across processes and hosts. This file is the only place in pippy
+ * that speaks SQL. It owns:
+ *
+ *  - opening: WAL mode, a busy timeout so concurrent pippy processes wait
+ *    for each other instead of failing, foreign keys on;
+ *  - the schema: an ordered list of forward migrations, the version kept in
+ *    PRAGMA user_version, each migration applied in one BEGIN IMMEDIATE
+ *    transaction with its version bump (re-checked inside, so two processes
+ *    opening a fresh file never both migrate);
+ *  - refusal without harm: files that are not SQLite, SQLite files that are
+ *    not pippy's, and databases from a newer pippy are inspected through a
+ *    read-only connection and never written;
+ *  - transactions that nest (BEGIN IMMEDIATE outside, savepoints inside), so
+ *    a command can group several puts into one all-or-nothing write;
+ *  - typed store/load of rows as plain C structs.
+ *
+ * Every sqlite3 call is checked through DB_CHECK, which records the database
+ * path, what was being done, SQLite's message and the source line in the
+ * caller's pp_err and jumps to the function's one cleanup label.
+ */
+#include "db/pp_db.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/pp_hash.h"
+
+/* How long a connection waits for another process's write lock. */
+#define PP_DB_BUSY_TIMEOUT_MS 10000
+
+struct pp_db {
+    sqlite3 *h;
+    char *path;
+    int version;  /* schema version of the open file */
+    int readonly; /* opened with pp_db_open_readonly */
+    int depth;    /* open pp_db_begin levels */
+};
+
+/* ---- Migrations ----------------------------------------------------------
+ *
+ * migrations[i] takes the schema from version i to version i + 1. The
+ * runner executes it and sets PRAGMA user_version = i + 1 in the same
+ * BEGIN IMMEDIATE transaction.
+ *
+ * To change the schema, APPEND a new script and raise PP_DB_SCHEMA_VERSION
+ * in pp_db.h to the new array length (a static assert below keeps the two
+ * in step). Never edit or reorder a migration that has been committed:
+ * databases out there have already run it. A script must not contain
+ * BEGIN/COMMIT or set user_version itself.
+ */
+static const char *const migrations[] = {
+    /* 1: models and plans. */
+    "CREATE TABLE models (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    name        TEXT    NOT NULL CHECK (length(name) > 0),\n"
+    "    family      TEXT    NOT NULL CHECK (length(family) > 0),\n"
+    "    hash        TEXT    NOT NULL UNIQUE\n"
+    "                        CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    n_params    INTEGER NOT NULL CHECK (n_params >= 0),\n"
+    "    config_json TEXT    NOT NULL CHECK (json_valid(config_json)),\n"
+    "    created_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX models_by_name ON models (name);\n"
+    "CREATE TABLE plans (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    name        TEXT    NOT NULL CHECK (length(name) > 0),\n"
+    "    plan_hash   TEXT    NOT NULL UNIQUE\n"
+    "                        CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model_hash  TEXT    NOT NULL REFERENCES models (hash),\n"
+    "    n_ranks     INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    schedule    TEXT    NOT NULL CHECK (length(schedule) > 0),\n"
+    "    plan_json   TEXT    NOT NULL CHECK (json_valid(plan_json)),\n"
+    "    created_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX plans_by_model ON plans (model_hash);\n"
+    "CREATE INDEX plans_by_name ON plans (name);\n"
+    "PRAGMA application_id = 1346981968;\n", /* PP_DB_APPLICATION_ID */
+    /* Append migration 2 here. */
+};
+
+_Static_assert(sizeof migrations / sizeof migrations[0] == PP_DB_SCHEMA_VERSION,
+               "PP_DB_SCHEMA_VERSION must equal the number of migrations");
+_Static_assert(PP_DB_APPLICATION_ID == 1346981968, "migration 1 writes PP_DB_APPLICATION_ID");
+
+/* The schema version that created each table, so a read-only look at an
+ * older database can report a table it does not have yet as empty. */
+enum { MODELS_SINCE = 1, PLANS_SINCE = 1 };
+
+/* ---- Errors --------------------------------------------------------------- */
+
+/* Fills err with "PATH: CONTEXT: DETAIL [pp_db.c:LINE]" for SQLite result rc
+ * and returns -1. DETAIL is SQLite's own message, made plainer for the
+ * results a user can meet. */
+__attribute__((format(printf, 6, 7))) static int db_error(const pp_db *db, pp_err *err, int rc, const char *file,
+                                                          int line, const char *fmt, ...) {
+    if (!err) return -1;
+    char ctx[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx, sizeof ctx, fmt, ap);
+    va_end(ap);
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    const char *msg = db->h && sqlite3_errcode(db->h) == rc ? sqlite3_errmsg(db->h) : sqlite3_errstr(rc);
+    pp_status code = (rc & 0xff) == SQLITE_NOMEM ? PP_ERR_NOMEM : PP_ERR_DB;
+    /* What was being done does not matter here: the file is the problem. */
+    if ((rc & 0xff) == SQLITE_NOTADB)
+        return pp_err_set(err, code, "%s: not an SQLite database, so not a pippy database; left untouched [%s:%d]",
+                          db->path, base, line);
+    char detail[512];
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        snprintf(detail, sizeof detail, "%s (another process kept it busy; waited up to %d s)", msg,
+                 PP_DB_BUSY_TIMEOUT_MS / 1000);
+        break;
+    default:
+        snprintf(detail, sizeof detail, "%s", msg);
+    }
+    return pp_err_set(err, code, "%s: %s: %s [%s:%d]", db->path, ctx, detail, base, line);
+}
+
+/* Runs one sqlite3 call; on any result but OK, ROW or DONE records the error
+ * (with this source line and a printf-style context) and jumps to cleanup.
+ * Needs `db`, `err` and `int rc` in scope; rc keeps the result. */
+#define DB_CHECK(call, ...)                                                                                  \
+    do {                                                                                                     \
+        rc = (call);                                                                                         \
+        if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {                                      \
+            db_error(db, err, rc, __FILE__, __LINE__, __VA_ARGS__);                                          \
+            goto cleanup;                                                                                    \
+        }                                                                                                    \
+    } while (0)
+
+/* Records a non-SQLite failure about db ("PATH: ...") and jumps to cleanup. */
+#define DB_FAIL(code, ...)                                                                                   \
+    do {                                                                                                     \
+        db_fail(db, err, code, __VA_ARGS__);                                                                 \
+        goto cleanup;                                                                                        \
+    } while (0)
+
+__attribute__((format(printf, 4, 5))) static int db_fail(const pp_db *db, pp_err *err, pp_status code,
+                                                         const char *fmt, ...) {
+    if (!err) return -1;
+    char msg[PP_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return pp_err_set(err, code, "%s: %s", db->path, msg);
+}
+
+/* ---- Small helpers -------------------------------------------------------- */
+
+/* Reads n integers from the one row of a query (PRAGMAs, counts). */
+static int db_query_ints(pp_db *db, const char *sql, int *out, int n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    DB_CHECK(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), "reading the schema");
+    DB_CHECK(sqlite3_step(st), "reading the schema");
+    if (rc != SQLITE_ROW) DB_FAIL(PP_ERR_DB, "reading the schema: no result");
+    for (int i = 0; i < n; i++) out[i] = sqlite3_column_int(st, i);
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Column i as a new string ("" for NULL). */
+static int col_dup(const pp_db *db, sqlite3_stmt *st, int i, char **out, pp_err *err) {
+    const char *t = "";
+    if (sqlite3_column_type(st, i) != SQLITE_NULL) {
+        t = (const char *)sqlite3_column_text(st, i);
+        if (!t) return db_fail(db, err, PP_ERR_NOMEM, "out of memory reading a row");
+    }
+    *out = pp_strdup(t, err);
+    return *out ? 0 : -1;
+}
+
+/* Column i into a fixed 65-byte hash buffer. */
+static void col_hash(sqlite3_stmt *st, int i, char out[65]) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    snprintf(out, 65, "%s", t ? t : "");
+}
+
+/* Column i as a borrowed string, "" for NULL (valid until the next step). */
+static const char *col_str(sqlite3_stmt *st, int i) {
+    const char *t = (const char *)sqlite3_column_text(st, i);
+    return t ? t : "";
+}
+
+static int valid_text(const char *s) { return s && *s; }
+
+/* ---- Opening -------------------------------------------------------------- */
+
+/* Reads application_id and user_version and refuses what this build must not
+ * touch. Reads only, so it is safe on a read-only connection and is repeated
+ * inside the migration transaction. */
+static int check_schema(pp_db *db, int *version, pp_err *err) {
+    /* One statement, so one snapshot: read separately, another process's
+     * migration could commit in between and its tables would show up
+     * beside the old version 0. */
+    int vals[3];
+    if (db_query_ints(db,
+                      "SELECT (SELECT application_id FROM pragma_application_id()),"
+                      "       (SELECT user_version FROM pragma_user_version()),"
+                      "       (SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\')",
+                      vals, 3, err))
+        return -1;
+    int app = vals[0], v = vals[1], n_obj = vals[2];
+    if (app != 0 && app != PP_DB_APPLICATION_ID)
+        return db_fail(db, err, PP_ERR_INVALID,
+                       "an SQLite database of another application (application_id 0x%08x), not pippy's; "
+                       "left untouched",
+                       (unsigned)app);
+    if (v > PP_DB_SCHEMA_VERSION)
+        return db_fail(db, err, PP_ERR_UNSUPPORTED,
+                       "schema version %d is newer than this pippy understands (%d); use a newer pippy", v,
+                       PP_DB_SCHEMA_VERSION);
+    if (v < 0)
+        return db_fail(db, err, PP_ERR_INVALID, "schema version %d is not one pippy writes; left untouched", v);
+    if (v == 0) {
+        /* Version 0 must mean empty: never add pippy's tables to someone
+         * else's database. */
+        if (n_obj > 0)
+            return db_fail(db, err, PP_ERR_INVALID,
+                           "an SQLite database with %d table(s) or index(es) but no pippy schema version; "
+                           "not a pippy database, left untouched",
+                           n_obj);
+    }
+    *version = v;
+    return 0;
+}
+
+/* Opens db->h on db->path with the given flags and sets the busy timeout. */
+static int open_conn(pp_db *db, int flags, pp_err *err) {
+    int rc, ret = -1;
+    DB_CHECK(sqlite3_open_v2(db->path, &db->h, flags, NULL), "opening");
+    DB_CHECK(sqlite3_busy_timeout(db->h, PP_DB_BUSY_TIMEOUT_MS), "setting the busy timeout");
+    ret = 0;
+cleanup:
+    return ret;
+}
+
+static void close_conn(pp_db *db) {
+    if (!db->h) return;
+    int rc = sqlite3_close_v2(db->h);
+    if (rc != SQLITE_OK) PP_LOG_WARN("%s: closing: %s", db->path, sqlite3_errstr(rc));
+    db->h = NULL;
+}
+
+/* sqlite3_step that also retries SQLITE_BUSY for up to the busy timeout.
+ * SQLite answers BUSY at once, without calling the busy handler, when two
+ * connections that both hold a read lock want the write lock (waiting could
+ * deadlock); switching a fresh file to WAL from two processes at once does
+ * exactly that. Resetting drops our read lock so the other side can finish;
+ * the retry then finds its result. Only for statements that can safely run
+ * twice. */
+static int step_retry_busy(sqlite3_stmt *st) {
+    int rc = sqlite3_step(st);
+    for (long waited_us = 0; rc == SQLITE_BUSY && waited_us < PP_DB_BUSY_TIMEOUT_MS * 1000L;) {
+        sqlite3_reset(st);
+        long us = 1000 + (waited_us / 8 < 50000 ? waited_us / 8 : 50000); /* 1 ms, growing to 50 ms */
+        nanosleep(&(struct timespec){.tv_sec = 0, .tv_nsec = us * 1000}, NULL);
+        waited_us += us;
+        rc = sqlite3_step(st);
+    }
+    return rc;
+}
+
+/* Foreign keys on, WAL journal. Writes the file header (journal mode), so it
+ * runs only after check_schema accepted the file. */
+static int setup_rw(pp_db *db, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    DB_CHECK(sqlite3_exec(db->h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL), "enabling foreign keys");
+    DB_CHECK(sqlite3_prepare_v2(db->h, "PRAGMA journal_mode = WAL", -1, &st, NULL), "switching to WAL mode");
+    DB_CHECK(step_retry_busy(st), "switching to WAL mode");
+    if (rc != SQLITE_ROW) DB_FAIL(PP_ERR_DB, "switching to WAL mode: no result");
+    const char *mode = col_str(st, 0);
+    if (strcmp(mode, "wal") != 0)
+        PP_LOG_WARN("%s: journal mode is '%s', not WAL (does the file system support it?); "
+                    "concurrent pippy processes will wait for each other more",
+                    db->path, mode);
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Applies the migrations the file has not had yet, one transaction each. */
+static int migrate(pp_db *db, pp_err *err) {
+    int rc, ret = -1, v = 0, in_txn = 0;
+    if (check_schema(db, &v, err)) goto cleanup;
+    while (v < PP_DB_SCHEMA_VERSION) {
+        DB_CHECK(sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL), "starting a schema migration");
+        in_txn = 1;
+        /* Another process may have migrated while we waited for the lock. */
+        if (check_schema(db, &v, err)) goto cleanup;
+        if (v < PP_DB_SCHEMA_VERSION) {
+            char bump[64];
+            snprintf(bump, sizeof bump, "PRAGMA user_version = %d", v + 1);
+            DB_CHECK(sqlite3_exec(db->h, migrations[v], NULL, NULL, NULL),
+                     "migrating the schema from version %d to %d", v, v + 1);
+            DB_CHECK(sqlite3_exec(db->h, bump, NULL, NULL, NULL), "setting the schema version to %d", v + 1);
+        }
+        DB_CHECK(sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL), "committing the schema migration");
+        in_txn = 0;
+        if (v < PP_DB_SCHEMA_VERSION) {
+            PP_LOG_INFO("%s: schema migrated to version %d", db->path, v + 1);
+            v++;
+        }
+    }
+    db->version = v;
+    ret = 0;
+cleanup:
+    if (in_txn && !sqlite3_get_autocommit(db->h)) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    return ret;
+}
+
+static int db_open(const char *path, int readonly, pp_db **out, pp_err *err) {
+    if (!out) return pp_err_set(err, PP_ERR_INVALID, "pp_db_open: out is NULL");
+    *out = NULL;
+    if (!path || !*path) return pp_err_set(err, PP_ERR_INVALID, "database path is empty");
+    struct stat sb;
+    int exists = 0;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) return pp_err_set(err, PP_ERR_IO, "%s: is a directory, not a database", path);
+        exists = 1;
+    } else if (errno != ENOENT) {
+        return pp_err_set(err, PP_ERR_IO, "%s: cannot access: %s", path, strerror(errno));
+    }
+    if (!exists && readonly) return pp_err_set(err, PP_ERR_IO, "no database at %s", path);
+
+    pp_db *db = pp_calloc(1, sizeof *db, err);
+    if (!db) return -1;
+    db->readonly = readonly;
+    db->path = pp_strdup(path, err);
+    if (!db->path) goto fail;
+
+    if (exists) {
+        /* Look before writing anything: a read-only connection never
+         * changes the file, whatever it turns out to be. */
+        if (open_conn(db, SQLITE_OPEN_READONLY, err) || check_schema(db, &db->version, err)) goto fail;
+        if (readonly) {
+            *out = db;
+            return 0;
+        }
+        close_conn(db);
+    }
+    if (open_conn(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) || setup_rw(db, err) || migrate(db, err))
+        goto fail;
+    *out = db;
+    return 0;
+fail:
+    pp_db_close(db);
+    return -1;
+}
+
+int pp_db_open(const char *path, pp_db **out, pp_err *err) { return db_open(path, 0, out, err); }
+
+int pp_db_open_readonly(const char *path, pp_db **out, pp_err *err) { return db_open(path, 1, out, err); }
+
+void pp_db_close(pp_db *db) {
+    if (!db) return;
+    if (db->h && !sqlite3_get_autocommit(db->h)) {
+        PP_LOG_WARN("%s: closed inside a transaction; rolling it back", db->path);
+        sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    }
+    close_conn(db);
+    free(db->path);
+    free(db);
+}
+
+int pp_db_schema_version(const pp_db *db) { return db ? db->version : -1; }
+
+const char *pp_db_path(const pp_db *db) { return db ? db->path : ""; }
+
+/* ---- Transactions ----------------------------------------------------------
+ *
+ * Level 1 is BEGIN IMMEDIATE ... COMMIT/ROLLBACK. Level k > 1 is savepoint
+ * pp_db_<k-1>. SQLite may roll a whole transaction back by itself after
+ * some errors (disk full, out of memory); sqlite3_get_autocommit() then
+ * says no transaction is open although depth > 0, and every level above
+ * fails its commit and closes quietly on rollback.
+ */
+
+int pp_db_begin(pp_db *db, pp_err *err) {
+    int rc, ret = -1;
+    if (db->readonly) return db_fail(db, err, PP_ERR_INVALID, "opened read-only; cannot write");
+    if (db->depth == 0) {
+        DB_CHECK(sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL), "starting a transaction");
+    } else {
+        if (sqlite3_get_autocommit(db->h))
+            DB_FAIL(PP_ERR_DB, "the enclosing transaction was already rolled back after an error");
+        char sql[64];
+        snprintf(sql, sizeof sql, "SAVEPOINT pp_db_%d", db->depth);
+        DB_CHECK(sqlite3_exec(db->h, sql, NULL, NULL, NULL), "starting a nested transaction");
+    }
+    db->depth++;
+    ret = 0;
+cleanup:
+    return ret;
+}
+
+int pp_db_rollback(pp_db *db, pp_err *err_out) {
+    pp_err local = {0};
+    pp_err *err = err_out ? err_out : &local;
+    int rc, ret = -1;
+    if (db->depth <= 0) return db_fail(db, err_out, PP_ERR_INVALID, "rollback without a transaction");
+    int level = --db->depth;
+    if (sqlite3_get_autocommit(db->h)) return 0; /* SQLite already rolled it back */
+    if (level == 0) {
+        DB_CHECK(sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL), "rolling back");
+    } else {
+        char sql[96];
+        snprintf(sql, sizeof sql, "ROLLBACK TO pp_db_%d; RELEASE pp_db_%d", level, level);
+        DB_CHECK(sqlite3_exec(db->h, sql, NULL, NULL, NULL), "rolling back a nested transaction");
+    }
+    ret = 0;
+cleanup:
+    if (ret) PP_LOG_ERROR("%s", err->msg);
+    return ret;
+}
+
+int pp_db_commit(pp_db *db, pp_err *err) {
+    int rc, ret = -1;
+    if (db->depth <= 0) return db_fail(db, err, PP_ERR_INVALID, "commit without a transaction");
+    if (sqlite3_get_autocommit(db->h)) {
+        db->depth--;
+        return db_fail(db, err, PP_ERR_DB, "the transaction was rolled back after an earlier error; nothing written");
+    }
+    if (db->depth == 1) {
+        DB_CHECK(sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL), "committing");
+    } else {
+        char sql[64];
+        snprintf(sql, sizeof sql, "RELEASE pp_db_%d", db->depth - 1);
+        DB_CHECK(sqlite3_exec(db->h, sql, NULL, NULL, NULL), "committing a nested transaction");
+    }
+    db->depth--;
+    ret = 0;
+cleanup:
+    if (ret) pp_db_rollback(db, NULL); /* closes this level; err keeps the commit's error */
+    return ret;
+}
+
+/* ---- Models --------------------------------------------------------------- */
+
+#define MODEL_COLS "id, name, family, hash, n_params, config_json, created_at"
+
+static int model_row_fill(const pp_db *db, sqlite3_stmt *st, pp_db_model_row *r, pp_err *err) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    if (col_dup(db, st, 1, &r->name, err) || col_dup(db, st, 2, &r->family, err)) goto fail;
+    col_hash(st, 3, r->hash);
+    r->n_params = sqlite3_column_int64(st, 4);
+    if (col_dup(db, st, 5, &r->config_json, err) || col_dup(db, st, 6, &r->created_at, err)) goto fail;
+    return 0;
+fail:
+    pp_db_model_row_clear(r);
+    return -1;
+}
+
+void pp_db_model_row_clear(pp_db_model_row *row) {
+    if (!row) return;
+    free(row->name);
+    free(row->family);
+    free(row->config_json);
+    free(row->created_at);
+    memset(row, 0, sizeof *row);
+}
+
+void pp_db_model_rows_free(pp_db_model_row *rows, int n) {
+    if (!rows) return;
+    for (int i = 0; i < n; i++) pp_db_model_row_clear(&rows[i]);
+    free(rows);
+}
+
+int pp_db_model_put(pp_db *db, const char *name, const char *family, const char *hash, long long n_params,
+                    const char *config_json, long long *id, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1, began = 0;
+    long long row_id = 0;
+    if (!valid_text(name)) DB_FAIL(PP_ERR_INVALID, "storing a model: the name is empty");
+    if (!valid_text(family)) DB_FAIL(PP_ERR_INVALID, "storing model '%s': the family is empty", name);
+    if (!pp_sha256_hex_valid(hash))
+        DB_FAIL(PP_ERR_INVALID, "storing model '%s': hash '%s' is not 64 lowercase hex digits", name,
+                hash ? hash : "(null)");
+    if (n_params < 0) DB_FAIL(PP_ERR_INVALID, "storing model '%s': n_params %lld is negative", name, n_params);
+    if (!config_json) DB_FAIL(PP_ERR_INVALID, "storing model '%s': no config JSON", name);
+
+    if (pp_db_begin(db, err)) goto cleanup;
+    began = 1;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT id, name, family, n_params FROM models WHERE hash = ?1", -1, &st,
+                                NULL),
+             "storing model '%s'", name);
+    DB_CHECK(sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC), "storing model '%s'", name);
+    DB_CHECK(sqlite3_step(st), "storing model '%s'", name);
+    if (rc == SQLITE_ROW) {
+        /* Seen before: keep the row, take the new name. */
+        row_id = sqlite3_column_int64(st, 0);
+        int renamed = strcmp(col_str(st, 1), name) != 0;
+        if (strcmp(col_str(st, 2), family) != 0 || sqlite3_column_int64(st, 3) != n_params)
+            DB_FAIL(PP_ERR_INVALID,
+                    "storing model '%s': hash %.12s is already stored for family '%s' with %lld parameters, "
+                    "not '%s' with %lld; refusing the inconsistent model",
+                    name, hash, col_str(st, 2), (long long)sqlite3_column_int64(st, 3), family, n_params);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (renamed) {
+            DB_CHECK(sqlite3_prepare_v2(db->h, "UPDATE models SET name = ?1 WHERE id = ?2", -1, &st, NULL),
+                     "renaming model to '%s'", name);
+            DB_CHECK(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "renaming model to '%s'", name);
+            DB_CHECK(sqlite3_bind_int64(st, 2, row_id), "renaming model to '%s'", name);
+            DB_CHECK(sqlite3_step(st), "renaming model to '%s'", name);
+        }
+    } else {
+        sqlite3_finalize(st);
+        st = NULL;
+        DB_CHECK(sqlite3_prepare_v2(db->h,
+                                    "INSERT INTO models (name, family, hash, n_params, config_json) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5)",
+                                    -1, &st, NULL),
+                 "storing model '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "storing model '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 2, family, -1, SQLITE_STATIC), "storing model '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC), "storing model '%s'", name);
+        DB_CHECK(sqlite3_bind_int64(st, 4, n_params), "storing model '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 5, config_json, -1, SQLITE_STATIC), "storing model '%s'", name);
+        DB_CHECK(sqlite3_step(st), "storing model '%s'", name);
+        row_id = sqlite3_last_insert_rowid(db->h);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    began = 0;
+    if (pp_db_commit(db, err)) goto cleanup;
+    if (id) *id = row_id;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    if (began) pp_db_rollback(db, NULL);
+    return ret;
+}
+
+int pp_db_model_get_by_hash(pp_db *db, const char *hash, pp_db_model_row *row, int *found, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    memset(row, 0, sizeof *row);
+    *found = 0;
+    if (!hash) DB_FAIL(PP_ERR_INVALID, "looking up a model: no hash");
+    if (db->version < MODELS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT " MODEL_COLS " FROM models WHERE hash = ?1", -1, &st, NULL),
+             "looking up model %.12s", hash);
+    DB_CHECK(sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC), "looking up model %.12s", hash);
+    DB_CHECK(sqlite3_step(st), "looking up model %.12s", hash);
+    if (rc == SQLITE_ROW) {
+        if (model_row_fill(db, st, row, err)) goto cleanup;
+        *found = 1;
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int pp_db_models_list(pp_db *db, pp_db_model_row **rows, int *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_model_row *a = NULL;
+    int rc, ret = -1, cnt = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < MODELS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT " MODEL_COLS " FROM models ORDER BY id", -1, &st, NULL),
+             "listing models");
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "listing models");
+        if (rc == SQLITE_DONE) break;
+        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        if (model_row_fill(db, st, &a[cnt], err)) goto cleanup;
+        cnt++;
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    cnt = 0;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    pp_db_model_rows_free(a, cnt);
+    return ret;
+}
+
+/* ---- Plans ---------------------------------------------------------------- */
+
+#define PLAN_COLS "id, name, plan_hash, model_hash, n_ranks, schedule, plan_json, created_at"
+
+static int plan_row_fill(const pp_db *db, sqlite3_stmt *st, pp_db_plan_row *r, pp_err *err) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    if (col_dup(db, st, 1, &r->name, err)) goto fail;
+    col_hash(st, 2, r->plan_hash);
+    col_hash(st, 3, r->model_hash);
+    r->n_ranks = sqlite3_column_int(st, 4);
+    if (col_dup(db, st, 5, &r->schedule, err) || col_dup(db, st, 6, &r->plan_json, err) ||
+        col_dup(db, st, 7, &r->created_at, err))
+        goto fail;
+    return 0;
+fail:
+    pp_db_plan_row_clear(r);
+    return -1;
+}
+
+void pp_db_plan_row_clear(pp_db_plan_row *row) {
+    if (!row) return;
+    free(row->name);
+    free(row->schedule);
+    free(row->plan_json);
+    free(row->created_at);
+    memset(row, 0, sizeof *row);
+}
+
+void pp_db_plan_rows_free(pp_db_plan_row *rows, int n) {
+    if (!rows) return;
+    for (int i = 0; i < n; i++) pp_db_plan_row_clear(&rows[i]);
+    free(rows);
+}
+
+int pp_db_plan_put(pp_db *db, const char *name, const char *plan_hash, const char *model_hash, int n_ranks,
+                   const char *schedule, const char *plan_json, long long *id, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1, began = 0;
+    long long row_id = 0;
+    if (!valid_text(name)) DB_FAIL(PP_ERR_INVALID, "storing a plan: the name is empty");
+    if (!pp_sha256_hex_valid(plan_hash))
+        DB_FAIL(PP_ERR_INVALID, "storing plan '%s': plan hash '%s' is not 64 lowercase hex digits", name,
+                plan_hash ? plan_hash : "(null)");
+    if (!pp_sha256_hex_valid(model_hash))
+        DB_FAIL(PP_ERR_INVALID, "storing plan '%s': model hash '%s' is not 64 lowercase hex digits", name,
+                model_hash ? model_hash : "(null)");
+    if (n_ranks < 1) DB_FAIL(PP_ERR_INVALID, "storing plan '%s': n_ranks %d is below 1", name, n_ranks);
+    if (!valid_text(schedule)) DB_FAIL(PP_ERR_INVALID, "storing plan '%s': the schedule name is empty", name);
+    if (!plan_json) DB_FAIL(PP_ERR_INVALID, "storing plan '%s': no plan JSON", name);
+
+    if (pp_db_begin(db, err)) goto cleanup;
+    began = 1;
+    /* The foreign key would refuse an unknown model too; this says why. */
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT 1 FROM models WHERE hash = ?1", -1, &st, NULL),
+             "storing plan '%s'", name);
+    DB_CHECK(sqlite3_bind_text(st, 1, model_hash, -1, SQLITE_STATIC), "storing plan '%s'", name);
+    DB_CHECK(sqlite3_step(st), "storing plan '%s'", name);
+    if (rc != SQLITE_ROW)
+        DB_FAIL(PP_ERR_INVALID, "storing plan '%s': its model %.12s is not stored; store the model first", name,
+                model_hash);
+    sqlite3_finalize(st);
+    st = NULL;
+
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT id, name, model_hash, n_ranks, schedule FROM plans WHERE plan_hash = ?1",
+                                -1, &st, NULL),
+             "storing plan '%s'", name);
+    DB_CHECK(sqlite3_bind_text(st, 1, plan_hash, -1, SQLITE_STATIC), "storing plan '%s'", name);
+    DB_CHECK(sqlite3_step(st), "storing plan '%s'", name);
+    if (rc == SQLITE_ROW) {
+        row_id = sqlite3_column_int64(st, 0);
+        int renamed = strcmp(col_str(st, 1), name) != 0;
+        if (strcmp(col_str(st, 2), model_hash) != 0 || sqlite3_column_int(st, 3) != n_ranks ||
+            strcmp(col_str(st, 4), schedule) != 0)
+            DB_FAIL(PP_ERR_INVALID,
+                    "storing plan '%s': hash %.12s is already stored for model %.12s, %d ranks, schedule '%s', "
+                    "not model %.12s, %d ranks, '%s'; refusing the inconsistent plan",
+                    name, plan_hash, col_str(st, 2), sqlite3_column_int(st, 3), col_str(st, 4), model_hash,
+                    n_ranks, schedule);
+        sqlite3_finalize(st);
+        st = NULL;
+        if (renamed) {
+            DB_CHECK(sqlite3_prepare_v2(db->h, "UPDATE plans SET name = ?1 WHERE id = ?2", -1, &st, NULL),
+                     "renaming plan to '%s'", name);
+            DB_CHECK(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "renaming plan to '%s'", name);
+            DB_CHECK(sqlite3_bind_int64(st, 2, row_id), "renaming plan to '%s'", name);
+            DB_CHECK(sqlite3_step(st), "renaming plan to '%s'", name);
+        }
+    } else {
+        sqlite3_finalize(st);
+        st = NULL;
+        DB_CHECK(sqlite3_prepare_v2(db->h,
+                                    "INSERT INTO plans (name, plan_hash, model_hash, n_ranks, schedule, plan_json) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                                    -1, &st, NULL),
+                 "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 2, plan_hash, -1, SQLITE_STATIC), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 3, model_hash, -1, SQLITE_STATIC), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_int(st, 4, n_ranks), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 5, schedule, -1, SQLITE_STATIC), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_bind_text(st, 6, plan_json, -1, SQLITE_STATIC), "storing plan '%s'", name);
+        DB_CHECK(sqlite3_step(st), "storing plan '%s'", name);
+        row_id = sqlite3_last_insert_rowid(db->h);
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    began = 0;
+    if (pp_db_commit(db, err)) goto cleanup;
+    if (id) *id = row_id;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    if (began) pp_db_rollback(db, NULL);
+    return ret;
+}
+
+int pp_db_plan_get_by_hash(pp_db *db, const char *plan_hash, pp_db_plan_row *row, int *found, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    memset(row, 0, sizeof *row);
+    *found = 0;
+    if (!plan_hash) DB_FAIL(PP_ERR_INVALID, "looking up a plan: no hash");
+    if (db->version < PLANS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT " PLAN_COLS " FROM plans WHERE plan_hash = ?1", -1, &st, NULL),
+             "looking up plan %.12s", plan_hash);
+    DB_CHECK(sqlite3_bind_text(st, 1, plan_hash, -1, SQLITE_STATIC), "looking up plan %.12s", plan_hash);
+    DB_CHECK(sqlite3_step(st), "looking up plan %.12s", plan_hash);
+    if (rc == SQLITE_ROW) {
+        if (plan_row_fill(db, st, row, err)) goto cleanup;
+        *found = 1;
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int pp_db_plans_list(pp_db *db, pp_db_plan_row **rows, int *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_plan_row *a = NULL;
+    int rc, ret = -1, cnt = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < PLANS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT " PLAN_COLS " FROM plans ORDER BY id", -1, &st, NULL),
+             "listing plans");
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "listing plans");
+        if (rc == SQLITE_DONE) break;
+        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        if (plan_row_fill(db, st, &a[cnt], err)) goto cleanup;
+        cnt++;
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    cnt = 0;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    pp_db_plan_rows_free(a, cnt);
+    return ret;
+}

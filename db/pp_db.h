@@ -1,0 +1,159 @@
+/*
+ * pp_db.h -- pippy's SQLite database: schema, migrations, transactions and
+ * typed store/load of what the commands produce.
+ *
+ * One SQLite file (default ./pippy.db, chosen by the tools) in WAL mode with
+ * a busy timeout, so several pippy processes may read and write it at once.
+ * The schema version lives in PRAGMA user_version and only ever moves
+ * forward: pp_db_open applies the migrations this build knows, and refuses,
+ * without touching the file, a database written by a newer pippy.
+ *
+ * Only this module speaks SQL. Callers pass and receive plain C values and
+ * the row structs below; every failure is a -1 return with err set to one
+ * line naming the database file ("pippy.db: storing model 'gpt2': ...").
+ *
+ *     pp_db *db = NULL;
+ *     if (pp_db_open(path, &db, &err)) return -1;
+ *     long long id;
+ *     int rc = pp_db_model_put(db, "gpt2-tiny", "gpt2", hash, n_params, json, &id, &err);
+ *     pp_db_close(db);
+ *
+ * Every write is one transaction, so an interrupted command leaves the
+ * database as it was. A command that stores several things at once groups
+ * them with pp_db_begin / pp_db_commit (rolling back on any error); the
+ * put functions then join that transaction instead of committing alone.
+ *
+ * Hashes are SHA-256 digests as 64 lowercase hex digits (core/pp_hash.h);
+ * anything else is refused.
+ */
+#ifndef PP_DB_H
+#define PP_DB_H
+
+#include "core/pp_err.h"
+
+/* The newest schema version this build knows (= number of migrations). */
+#define PP_DB_SCHEMA_VERSION 1
+
+/* Written into PRAGMA application_id by migration 1 ("PIPP"). */
+#define PP_DB_APPLICATION_ID 0x50495050
+
+typedef struct pp_db pp_db;
+
+/* ---- Opening ------------------------------------------------------------ */
+
+/* Opens the database at path for reading and writing, creating the file if
+ * it does not exist, and brings its schema up to PP_DB_SCHEMA_VERSION.
+ * Refuses, leaving the file byte for byte as it was: a file that is not an
+ * SQLite database, an SQLite database that is not pippy's, and a database
+ * whose schema is newer than this build's. Returns 0 and *out (close with
+ * pp_db_close), or -1 with *out NULL and err set. */
+int pp_db_open(const char *path, pp_db **out, pp_err *err);
+
+/* Opens an existing database read-only: never creates, migrates or writes
+ * it. Fails with "no database at PATH" when the file does not exist, and
+ * refuses the same files pp_db_open refuses. An older schema is accepted;
+ * the list/get functions then report tables it does not have yet as empty.
+ * Returns 0 and *out, or -1 with *out NULL and err set. */
+int pp_db_open_readonly(const char *path, pp_db **out, pp_err *err);
+
+/* Closes db (NULL is fine). A transaction still open is rolled back. */
+void pp_db_close(pp_db *db);
+
+/* The schema version of the open database: PP_DB_SCHEMA_VERSION after
+ * pp_db_open, possibly less after pp_db_open_readonly. */
+int pp_db_schema_version(const pp_db *db);
+
+/* The path the database was opened with (owned by db). */
+const char *pp_db_path(const pp_db *db);
+
+/* ---- Transactions ------------------------------------------------------- */
+
+/* Starts a transaction (BEGIN IMMEDIATE: takes the write lock now, waiting
+ * up to the busy timeout for other writers). Calls nest: an inner begin
+ * opens a savepoint, and its commit or rollback affects only the writes made
+ * since. Returns 0, or -1 with err set (nothing is then open). */
+int pp_db_begin(pp_db *db, pp_err *err);
+
+/* Commits the innermost open level: the whole transaction at the outermost
+ * level, the savepoint otherwise. On failure that level is rolled back and
+ * closed, and -1 is returned with err set. */
+int pp_db_commit(pp_db *db, pp_err *err);
+
+/* Rolls back and closes the innermost open level. err may be NULL (the
+ * usual case on an error path, so the first error is kept); a failure is
+ * also logged. The level is closed either way. Returns 0 or -1. */
+int pp_db_rollback(pp_db *db, pp_err *err);
+
+/* ---- Models ------------------------------------------------------------- */
+
+/* A stored model. Strings are owned by the row (pp_db_model_row_clear). */
+typedef struct pp_db_model_row {
+    long long id;
+    char *name;          /* user-facing name, e.g. "gpt2-tiny" */
+    char *family;        /* "gpt2", "llama", "bert", "t5", ... */
+    char hash[65];       /* SHA-256 of the canonical config, hex */
+    long long n_params;
+    char *config_json;   /* the model config as stored */
+    char *created_at;    /* UTC, "YYYY-MM-DDTHH:MM:SSZ" */
+} pp_db_model_row;
+
+/* Stores a model under its hash (an upsert): a new hash inserts a row; a
+ * hash already stored keeps its row, id, config and creation time, and takes
+ * the new name when it differs (the latest name wins). A stored hash whose
+ * family or n_params differ from the arguments is refused as inconsistent.
+ * config_json must be valid JSON. Writes *id (may be NULL). Runs in its own
+ * transaction, or inside the caller's. Returns 0, or -1 with err set and the
+ * database unchanged. */
+int pp_db_model_put(pp_db *db, const char *name, const char *family, const char *hash,
+                    long long n_params, const char *config_json, long long *id, pp_err *err);
+
+/* Looks a model up by hash. Returns 0 with *found 1 and *row filled (clear
+ * it with pp_db_model_row_clear), or 0 with *found 0 and *row zeroed, or -1
+ * with err set. */
+int pp_db_model_get_by_hash(pp_db *db, const char *hash, pp_db_model_row *row, int *found, pp_err *err);
+
+/* All stored models in the order they were first stored. Returns 0 with
+ * *rows (NULL when *n is 0; free with pp_db_model_rows_free) and *n, or -1
+ * with err set and *rows NULL, *n 0. */
+int pp_db_models_list(pp_db *db, pp_db_model_row **rows, int *n, pp_err *err);
+
+/* Frees a row's strings and zeroes it. */
+void pp_db_model_row_clear(pp_db_model_row *row);
+/* Clears n rows and frees the array (NULL is fine). */
+void pp_db_model_rows_free(pp_db_model_row *rows, int n);
+
+/* ---- Plans -------------------------------------------------------------- */
+
+/* A stored plan. Strings are owned by the row (pp_db_plan_row_clear). */
+typedef struct pp_db_plan_row {
+    long long id;
+    char *name;           /* user-facing name, e.g. "gpt2-tiny-1f1b-4" */
+    char plan_hash[65];   /* SHA-256 of the plan JSON, hex */
+    char model_hash[65];  /* the model it splits (a stored model's hash) */
+    int n_ranks;
+    char *schedule;       /* schedule name: "1f1b", "gpipe", ... */
+    char *plan_json;      /* the plan file as stored */
+    char *created_at;     /* UTC, "YYYY-MM-DDTHH:MM:SSZ" */
+} pp_db_plan_row;
+
+/* Stores a plan under its hash, with the same upsert rule as models (a
+ * stored plan_hash keeps its row and takes the new name; differing
+ * model_hash, n_ranks or schedule is refused). The model must already be
+ * stored (model_hash references models.hash): store the model first, in the
+ * same pp_db_begin/commit group. plan_json must be valid JSON, n_ranks >= 1.
+ * Writes *id (may be NULL). Returns 0, or -1 with err set and the database
+ * unchanged. */
+int pp_db_plan_put(pp_db *db, const char *name, const char *plan_hash, const char *model_hash,
+                   int n_ranks, const char *schedule, const char *plan_json, long long *id, pp_err *err);
+
+/* Looks a plan up by plan_hash; same contract as pp_db_model_get_by_hash. */
+int pp_db_plan_get_by_hash(pp_db *db, const char *plan_hash, pp_db_plan_row *row, int *found, pp_err *err);
+
+/* All stored plans in the order they were first stored; same contract as
+ * pp_db_models_list. */
+int pp_db_plans_list(pp_db *db, pp_db_plan_row **rows, int *n, pp_err *err);
+
+void pp_db_plan_row_clear(pp_db_plan_row *row);
+void pp_db_plan_rows_free(pp_db_plan_row *rows, int n);
+
+#endif /* PP_DB_H */

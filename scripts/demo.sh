@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: set up, build, and run pippy on a preset model.
+# Today that is `pippy model` on gpt2-124m (the graph, its parameters, FLOPs
+# and activation memory per block, recorded in pippy.db); later issues grow
+# it into the profile -> plan -> sim -> run -> report loop.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+bash "$root/scripts/setup.sh"
+bash "$root/scripts/build.sh" build
+cd "$root"
+bin=$root/build/bin
+model=${PIPPY_DEMO_MODEL:-gpt2-124m}
+"$bin/pippy" model "$model"
+"$bin/pippy" db

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# db.sh -- `pippy db` end to end: help and usage errors, a missing database
+# (reported, not created), `init`, listing as tables and as JSON, --db and
+# PIPPY_DB, and refusal of a non-SQLite file and of a newer-schema database,
+# both left byte for byte as they were. Rows are written with the sqlite3
+# command-line shell, standing in for the commands that store them, and the
+# --json output is read with SQLite's JSON functions in that same shell.
+#
+# Env: PIPPY_BIN, the directory holding the built pippy and pippy-* tools.
+# Needs: the sqlite3 command-line shell (Debian package sqlite3), sha256sum.
+set -euo pipefail
+
+: "${PIPPY_BIN:?PIPPY_BIN must name the directory with the built pippy executables}"
+PIPPY="$PIPPY_BIN/pippy"
+[[ -x "$PIPPY" && -x "$PIPPY_BIN/pippy-db" ]] || { echo "FAIL: no pippy or pippy-db in $PIPPY_BIN" >&2; exit 1; }
+command -v sqlite3 >/dev/null || { echo "FAIL: no sqlite3 command-line shell (Debian package sqlite3)" >&2; exit 1; }
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pp_db_sh.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+unset PIPPY_DB
+
+checks=0
+fail() { echo "FAIL: $*" >&2; exit 1; }
+ok() { checks=$((checks + 1)); }
+
+# run CMD...: stdout in $out, stderr in $errout, exit status in $rc.
+run() {
+    set +e
+    "$@" >"$T/.out" 2>"$T/.err"
+    rc=$?
+    set -e
+    out=$(cat "$T/.out")
+    errout=$(cat "$T/.err")
+}
+expect_rc() { [[ $rc -eq $1 ]] || fail "$2: exit $rc, expected $1
+--- stdout
+$out
+--- stderr
+$errout"; ok; }
+has() { [[ "$1" == *"$2"* ]] || fail "$3: expected '$2' in:
+$1"; ok; }
+lacks() { [[ "$1" != *"$2"* ]] || fail "$3: did not expect '$2' in:
+$1"; ok; }
+fingerprint() { sha256sum "$1" | cut -d' ' -f1; stat -c '%s %y %i' "$1"; }
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+# sql ARGS...: the sqlite3 shell, ignoring any ~/.sqliterc, stopping at the
+# first error (and then exiting non-zero).
+sql() { sqlite3 -init /dev/null -batch -bail "$@"; }
+# The last run's stdout as j, for the sqlite3 shell to read with its JSON
+# functions (json_extract fails on, and json_valid rejects, what is not JSON).
+J="(SELECT CAST(readfile('${T//\'/\'\'}/.out') AS TEXT) AS j)"
+# jval PATH: the value at the JSON path PATH (e.g. '$.counts.models') in the
+# last run's stdout, as SQLite's json_extract gives it; fails unless that
+# stdout is valid JSON.
+jval() {
+    sql :memory: "SELECT json_extract(j, '$1') FROM $J" ||
+        fail "json_extract($1) of:
+$out"
+}
+# jcheck WHAT COND: COND, an SQL expression over j (the last run's stdout),
+# must be true; j must be valid JSON.
+jcheck() {
+    local r
+    r=$(sql :memory: "SELECT json_valid(j) AND ($2) FROM $J" 2>&1) || true
+    [[ "$r" == 1 ]] || fail "$1: expected $2 ($r) in:
+$out"
+    ok
+}
+
+# ---- help and usage -------------------------------------------------------
+run "$PIPPY" db --help
+expect_rc 0 "pippy db --help"
+has "$out" "usage: pippy db" "help"
+has "$out" "--json" "help"
+run "$PIPPY_BIN/pippy-db" -h
+expect_rc 0 "pippy-db -h"
+has "$out" "usage: pippy db" "pippy-db -h"
+
+run "$PIPPY" db --frobnicate
+expect_rc 2 "unknown option"
+has "$errout" "unknown option '--frobnicate'" "unknown option"
+run "$PIPPY" db tables
+expect_rc 2 "unknown argument"
+has "$errout" "'tables'" "unknown argument"
+run "$PIPPY" db --db
+expect_rc 2 "--db without a path"
+run "$PIPPY" db models plans
+expect_rc 2 "two listings"
+
+# ---- a missing database is reported, never created -------------------------
+run "$PIPPY" db --db "$T/none.db"
+expect_rc 1 "missing --db"
+has "$errout" "no database at $T/none.db" "missing --db"
+[[ ! -e "$T/none.db" ]] || fail "listing created $T/none.db"; ok
+run "$PIPPY" db
+expect_rc 1 "missing ./pippy.db"
+has "$errout" "no database at pippy.db" "missing default"
+[[ ! -e pippy.db ]] || fail "listing created ./pippy.db"; ok
+PIPPY_DB="$T/env-none.db" run "$PIPPY" db --json
+expect_rc 1 "missing \$PIPPY_DB"
+has "$errout" "no database at $T/env-none.db" "missing env"
+[[ -z "$out" ]] || fail "a failed --json run printed to stdout: $out"; ok
+
+# ---- init creates the database at the newest schema -------------------------
+DB="$T/p.db"
+run "$PIPPY" db --db "$DB" init
+expect_rc 0 "init"
+has "$out" "schema version" "init"
+run "$PIPPY" db --db "$DB" --json
+expect_rc 0 "json after init"
+jcheck "json after init" "json_type(j, '$.schema_version_supported') = 'integer'"
+SUPPORTED=$(jval '$.schema_version_supported')
+[[ "$SUPPORTED" =~ ^[0-9]+$ && "$SUPPORTED" -ge 1 ]] || fail "schema_version_supported '$SUPPORTED'"; ok
+schema=$(sql "$DB" "PRAGMA user_version; PRAGMA journal_mode;
+    SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('models', 'plans');") ||
+    fail "reading $DB after init"
+[[ "$schema" == "$SUPPORTED"$'\nwal\n2' ]] || fail "schema after init: user_version, journal_mode, tables:
+$schema"
+ok
+run "$PIPPY" db --db "$DB" init
+expect_rc 0 "init again"
+
+run "$PIPPY" db --db "$DB"
+expect_rc 0 "empty listing"
+has "$out" "schema version $SUPPORTED" "empty listing"
+has "$out" "models: 0" "empty listing"
+has "$out" "plans: 0" "empty listing"
+
+# ---- rows written behind pippy's back show up -----------------------------
+GPT2_HASH=$(sha gpt2-tiny)
+LLAMA_HASH=$(sha llama-7b)
+PLAN_HASH=$(sha plan)
+sql "$DB" "BEGIN;
+INSERT INTO models (name, family, hash, n_params, config_json)
+    VALUES ('gpt2-tiny', 'gpt2', '$GPT2_HASH', 1234567, '{\"n_layer\": 2}');
+INSERT INTO models (name, family, hash, n_params, config_json)
+    VALUES ('llama-7b', 'llama', '$LLAMA_HASH', 6738415616, '{\"n_layer\": 32}');
+INSERT INTO plans (name, plan_hash, model_hash, n_ranks, schedule, plan_json)
+    VALUES ('tiny-1f1b-2', '$PLAN_HASH', '$GPT2_HASH', 2, '1f1b', '{\"version\": 1}');
+COMMIT;" || fail "writing rows into $DB"
+before=$(fingerprint "$DB")
+
+run "$PIPPY" db --db "$DB"
+expect_rc 0 "listing"
+has "$out" "models: 2" "listing"
+has "$out" "plans: 1" "listing"
+has "$out" "gpt2-tiny" "listing"
+has "$out" "llama-7b" "listing"
+has "$out" "1,234,567" "thousands separators"
+has "$out" "6,738,415,616" "thousands separators"
+has "$out" "${GPT2_HASH:0:12}" "short hash"
+lacks "$out" "$GPT2_HASH" "short hash"
+has "$out" "tiny-1f1b-2" "plan row"
+has "$out" "1f1b" "plan schedule"
+has "$out" "${PLAN_HASH:0:12}" "plan hash"
+# The plan row names its model.
+plan_line=$(printf '%s\n' "$out" | grep 'tiny-1f1b-2')
+has "$plan_line" "gpt2-tiny" "plan's model"
+
+run "$PIPPY" db --db "$DB" models
+expect_rc 0 "models only"
+has "$out" "models: 2" "models only"
+lacks "$out" "plans:" "models only"
+run "$PIPPY" db --db="$DB" plans
+expect_rc 0 "plans only"
+has "$out" "plans: 1" "plans only"
+lacks "$out" "models:" "plans only"
+
+run "$PIPPY" db --db "$DB" --json
+expect_rc 0 "json"
+jcheck "json schema version" "json_extract(j, '$.schema_version') = json_extract(j, '$.schema_version_supported')
+    AND json_extract(j, '$.schema_version_supported') >= 1"
+jcheck "json counts" "(SELECT count(*) FROM json_each(j, '$.counts')) = 2
+    AND json_extract(j, '$.counts.models') = 2 AND json_extract(j, '$.counts.plans') = 1"
+# model NAME: that model's row in the listing.
+model() { printf "(SELECT value FROM json_each(j, '\$.models') WHERE json_extract(value, '\$.name') = '%s')" "$1"; }
+jcheck "json gpt2-tiny" "json_extract($(model gpt2-tiny), '$.n_params') = 1234567
+    AND json_extract($(model gpt2-tiny), '$.family') = 'gpt2'
+    AND json_extract($(model gpt2-tiny), '$.hash') = '$GPT2_HASH'
+    AND json_type($(model gpt2-tiny), '$.created_at') = 'text'
+    AND length(json_extract($(model gpt2-tiny), '$.created_at')) = 20"
+jcheck "json llama-7b" "json_extract($(model llama-7b), '$.n_params') = 6738415616"
+jcheck "json plan" "json_extract(j, '$.plans[0].name') = 'tiny-1f1b-2'
+    AND json_extract(j, '$.plans[0].n_ranks') = 2
+    AND json_extract(j, '$.plans[0].schedule') = '1f1b'
+    AND json_extract(j, '$.plans[0].model_name') = 'gpt2-tiny'
+    AND json_extract(j, '$.plans[0].plan_hash') = '$PLAN_HASH'"
+run "$PIPPY" db --db "$DB" --json plans
+expect_rc 0 "json plans"
+jcheck "json plans only" "json_type(j, '$.models') IS NULL
+    AND (SELECT count(*) FROM json_each(j, '$.counts')) = 1 AND json_extract(j, '$.counts.plans') = 1"
+
+# --db, else PIPPY_DB, else ./pippy.db.
+PIPPY_DB="$DB" run "$PIPPY" db
+expect_rc 0 "PIPPY_DB"
+has "$out" "models: 2" "PIPPY_DB"
+PIPPY_DB="$T/none.db" run "$PIPPY" db --db "$DB"
+expect_rc 0 "--db over PIPPY_DB"
+has "$out" "models: 2" "--db over PIPPY_DB"
+cp "$DB" "$T/pippy.db"
+run "$PIPPY" db models
+expect_rc 0 "./pippy.db"
+has "$out" "models: 2" "./pippy.db"
+rm -f "$T"/pippy.db*
+
+# Listing never writes the database file.
+after=$(fingerprint "$DB")
+[[ "$before" == "$after" ]] || fail "listing changed $DB: $before -> $after"; ok
+
+# An older database (here an empty file, schema version 0) is listed as it
+# is: listing does not migrate it, only init does.
+OLD="$T/old.db"
+: >"$OLD"
+run "$PIPPY" db --db "$OLD"
+expect_rc 0 "old database"
+has "$out" "schema version 0" "old database"
+has "$out" "models: 0" "old database"
+[[ ! -s "$OLD" ]] || fail "listing migrated $OLD"; ok
+run "$PIPPY" db --db "$OLD" init
+expect_rc 0 "init old database"
+run "$PIPPY" db --db "$OLD" --json
+has "$out" "\"schema_version\": $SUPPORTED" "init migrated the old database"
+
+# ---- files pippy must refuse and leave alone --------------------------------
+NOTDB="$T/notes.txt"
+for i in $(seq 1 30); do echo "line $i: not a database"; done >"$NOTDB"
+before=$(fingerprint "$NOTDB")
+for args in "" "init"; do
+    # shellcheck disable=SC2086
+    run "$PIPPY" db --db "$NOTDB" $args
+    expect_rc 1 "non-database ($args)"
+    has "$errout" "$NOTDB" "non-database names the file"
+    has "$errout" "not an SQLite database" "non-database"
+done
+[[ "$(fingerprint "$NOTDB")" == "$before" ]] || fail "$NOTDB was changed"; ok
+
+NEWER="$T/newer.db"
+sql "$NEWER" "CREATE TABLE future (x INTEGER); INSERT INTO future VALUES (42); PRAGMA user_version = 7;" ||
+    fail "writing $NEWER"
+before=$(fingerprint "$NEWER")
+sleep 0.05
+for args in "" "--json" "init" "models"; do
+    # shellcheck disable=SC2086
+    run "$PIPPY" db --db "$NEWER" $args
+    expect_rc 1 "newer schema ($args)"
+    has "$errout" "$NEWER: schema version 7 is newer than this pippy understands ($SUPPORTED); use a newer pippy" \
+        "newer schema ($args)"
+done
+[[ "$(fingerprint "$NEWER")" == "$before" ]] || fail "$NEWER was changed"; ok
+[[ ! -e "$NEWER-wal" && ! -e "$NEWER-shm" && ! -e "$NEWER-journal" ]] || fail "side files appeared beside $NEWER"; ok
+newer=$(sql "$NEWER" "PRAGMA user_version; SELECT x FROM future;") || fail "reading $NEWER"
+[[ "$newer" == $'7\n42' ]] || fail "$NEWER content changed: $newer"
+ok
+
+echo "db.sh: $checks checks passed"

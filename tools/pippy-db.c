@@ -1,0 +1,313 @@
+/*
+ * pippy-db.c -- `pippy db`: what the database holds.
+ *
+ * Every other command stores its results (models, plans, and later
+ * profiles, predictions, runs) in one SQLite file; this command is the
+ * window onto it. It opens the database read-only, so looking never
+ * creates, migrates or changes the file, and prints the schema version and
+ * the stored models and plans as tables, or as JSON with --json.
+ * `pippy db init` is the one writing form: it creates the database, or
+ * brings an older one up to this pippy's schema.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/pp_err.h"
+#include "core/pp_json.h"
+#include "db/pp_db.h"
+#include "tools/tool_common.h"
+
+#define TOOL "db"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy db [--db PATH] [--json] [models|plans]\n"
+            "       pippy db [--db PATH] [--json] init\n"
+            "\n"
+            "Lists what the pippy database holds: its schema version, then the stored\n"
+            "models and plans (or only the kind named). Listing opens the database\n"
+            "read-only and never creates or changes it.\n"
+            "\n"
+            "  init         create the database, or upgrade an older one to this\n"
+            "               pippy's schema (version %d), and print its version\n"
+            "\n"
+            "options:\n"
+            "  --db PATH    the database (default: $PIPPY_DB, else ./pippy.db)\n"
+            "  --json       print JSON instead of tables\n"
+            "  -h, --help   print this help and exit\n",
+            PP_DB_SCHEMA_VERSION);
+}
+
+/* A text table: columns sized to their widest cell, two spaces apart. */
+#define MAX_COLS 8
+typedef struct table {
+    int ncol, nrow;
+    const char *head[MAX_COLS];
+    int right[MAX_COLS]; /* right-align (numbers) */
+    char **cells;        /* nrow * ncol, owned */
+} table;
+
+static int table_add(table *t, const char *const *vals, pp_err *err) {
+    char **c = pp_realloc(t->cells, (unsigned long long)(t->nrow + 1) * (unsigned)t->ncol * sizeof *c, err);
+    if (!c) return -1;
+    t->cells = c;
+    for (int j = 0; j < t->ncol; j++) c[t->nrow * t->ncol + j] = NULL;
+    t->nrow++;
+    for (int j = 0; j < t->ncol; j++) {
+        c[(t->nrow - 1) * t->ncol + j] = pp_strdup(vals[j] ? vals[j] : "", err);
+        if (!c[(t->nrow - 1) * t->ncol + j]) return -1;
+    }
+    return 0;
+}
+
+static void table_print(const table *t) {
+    int w[MAX_COLS];
+    for (int j = 0; j < t->ncol; j++) {
+        w[j] = (int)strlen(t->head[j]);
+        for (int i = 0; i < t->nrow; i++) {
+            int l = (int)strlen(t->cells[i * t->ncol + j]);
+            if (l > w[j]) w[j] = l;
+        }
+    }
+    for (int i = -1; i < t->nrow; i++) {
+        fputs("  ", stdout);
+        for (int j = 0; j < t->ncol; j++) {
+            const char *s = i < 0 ? t->head[j] : t->cells[i * t->ncol + j];
+            int last = j == t->ncol - 1;
+            if (t->right[j]) printf("%*s", w[j], s);
+            else if (last) fputs(s, stdout);
+            else printf("%-*s", w[j], s);
+            if (!last) fputs("  ", stdout);
+        }
+        fputc('\n', stdout);
+    }
+}
+
+static void table_free(table *t) {
+    if (t->cells)
+        for (int i = 0; i < t->nrow * t->ncol; i++) free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+}
+
+/* First 12 hex digits: enough to tell stored things apart at a glance. */
+static void short_hash(const char *h, char out[13]) { snprintf(out, 13, "%.12s", h); }
+
+static const char *model_name_for(const pp_db_model_row *m, int nm, const char *hash) {
+    for (int i = 0; i < nm; i++)
+        if (!strcmp(m[i].hash, hash)) return m[i].name;
+    return NULL;
+}
+
+static int print_models_text(const pp_db_model_row *m, int nm, pp_err *err) {
+    table t = {.ncol = 6, .head = {"ID", "NAME", "FAMILY", "PARAMS", "HASH", "CREATED"}, .right = {1, 0, 0, 1, 0, 0}};
+    int ret = -1;
+    printf("models: %d\n", nm);
+    for (int i = 0; i < nm; i++) {
+        char id[32], params[48], hash[13];
+        snprintf(id, sizeof id, "%lld", m[i].id);
+        pp_tool_fmt_count(m[i].n_params, params, sizeof params);
+        short_hash(m[i].hash, hash);
+        const char *vals[] = {id, m[i].name, m[i].family, params, hash, m[i].created_at};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (nm > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+static int print_plans_text(const pp_db_plan_row *p, int np, const pp_db_model_row *m, int nm, pp_err *err) {
+    table t = {.ncol = 7,
+               .head = {"ID", "NAME", "MODEL", "RANKS", "SCHEDULE", "HASH", "CREATED"},
+               .right = {1, 0, 0, 1, 0, 0, 0}};
+    int ret = -1;
+    printf("plans: %d\n", np);
+    for (int i = 0; i < np; i++) {
+        char id[32], ranks[16], hash[13], model[13];
+        snprintf(id, sizeof id, "%lld", p[i].id);
+        snprintf(ranks, sizeof ranks, "%d", p[i].n_ranks);
+        short_hash(p[i].plan_hash, hash);
+        short_hash(p[i].model_hash, model);
+        const char *mname = model_name_for(m, nm, p[i].model_hash);
+        const char *vals[] = {id, p[i].name, mname ? mname : model, ranks, p[i].schedule, hash, p[i].created_at};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (np > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+static void json_models(pp_jw *w, const pp_db_model_row *m, int nm) {
+    pp_jw_key(w, "models");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nm; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "id");
+        pp_jw_int(w, m[i].id);
+        pp_jw_key(w, "name");
+        pp_jw_str(w, m[i].name);
+        pp_jw_key(w, "family");
+        pp_jw_str(w, m[i].family);
+        pp_jw_key(w, "n_params");
+        pp_jw_int(w, m[i].n_params);
+        pp_jw_key(w, "hash");
+        pp_jw_str(w, m[i].hash);
+        pp_jw_key(w, "created_at");
+        pp_jw_str(w, m[i].created_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+}
+
+static void json_plans(pp_jw *w, const pp_db_plan_row *p, int np, const pp_db_model_row *m, int nm) {
+    pp_jw_key(w, "plans");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < np; i++) {
+        const char *mname = model_name_for(m, nm, p[i].model_hash);
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "id");
+        pp_jw_int(w, p[i].id);
+        pp_jw_key(w, "name");
+        pp_jw_str(w, p[i].name);
+        pp_jw_key(w, "model_hash");
+        pp_jw_str(w, p[i].model_hash);
+        pp_jw_key(w, "model_name");
+        if (mname) pp_jw_str(w, mname);
+        else pp_jw_null(w);
+        pp_jw_key(w, "n_ranks");
+        pp_jw_int(w, p[i].n_ranks);
+        pp_jw_key(w, "schedule");
+        pp_jw_str(w, p[i].schedule);
+        pp_jw_key(w, "plan_hash");
+        pp_jw_str(w, p[i].plan_hash);
+        pp_jw_key(w, "created_at");
+        pp_jw_str(w, p[i].created_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+}
+
+static int write_stdout(const char *s, size_t n, pp_err *err) {
+    if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0)
+        return pp_err_set(err, PP_ERR_IO, "writing to standard output failed");
+    return 0;
+}
+
+enum what { WHAT_ALL, WHAT_MODELS, WHAT_PLANS, WHAT_INIT };
+
+int main(int argc, char **argv) {
+    const char *db_opt = NULL;
+    int json = 0, have_what = 0, only_args = 0;
+    enum what what = WHAT_ALL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!only_args && a[0] == '-' && a[1]) {
+            if (!strcmp(a, "--")) {
+                only_args = 1;
+            } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+                usage(stdout);
+                return 0;
+            } else if (!strcmp(a, "--json")) {
+                json = 1;
+            } else if (!strcmp(a, "--db")) {
+                if (i + 1 >= argc) return pp_tool_usage_error(TOOL, "--db needs a path");
+                db_opt = argv[++i];
+                if (!*db_opt) return pp_tool_usage_error(TOOL, "--db needs a path, got an empty one");
+            } else if (!strncmp(a, "--db=", 5)) {
+                db_opt = a + 5;
+                if (!*db_opt) return pp_tool_usage_error(TOOL, "--db needs a path, got an empty one");
+            } else {
+                return pp_tool_usage_error(TOOL, "unknown option '%s'", a);
+            }
+            continue;
+        }
+        if (have_what) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", a);
+        if (!strcmp(a, "models")) what = WHAT_MODELS;
+        else if (!strcmp(a, "plans")) what = WHAT_PLANS;
+        else if (!strcmp(a, "init")) what = WHAT_INIT;
+        else return pp_tool_usage_error(TOOL, "unknown argument '%s' (expected models, plans or init)", a);
+        have_what = 1;
+    }
+
+    const char *path = pp_tool_db_path(db_opt);
+    pp_err err = {0};
+    pp_db *db = NULL;
+    pp_db_model_row *models = NULL;
+    pp_db_plan_row *plans = NULL;
+    int nm = 0, np = 0, status = 1, version = 0;
+    char *text = NULL;
+    size_t text_len = 0;
+    pp_jw w;
+    pp_jw_init(&w);
+
+    if (what != WHAT_INIT && access(path, F_OK) != 0 && errno == ENOENT) {
+        pp_err_set(&err, PP_ERR_IO,
+                   "no database at %s (commands that store results create it, as does `pippy db init`)", path);
+        goto cleanup;
+    }
+    if (what == WHAT_INIT ? pp_db_open(path, &db, &err) : pp_db_open_readonly(path, &db, &err)) goto cleanup;
+    version = pp_db_schema_version(db);
+    int want_models = what == WHAT_ALL || what == WHAT_MODELS;
+    int want_plans = what == WHAT_ALL || what == WHAT_PLANS;
+    /* Plans show their model's name, so models are loaded for them too. */
+    if ((want_models || want_plans) && pp_db_models_list(db, &models, &nm, &err)) goto cleanup;
+    if (want_plans && pp_db_plans_list(db, &plans, &np, &err)) goto cleanup;
+
+    if (json) {
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "database");
+        pp_jw_str(&w, path);
+        pp_jw_key(&w, "schema_version");
+        pp_jw_int(&w, version);
+        pp_jw_key(&w, "schema_version_supported");
+        pp_jw_int(&w, PP_DB_SCHEMA_VERSION);
+        if (want_models || want_plans) {
+            pp_jw_key(&w, "counts");
+            pp_jw_obj_begin(&w);
+            if (want_models) {
+                pp_jw_key(&w, "models");
+                pp_jw_int(&w, nm);
+            }
+            if (want_plans) {
+                pp_jw_key(&w, "plans");
+                pp_jw_int(&w, np);
+            }
+            pp_jw_obj_end(&w);
+        }
+        if (want_models) json_models(&w, models, nm);
+        if (want_plans) json_plans(&w, plans, np, models, nm);
+        pp_jw_obj_end(&w);
+        if (pp_jw_finish(&w, &text, &text_len, &err) || write_stdout(text, text_len, &err)) goto cleanup;
+    } else {
+        if (version < PP_DB_SCHEMA_VERSION)
+            printf("%s: schema version %d (this pippy writes %d; `pippy db init` upgrades it)\n", path, version,
+                   PP_DB_SCHEMA_VERSION);
+        else
+            printf("%s: schema version %d\n", path, version);
+        if (want_models) {
+            printf("\n");
+            if (print_models_text(models, nm, &err)) goto cleanup;
+        }
+        if (want_plans) {
+            printf("\n");
+            if (print_plans_text(plans, np, models, nm, &err)) goto cleanup;
+        }
+        if (write_stdout("", 0, &err)) goto cleanup;
+    }
+    status = 0;
+cleanup:
+    if (status) pp_tool_fail(TOOL, &err);
+    free(text);
+    pp_jw_free(&w);
+    pp_db_model_rows_free(models, nm);
+    pp_db_plan_rows_free(plans, np);
+    pp_db_close(db);
+    return status;
+}

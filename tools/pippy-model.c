@@ -1,0 +1,348 @@
+/*
+ * pippy-model.c -- `pippy model`: build a model's graph and show, per block,
+ * its parameters, the FLOPs of F, I and W per microbatch, the activation
+ * memory it keeps, and the bytes a pipeline cut after it would send.
+ * The model is recorded in the database (one transaction) unless --no-db.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_graph.h"
+#include "core/pp_json.h"
+#include "core/pp_zoo.h"
+#include "db/pp_db.h"
+#include "tools/tool_common.h"
+
+static const char *TOOL = "model";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy model CONFIG|PRESET [options]\n\n"
+            "Builds the model's graph for one microbatch and prints a table per block:\n"
+            "parameters, FLOPs of the forward (F), backward-for-inputs (I) and\n"
+            "backward-for-weights (W) passes, the activation bytes kept from F until I\n"
+            "and from I until W, and the bytes a pipeline cut after the block sends.\n\n"
+            "  CONFIG               a model config JSON file, or a preset name from\n"
+            "                       configs/models/ (gpt2-124m, llama2-7b, t5-tiny, ...)\n"
+            "  --seq N              sequence length (default: the config's seq_len)\n"
+            "  --micro-batch N      sequences per microbatch (default 1)\n"
+            "  --dtype f32|bf16|f16 activation and parameter type (default f32)\n"
+            "  --ops                one row per op instead of per block\n"
+            "  --json               machine-readable output on stdout\n"
+            "  --dot FILE           write the graph for Graphviz ('-' for stdout)\n"
+            "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --no-db              do not record the model in the database\n"
+            "  -h, --help           this help\n");
+}
+
+static const char *si(double v, char *buf, size_t n) {
+    const char *u[] = {"", "K", "M", "G", "T", "P", "E"};
+    int k = 0;
+    while (v >= 1000 && k < 6) {
+        v /= 1000;
+        k++;
+    }
+    if (v == 0) snprintf(buf, n, "0");
+    else snprintf(buf, n, "%.3g%s", v, u[k]);
+    return buf;
+}
+
+static const char *mem(double v, char *buf, size_t n) {
+    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int k = 0;
+    while (v >= 1024 && k < 4) {
+        v /= 1024;
+        k++;
+    }
+    if (k == 0) snprintf(buf, n, "%.0f B", v);
+    else snprintf(buf, n, "%.2f %s", v, u[k]);
+    return buf;
+}
+
+typedef struct row {
+    const char *name;
+    int lo, hi;
+} row;
+
+static void print_table(const pp_graph *g, const pp_model_config *cfg, const char *hash, int mb, int seq, int by_op) {
+    char a[64], b[64], c[64], d[64], e[64], f[64], h[64];
+    long long total_params = pp_graph_param_count(g);
+    printf("model %s (%s): %s parameters, ", cfg->name, pp_family_name(cfg->family), pp_tool_fmt_count(total_params, a, sizeof a));
+    if (cfg->family == PP_FAMILY_T5) printf("%d encoder + %d decoder layers", cfg->n_layer, cfg->n_decoder_layer);
+    else printf("%d layers", cfg->n_layer);
+    printf(", d_model %d, %d heads", cfg->d_model, cfg->n_head);
+    if (cfg->n_kv_head != cfg->n_head) printf(" (%d kv)", cfg->n_kv_head);
+    printf("\nmicro-batch %d x seq %d, %s; hash %.16s\n\n", mb, seq, pp_dtype_name(g->dtype), hash);
+    printf("%-28s %5s %15s %9s %9s %9s %11s %11s %11s\n", by_op ? "op" : "block", by_op ? "kind" : "ops", "params",
+           "F FLOP", "I FLOP", "W FLOP", "keep F->I", "keep I->W", "cut sends");
+    int n = by_op ? g->n_ops : g->n_blocks;
+    for (int i = 0; i < n; i++) {
+        int lo, hi;
+        const char *name;
+        if (by_op) {
+            lo = i;
+            hi = i + 1;
+            name = g->ops[i].name;
+        } else {
+            pp_graph_block_range(g, i, &lo, &hi);
+            name = g->blocks[i];
+        }
+        int tied = 0;
+        for (int k = lo; k < hi; k++)
+            for (int p = 0; p < g->ops[k].n_param; p++)
+                if (pp_graph_param_is_shared(g, g->ops[k].param[p])) tied = 1;
+        char kind[16];
+        if (by_op) snprintf(kind, sizeof kind, "%.5s", pp_op_kind_name(g->ops[i].kind));
+        else snprintf(kind, sizeof kind, "%d", hi - lo);
+        printf("%-28s %5s %14s%s %9s %9s %9s %11s %11s %11s\n", name, kind,
+               pp_tool_fmt_count(pp_graph_range_param_count(g, lo, hi), a, sizeof a), tied ? "*" : " ",
+               si(pp_graph_range_flops(g, lo, hi, PP_PASS_F), b, sizeof b),
+               si(pp_graph_range_flops(g, lo, hi, PP_PASS_I), c, sizeof c),
+               si(pp_graph_range_flops(g, lo, hi, PP_PASS_W), d, sizeof d),
+               mem((double)pp_graph_range_keep_bytes(g, lo, hi, 0), e, sizeof e),
+               mem((double)pp_graph_range_keep_bytes(g, lo, hi, 1), f, sizeof f),
+               hi < g->n_ops ? mem((double)pp_graph_cut_bytes(g, hi), h, sizeof h) : "-");
+    }
+    printf("%-28s %5d %14s  %9s %9s %9s %11s %11s\n", "total", g->n_ops, pp_tool_fmt_count(total_params, a, sizeof a),
+           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_F), b, sizeof b),
+           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_I), c, sizeof c),
+           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_W), d, sizeof d),
+           mem((double)pp_graph_range_keep_bytes(g, 0, g->n_ops, 0), e, sizeof e),
+           mem((double)pp_graph_range_keep_bytes(g, 0, g->n_ops, 1), f, sizeof f));
+    int any = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (g->tensors[t].kind != PP_TENSOR_PARAM || !pp_graph_param_is_shared(g, t)) continue;
+        if (!any) printf("\n* holds a parameter shared with another %s (held by each, counted once in the total):\n",
+                         by_op ? "op's block" : "block");
+        any = 1;
+        printf("  %s (%s elements):", g->tensors[t].name, pp_tool_fmt_count(pp_tensor_numel(&g->tensors[t]), a, sizeof a));
+        int last = -1;
+        for (int i = 0; i < g->n_ops; i++)
+            for (int p = 0; p < g->ops[i].n_param; p++)
+                if (g->ops[i].param[p] == t && g->ops[i].block != last) {
+                    last = g->ops[i].block;
+                    printf(" %s", g->blocks[last]);
+                }
+        printf("\n");
+    }
+}
+
+static void json_range(pp_jw *w, const pp_graph *g, int lo, int hi) {
+    pp_jw_key(w, "params");
+    pp_jw_int(w, pp_graph_range_param_count(g, lo, hi));
+    pp_jw_key(w, "param_bytes");
+    pp_jw_int(w, pp_graph_range_param_bytes(g, lo, hi));
+    pp_jw_key(w, "flops");
+    pp_jw_obj_begin(w);
+    for (int p = 0; p < PP_PASS__COUNT; p++) {
+        pp_jw_key(w, pp_pass_name((pp_pass)p));
+        pp_jw_num(w, pp_graph_range_flops(g, lo, hi, (pp_pass)p));
+    }
+    pp_jw_obj_end(w);
+    pp_jw_key(w, "keep_f_bytes");
+    pp_jw_int(w, pp_graph_range_keep_bytes(g, lo, hi, 0));
+    pp_jw_key(w, "keep_w_bytes");
+    pp_jw_int(w, pp_graph_range_keep_bytes(g, lo, hi, 1));
+    pp_jw_key(w, "cut_bytes");
+    pp_jw_int(w, pp_graph_cut_bytes(g, hi));
+}
+
+static int print_json(const pp_graph *g, const pp_model_config *cfg, const char *hash, int mb, int seq, int by_op,
+                      pp_err *err) {
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "model");
+    pp_model_config_to_json(cfg, &w);
+    pp_jw_key(&w, "hash");
+    pp_jw_str(&w, hash);
+    pp_jw_key(&w, "micro_batch");
+    pp_jw_int(&w, mb);
+    pp_jw_key(&w, "seq_len");
+    pp_jw_int(&w, seq);
+    pp_jw_key(&w, "dtype");
+    pp_jw_str(&w, pp_dtype_name(g->dtype));
+    pp_jw_key(&w, "n_ops");
+    pp_jw_int(&w, g->n_ops);
+    pp_jw_key(&w, "total");
+    pp_jw_obj_begin(&w);
+    json_range(&w, g, 0, g->n_ops);
+    pp_jw_obj_end(&w);
+    pp_jw_key(&w, "blocks");
+    pp_jw_arr_begin(&w);
+    for (int i = 0; i < g->n_blocks; i++) {
+        int lo, hi;
+        pp_graph_block_range(g, i, &lo, &hi);
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "name");
+        pp_jw_str(&w, g->blocks[i]);
+        pp_jw_key(&w, "first_op");
+        pp_jw_int(&w, lo);
+        pp_jw_key(&w, "end_op");
+        pp_jw_int(&w, hi);
+        json_range(&w, g, lo, hi);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    if (by_op) {
+        pp_jw_key(&w, "ops");
+        pp_jw_arr_begin(&w);
+        for (int i = 0; i < g->n_ops; i++) {
+            const pp_op *op = &g->ops[i];
+            pp_jw_obj_begin(&w);
+            pp_jw_key(&w, "name");
+            pp_jw_str(&w, op->name);
+            pp_jw_key(&w, "kind");
+            pp_jw_str(&w, pp_op_kind_name(op->kind));
+            pp_jw_key(&w, "block");
+            pp_jw_str(&w, g->blocks[op->block]);
+            pp_jw_key(&w, "out_shape");
+            pp_jw_arr_begin_inline(&w);
+            const pp_tensor *t = &g->tensors[op->out[0]];
+            for (int k = 0; k < t->ndim; k++) pp_jw_int(&w, t->shape[k]);
+            pp_jw_arr_end(&w);
+            pp_jw_key(&w, "params");
+            pp_jw_arr_begin_inline(&w);
+            for (int k = 0; k < op->n_param; k++) pp_jw_str(&w, g->tensors[op->param[k]].name);
+            pp_jw_arr_end(&w);
+            pp_jw_key(&w, "flops");
+            pp_jw_arr_begin_inline(&w);
+            for (int p = 0; p < PP_PASS__COUNT; p++) pp_jw_num(&w, op->cost.flops[p]);
+            pp_jw_arr_end(&w);
+            pp_jw_key(&w, "bytes");
+            pp_jw_arr_begin_inline(&w);
+            for (int p = 0; p < PP_PASS__COUNT; p++) pp_jw_num(&w, op->cost.bytes[p]);
+            pp_jw_arr_end(&w);
+            pp_jw_key(&w, "param_bytes");
+            pp_jw_int(&w, op->cost.param_bytes);
+            pp_jw_key(&w, "keep_f_bytes");
+            pp_jw_int(&w, op->cost.keep_f_bytes);
+            pp_jw_key(&w, "keep_w_bytes");
+            pp_jw_int(&w, op->cost.keep_w_bytes);
+            pp_jw_obj_end(&w);
+        }
+        pp_jw_arr_end(&w);
+    }
+    pp_jw_key(&w, "tied_params");
+    pp_jw_arr_begin(&w);
+    for (int t = 0; t < g->n_tensors; t++) {
+        if (g->tensors[t].kind != PP_TENSOR_PARAM || !pp_graph_param_is_shared(g, t)) continue;
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "name");
+        pp_jw_str(&w, g->tensors[t].name);
+        pp_jw_key(&w, "elements");
+        pp_jw_int(&w, pp_tensor_numel(&g->tensors[t]));
+        pp_jw_key(&w, "blocks");
+        pp_jw_arr_begin_inline(&w);
+        int last = -1;
+        for (int i = 0; i < g->n_ops; i++)
+            for (int p = 0; p < g->ops[i].n_param; p++)
+                if (g->ops[i].param[p] == t && g->ops[i].block != last) {
+                    last = g->ops[i].block;
+                    pp_jw_str(&w, g->blocks[last]);
+                }
+        pp_jw_arr_end(&w);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    pp_jw_obj_end(&w);
+    char *text;
+    size_t len;
+    if (pp_jw_finish(&w, &text, &len, err)) return -1;
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"seq", required_argument, 0, 's'},   {"micro-batch", required_argument, 0, 'b'},
+        {"dtype", required_argument, 0, 't'}, {"json", no_argument, 0, 'j'},
+        {"dot", required_argument, 0, 'd'},   {"db", required_argument, 0, 'D'},
+        {"no-db", no_argument, 0, 'N'},       {"ops", no_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0},
+    };
+    long long seq = 0, mb = 1;
+    const char *dot = NULL, *db_opt = NULL;
+    int json = 0, no_db = 0, by_op = 0;
+    pp_dtype dtype = PP_DTYPE_F32;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
+        case 'b': if (pp_tool_parse_int(TOOL, "--micro-batch", optarg, 1, 1 << 20, &mb)) return 2; break;
+        case 't':
+            if (pp_dtype_parse(optarg, &dtype) || dtype == PP_DTYPE_I32)
+                return pp_tool_usage_error(TOOL, "--dtype: '%s' is not one of f32, bf16, f16", optarg);
+            break;
+        case 'j': json = 1; break;
+        case 'd': dot = optarg; break;
+        case 'D': db_opt = optarg; break;
+        case 'N': no_db = 1; break;
+        case 'o': by_op = 1; break;
+        case 'h': usage(stdout); return 0;
+        default:
+            if (optopt) return pp_tool_usage_error(TOOL, "option -%c needs an argument or is unknown", optopt);
+            return pp_tool_usage_error(TOOL, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind != argc - 1)
+        return pp_tool_usage_error(TOOL, optind >= argc ? "missing CONFIG (a file or a preset name)"
+                                                        : "expected one CONFIG, got %d arguments", argc - optind);
+    pp_err err = {0};
+    char path[4096];
+    pp_model_config cfg;
+    pp_graph g;
+    if (pp_tool_model_path(argv[optind], path, sizeof path, &err) || pp_model_config_load(path, &cfg, &err))
+        return pp_tool_fail(TOOL, &err);
+    if (!seq) seq = cfg.seq_len;
+    if (pp_zoo_build(&cfg, (int)mb, (int)seq, dtype, &g, &err)) return pp_tool_fail(TOOL, &err);
+    int rc = 1;
+    char hash[65];
+    char *cfg_json = NULL;
+    if (pp_model_config_hash(&cfg, hash, &err) || pp_model_config_write(&cfg, &cfg_json, NULL, &err)) goto fail;
+    if (dot) {
+        FILE *f = strcmp(dot, "-") ? fopen(dot, "w") : stdout;
+        if (!f) {
+            pp_err_set(&err, PP_ERR_IO, "%s: cannot write", dot);
+            goto fail;
+        }
+        int bad = pp_graph_write_dot(&g, f);
+        if (f != stdout && fclose(f) != 0) bad = 1;
+        if (bad) {
+            pp_err_set(&err, PP_ERR_IO, "%s: write error", dot);
+            goto fail;
+        }
+        if (f == stdout) goto ok;
+    }
+    if (json) {
+        if (print_json(&g, &cfg, hash, (int)mb, (int)seq, by_op, &err)) goto fail;
+    } else {
+        print_table(&g, &cfg, hash, (int)mb, (int)seq, by_op);
+    }
+    if (!no_db) {
+        pp_db *db = NULL;
+        long long id;
+        const char *dbp = pp_tool_db_path(db_opt);
+        if (pp_db_open(dbp, &db, &err) ||
+            pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), hash, pp_graph_param_count(&g), cfg_json, &id,
+                            &err)) {
+            pp_db_close(db);
+            goto fail;
+        }
+        pp_db_close(db);
+        if (!json) printf("\nrecorded in %s as model #%lld\n", dbp, id);
+    }
+ok:
+    rc = 0;
+    goto done;
+fail:
+    pp_tool_fail(TOOL, &err);
+done:
+    free(cfg_json);
+    pp_graph_free(&g);
+    return rc;
+}

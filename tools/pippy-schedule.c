@@ -1,0 +1,103 @@
+/*
+ * pippy-schedule.c -- `pippy schedule`: read a schedule table in PyTorch's
+ * CSV form (either naming of the backward pass), show it per rank, and
+ * write it back in the naming asked for.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_sched.h"
+#include "tools/tool_common.h"
+
+static const char *TOOL = "schedule";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy schedule show FILE.csv [--naming auto|current|legacy]\n"
+            "       pippy schedule convert FILE.csv -o OUT.csv [--to current|legacy]\n"
+            "                                       [--naming auto|current|legacy]\n\n"
+            "Reads a schedule table written by torch.distributed.pipelining (one row\n"
+            "per rank, one cell per action: 0F1, 2I1, 1W3, 2SEND_B2, (0F7;7B3)OVERLAP_F_B).\n"
+            "PyTorch names the backward passes two ways: current (I = inputs only,\n"
+            "W = weights, B = both) and legacy (B = inputs only, W = weights, BW = both).\n\n"
+            "  show       print the table's size, form and naming, and each rank's actions\n"
+            "  convert    write the table to OUT.csv ('-' for stdout), atomically\n"
+            "  --naming   how FILE names them (default auto: legacy when a cell is BW,\n"
+            "             or W appears without I)\n"
+            "  --to       the naming to write (default: the one FILE uses)\n"
+            "  -h, --help this help\n");
+}
+
+static int parse_naming(const char *s, int allow_auto, pp_sched_naming *out) {
+    if (allow_auto && !strcmp(s, "auto")) *out = PP_NAMING_AUTO;
+    else if (!strcmp(s, "current")) *out = PP_NAMING_CURRENT;
+    else if (!strcmp(s, "legacy")) *out = PP_NAMING_LEGACY;
+    else return -1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {{"naming", required_argument, 0, 'n'},
+                                         {"to", required_argument, 0, 't'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    pp_sched_naming from = PP_NAMING_AUTO, to = PP_NAMING_AUTO;
+    const char *out = NULL;
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'n':
+            if (parse_naming(optarg, 1, &from))
+                return pp_tool_usage_error(TOOL, "--naming: '%s' is not auto, current or legacy", optarg);
+            break;
+        case 't':
+            if (parse_naming(optarg, 0, &to))
+                return pp_tool_usage_error(TOOL, "--to: '%s' is not current or legacy", optarg);
+            break;
+        case 'o': out = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
+        }
+    }
+    if (argc - optind != 2) return pp_tool_usage_error(TOOL, "expected a subcommand (show or convert) and FILE.csv");
+    const char *sub = argv[optind], *path = argv[optind + 1];
+    int convert = !strcmp(sub, "convert");
+    if (!convert && strcmp(sub, "show") != 0)
+        return pp_tool_usage_error(TOOL, "unknown subcommand '%s' (show or convert)", sub);
+    if (convert && !out) return pp_tool_usage_error(TOOL, "convert needs -o OUT.csv");
+    pp_err err = {0};
+    pp_sched s;
+    pp_sched_naming found;
+    if (pp_sched_load_csv(path, from, &s, &found, &err)) return pp_tool_fail(TOOL, &err);
+    int rc = 0;
+    if (convert) {
+        if (pp_sched_save_csv(&s, out, to == PP_NAMING_AUTO ? found : to, &err)) rc = pp_tool_fail(TOOL, &err);
+    } else {
+        printf("%s: %d ranks, %d stages, %d microbatches, %s, %s naming\n", path, s.n_ranks, pp_sched_n_stages(&s),
+               pp_sched_n_microbatches(&s),
+               pp_sched_form_of(&s) == PP_SCHED_COMPUTE_COMMS ? "compute_comms" : "compute_only",
+               found == PP_NAMING_LEGACY ? "legacy" : "current");
+        for (int r = 0; r < s.n_ranks; r++) {
+            int counts[PP_ACT__COUNT] = {0};
+            for (int j = 0; j < s.ranks[r].n; j++) counts[s.ranks[r].acts[j].type]++;
+            printf("rank %d: %d cells:", r, s.ranks[r].n);
+            for (int t = 0; t < PP_ACT__COUNT; t++) {
+                if (!counts[t]) continue;
+                printf(" %d %s", counts[t], t == PP_ACT_NONE ? "idle" : pp_act_type_name((pp_act_type)t, PP_NAMING_CURRENT));
+            }
+            printf("\n  ");
+            for (int j = 0; j < s.ranks[r].n; j++) {
+                char cell[96];
+                pp_action_format(&s.ranks[r].acts[j], PP_NAMING_CURRENT, cell, sizeof cell);
+                printf("%s%s", j ? " " : "", cell[0] ? cell : "_");
+            }
+            printf("\n");
+        }
+    }
+    pp_sched_free(&s);
+    return rc;
+}

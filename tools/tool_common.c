@@ -1,0 +1,125 @@
+/*
+ * tool_common.c -- shared plumbing of the pippy-X commands (tool_common.h).
+ */
+#include "tools/tool_common.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef PP_CONFIG_DIR
+#define PP_CONFIG_DIR "configs"
+#endif
+
+const char *pp_tool_db_path(const char *opt) {
+    if (opt && *opt) return opt;
+    const char *env = getenv("PIPPY_DB");
+    if (env && *env) return env;
+    return "pippy.db";
+}
+
+const char *pp_tool_config_dir(void) {
+    const char *env = getenv("PIPPY_CONFIGS");
+    if (env && *env) return env;
+    return PP_CONFIG_DIR;
+}
+
+static int lookup(const char *kind, const char *arg, char *buf, size_t n, pp_err *err) {
+    struct stat st;
+    if (stat(arg, &st) == 0 && S_ISREG(st.st_mode)) {
+        snprintf(buf, n, "%s", arg);
+        return 0;
+    }
+    const char *dir = pp_tool_config_dir();
+    snprintf(buf, n, "%s/%s/%s.json", dir, kind, arg);
+    if (!strchr(arg, '/') && stat(buf, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+    char list[1024] = "";
+    size_t o = 0;
+    char sub[4096];
+    snprintf(sub, sizeof sub, "%s/%s", dir, kind);
+    DIR *d = opendir(sub);
+    if (d) {
+        struct dirent *e;
+        /* Sorted listing: collect, then sort by insertion. */
+        char names[128][64];
+        int k = 0;
+        while ((e = readdir(d)) && k < 128) {
+            size_t l = strlen(e->d_name);
+            if (l > 5 && l < 64 && !strcmp(e->d_name + l - 5, ".json")) {
+                snprintf(names[k], sizeof names[k], "%.*s", (int)(l - 5), e->d_name);
+                k++;
+            }
+        }
+        closedir(d);
+        for (int i = 1; i < k; i++)
+            for (int j = i; j > 0 && strcmp(names[j - 1], names[j]) > 0; j--) {
+                char t[64];
+                memcpy(t, names[j], 64);
+                memcpy(names[j], names[j - 1], 64);
+                memcpy(names[j - 1], t, 64);
+            }
+        for (int i = 0; i < k && o < sizeof list; i++)
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s%s", i ? ", " : "", names[i]);
+    }
+    return pp_err_set(err, PP_ERR_IO, "'%s' is neither a file nor a preset in %s (presets: %s)", arg, sub,
+                      o ? list : "none found");
+}
+
+int pp_tool_model_path(const char *arg, char *buf, size_t n, pp_err *err) {
+    return lookup("models", arg, buf, n, err);
+}
+
+int pp_tool_cluster_path(const char *arg, char *buf, size_t n, pp_err *err) {
+    return lookup("clusters", arg, buf, n, err);
+}
+
+int pp_tool_fail(const char *tool, const pp_err *err) {
+    fprintf(stderr, "pippy %s: %s\n", tool, err && err->msg[0] ? err->msg : "failed");
+    return 1;
+}
+
+int pp_tool_usage_error(const char *tool, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "pippy %s: ", tool);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(see pippy %s --help)\n", tool);
+    va_end(ap);
+    return 2;
+}
+
+int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
+                      long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno) {
+        pp_tool_usage_error(tool, "%s: '%s' is not an integer", opt, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        pp_tool_usage_error(tool, "%s: %lld is out of range [%lld, %lld]", opt, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* "1234567" -> "1,234,567". buf holds at least 32 bytes. */
+const char *pp_tool_fmt_count(long long v, char *buf, size_t n) {
+    char digits[32];
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    snprintf(digits, sizeof digits, "%llu", u);
+    size_t len = strlen(digits), o = 0;
+    if (v < 0 && o + 1 < n) buf[o++] = '-';
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
+        if (o + 1 < n) buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}

@@ -1,0 +1,43 @@
+/*
+ * tool_common.h -- what every pippy-X command shares: where the database
+ * and the presets are, and how an error is printed.
+ *
+ * Exit codes: 0 success, 1 failure (bad input, impossible request, I/O),
+ * 2 bad usage (unknown option, missing argument).
+ */
+#ifndef PP_TOOL_COMMON_H
+#define PP_TOOL_COMMON_H
+
+#include <stddef.h>
+
+#include "core/pp_err.h"
+
+/* The database path: opt when given (--db), else $PIPPY_DB, else "pippy.db". */
+const char *pp_tool_db_path(const char *opt);
+
+/* The configs directory: $PIPPY_CONFIGS, else the source tree's configs/. */
+const char *pp_tool_config_dir(void);
+
+/* Resolves a model argument: an existing file path is used as is; otherwise
+ * a preset name is looked up as <configs>/models/<name>.json. Writes the
+ * path into buf. Returns 0, or -1 with err listing the presets. */
+int pp_tool_model_path(const char *arg, char *buf, size_t n, pp_err *err);
+/* Same for a cluster spec under <configs>/clusters/. */
+int pp_tool_cluster_path(const char *arg, char *buf, size_t n, pp_err *err);
+
+/* Prints "pippy <tool>: <message>" to stderr and returns 1. */
+int pp_tool_fail(const char *tool, const pp_err *err);
+
+/* Prints "pippy <tool>: <message>\n(see pippy <tool> --help)" and returns 2. */
+int pp_tool_usage_error(const char *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parses a whole decimal integer in [lo, hi] for option `opt`. Returns 0 or
+ * prints a usage error and returns -1. */
+int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
+                      long long *out);
+
+/* Formats a count with thousands separators: 124439808 -> "124,439,808".
+ * Returns buf (n >= 32). */
+const char *pp_tool_fmt_count(long long v, char *buf, size_t n);
+
+#endif /* PP_TOOL_COMMON_H */
