@@ -5,6 +5,8 @@
  * shared tensor, bytes crossing a cut).
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,9 +156,5 @@ int main(void) {
     tcase_add_test(tc, test_cycle_and_toposort);
     tcase_add_test(tc, test_duplicate_names_and_blocks);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pp_test_run(s);
 }

@@ -4,6 +4,8 @@
  * possible point.
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,9 +176,5 @@ static Suite *hash_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(hash_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return pp_test_run(hash_suite());
 }

@@ -4,6 +4,8 @@
  * numbers, escapes, and a writer whose doubles read back bit for bit.
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,9 +138,5 @@ int main(void) {
     tcase_add_test(tc, test_strict_readers);
     tcase_add_test(tc, test_writer_round_trip);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pp_test_run(s);
 }

@@ -4,6 +4,8 @@
  * a plan must pass when loaded (each with the message naming the field).
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,9 +209,5 @@ int main(void) {
     tcase_add_test(tc, test_plan_round_trip_and_golden);
     tcase_add_test(tc, test_plan_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pp_test_run(s);
 }

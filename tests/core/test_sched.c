@@ -8,6 +8,8 @@
 #include "core/pp_sched.h"
 
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -636,9 +638,5 @@ static Suite *sched_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(sched_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pp_test_run(sched_suite());
 }

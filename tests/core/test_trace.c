@@ -8,6 +8,8 @@
 #include "core/pp_trace.h"
 
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,9 +339,5 @@ static Suite *trace_suite(void) {
 }
 
 int main(void) {
-    SRunner *sr = srunner_create(trace_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return pp_test_run(trace_suite());
 }

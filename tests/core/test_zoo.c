@@ -5,6 +5,8 @@
  * they promise (tied heads, GQA, cross attention reading the encoder).
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,9 +240,5 @@ int main(void) {
     tcase_add_test(tc, test_config_errors);
     tcase_add_test(tc, test_build_refuses_long_sequence);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return pp_test_run(s);
 }

@@ -9,6 +9,8 @@
  * layer's back.
  */
 #include <check.h>
+
+#include "tests/pp_test.h"
 #include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -710,10 +712,7 @@ int main(void) {
         perror("mkdtemp");
         return EXIT_FAILURE;
     }
-    SRunner *sr = srunner_create(db_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
+    int rc = pp_test_run(db_suite());
     remove_dir(g_dir);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rc;
 }
