@@ -30,7 +30,7 @@ run "$PIPPY" model gpt2-124m
 expect_out "wte.weight (38,597,376 elements): embed head"
 # T5's encoder output crosses every decoder cut: decoder.0 sends residual + encoder output.
 run "$PIPPY" model t5-tiny --no-db --micro-batch 1 --seq 64
-grep -qE "^decoder\.0 .* 32\.00 KiB$" <<<"$out" || fail "t5-tiny decoder.0 should send 32 KiB: $out"
+grep -qE "^decoder\.0 .* 16\.00 KiB$" <<<"$out" || fail "t5-tiny decoder.0 should send 16 KiB: $out"
 ok
 
 # A file path works like a preset; --ops prints every op.
