@@ -10,8 +10,8 @@
  * replace them. Attention is the memory-efficient kind: F keeps its inputs,
  * its output and the row log-sum-exp, and I recomputes the scores, so I
  * costs 2.5x the F matrix work. The LM head is fused with the cross-entropy:
- * F keeps x and the log-sum-exp, I recomputes the logits once and keeps the
- * logit gradient for W.
+ * F keeps x and the softmax probabilities (f32), I turns them into the logit
+ * gradient in place and keeps it for W.
  */
 #include "core/pp_graph.h"
 
@@ -442,22 +442,26 @@ void pp_op_update_cost(const pp_graph *g, pp_op *op) {
         c->flops[PP_PASS_I] = 2 * b * d * d + 2 * b * d;
         c->flops[PP_PASS_W] = 2 * b * d * d + b * d;
         op->keep_f_extra = (long long)(2 * b * d) * s;  /* first-token input and tanh output */
-        op->keep_w_extra = (long long)(2 * b * d) * s;  /* first-token input and pre-tanh gradient */
+        op->keep_w_extra = op->keep_f_extra;            /* the same two, for W */
+        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
         has_w_pass = 1;
         reads_params_in_i = 1;
         break;
     }
     case PP_OP_LM_HEAD: {
+        /* F: logits (2MDV), softmax and loss ~5/logit, keeps the
+         * probabilities; I turns them into the logit gradient in place (~2/logit)
+         * and computes dx (2MDV); W computes dW (2MDV) from that gradient. */
         const pp_tensor *w = T_(op->param[0]);
         double v = (double)w->shape[0], d = (double)w->shape[1];
         c->flops[PP_PASS_F] = 2 * rows * d * v + 5 * rows * v;
-        c->flops[PP_PASS_I] = 4 * rows * d * v + 5 * rows * v;
+        c->flops[PP_PASS_I] = 2 * rows * d * v + 2 * rows * v;
         c->flops[PP_PASS_W] = 2 * rows * d * v;
         keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
         keep(op->keep_f, &op->n_keep_f, op->in[1], 0);
-        op->keep_f_extra = (long long)rows * 4;           /* log-sum-exp per row, f32 */
+        op->keep_f_extra = (long long)(rows * v) * 4;      /* probabilities, f32 */
         keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        op->keep_w_extra = (long long)(rows * v) * s;      /* logit gradient */
+        op->keep_w_extra = (long long)(rows * v) * 4;      /* logit gradient, f32 (same buffer) */
         has_w_pass = 1;
         reads_params_in_i = 1;
         break;

@@ -1,0 +1,118 @@
+/*
+ * pp_backend.h -- the one interface behind which a compute backend lives:
+ * memory, time stamps and op dispatch. The stage engine, the profiler and
+ * the executor only ever talk to a pp_backend, so the CUDA backend slots in
+ * beside the CPU one without touching them.
+ *
+ *     pp_backend *be;
+ *     if (pp_backend_open(PP_BACKEND_CPU, 1, &be, &err)) ...   // 1 thread
+ *     float *x = pp_backend_alloc(be, bytes, &err);
+ *     pp_backend_run_op(be, g, &g->ops[i], PP_PASS_F, &args, &err);
+ *     pp_backend_free(be, x, bytes);
+ *     pp_backend_close(be);
+ *
+ * Memory is counted: bytes in use and the peak, so callers can check what
+ * they hold against what the graph predicts.
+ */
+#ifndef PP_BACKEND_H
+#define PP_BACKEND_H
+
+#include <stddef.h>
+
+#include "core/pp_err.h"
+#include "core/pp_graph.h"
+
+typedef enum pp_backend_kind {
+    PP_BACKEND_CPU = 0,
+    PP_BACKEND_CUDA,
+} pp_backend_kind;
+
+/* The tensors an op reads and writes in one pass. Gradients accumulate
+ * (docs/ops.md); a NULL din[k] means input k needs no gradient. */
+typedef struct pp_op_args {
+    void *in[PP_OP_MAX_IN];
+    void *out;
+    void *param[PP_OP_MAX_PARAM];
+    void *din[PP_OP_MAX_IN];
+    void *dout;
+    void *dparam[PP_OP_MAX_PARAM];
+    void *extra;        /* the op's private kept data (statistics, lse, probabilities) */
+    float loss_grad;    /* LM head, pass I: d(step loss) / d(this microbatch's loss) */
+    float loss;         /* LM head, pass F: the microbatch loss (out too) */
+} pp_op_args;
+
+typedef struct pp_backend pp_backend;
+
+/* A point in a stream's work. Stream 0 is the compute stream; a backend may
+ * have others (communication). The CPU backend runs everything in order on
+ * the calling thread, so its event is a clock reading; CUDA's will be a
+ * cudaEvent_t in `handle`. */
+typedef struct pp_event {
+    double t;
+    void *handle;
+} pp_event;
+
+typedef struct pp_backend_vtable {
+    const char *name;
+    void *(*alloc)(pp_backend *be, size_t bytes);
+    void (*free)(pp_backend *be, void *p, size_t bytes);
+    void (*trim)(pp_backend *be); /* returns cached free memory to the system */
+    void (*zero)(pp_backend *be, void *p, size_t bytes);
+    void (*copy)(pp_backend *be, void *dst, const void *src, size_t bytes);
+    int (*run_op)(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err);
+    void (*sync)(pp_backend *be);
+    void (*set_threads)(pp_backend *be, int n);
+    /* AdamW step t (1-based) over n floats; gradients scaled by grad_scale first. */
+    void (*adamw)(pp_backend *be, float *p, const float *g, float *m, float *v, long n, float lr, float beta1,
+                  float beta2, float eps, float weight_decay, int t, float grad_scale);
+    double (*sumsq)(pp_backend *be, const float *x, long n);
+    void (*event_record)(pp_backend *be, pp_event *ev, int stream);
+    /* Seconds from start to end, waiting for end to complete. */
+    double (*event_elapsed)(pp_backend *be, const pp_event *start, const pp_event *end);
+    void (*close)(pp_backend *be);
+} pp_backend_vtable;
+
+struct pp_backend {
+    const pp_backend_vtable *vt;
+    pp_backend_kind kind;
+    int threads;
+    long long bytes_in_use, peak_bytes;
+    void *impl;
+};
+
+/* Opens a backend with `threads` compute threads (CPU: OpenBLAS and OpenMP).
+ * CUDA returns PP_ERR_UNSUPPORTED in a build without it. */
+int pp_backend_open(pp_backend_kind kind, int threads, pp_backend **out, pp_err *err);
+void pp_backend_close(pp_backend *be);
+
+/* Counted, zero-initialised allocation; NULL with err set on failure. */
+void *pp_backend_alloc(pp_backend *be, size_t bytes, pp_err *err);
+void pp_backend_free(pp_backend *be, void *p, size_t bytes);
+void pp_backend_zero(pp_backend *be, void *p, size_t bytes);
+void pp_backend_copy(pp_backend *be, void *dst, const void *src, size_t bytes);
+void pp_backend_set_threads(pp_backend *be, int n);
+/* Gives cached free blocks back to the system. */
+void pp_backend_trim(pp_backend *be);
+void pp_backend_sync(pp_backend *be);
+
+/* Runs one pass of one op. Returns 0, or -1 when the backend cannot run it
+ * (an op kind or dtype it lacks), with err naming the op. */
+int pp_backend_run_op(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err);
+
+void pp_backend_adamw(pp_backend *be, float *p, const float *g, float *m, float *v, long n, float lr, float beta1,
+                      float beta2, float eps, float weight_decay, int t, float grad_scale);
+/* Sum of squares of n floats, in double. */
+double pp_backend_sumsq(pp_backend *be, const float *x, long n);
+
+/* Records ev at the current end of stream's work; the elapsed time between
+ * two events is the time the work between them took. */
+void pp_backend_event_record(pp_backend *be, pp_event *ev, int stream);
+double pp_backend_event_elapsed(pp_backend *be, const pp_event *start, const pp_event *end);
+
+/* Monotonic wall clock in seconds (for timing; never used by the simulator). */
+double pp_backend_now(void);
+
+/* The CPU backend (kernels/cpu/pp_cpu_backend.c). */
+int pp_cpu_backend_open(int threads, pp_backend **out, pp_err *err);
+
+#endif /* PP_BACKEND_H */

@@ -1,0 +1,122 @@
+/*
+ * pippy-run.c -- `pippy run`: train for real. Without a plan, on one
+ * process: the global batch accumulated over microbatches, loss and tokens/s
+ * per step, and at the end the data's unigram entropy beside the loss.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_zoo.h"
+#include "executor/pp_trainer.h"
+#include "tools/tool_common.h"
+
+static const char *TOOL = "run";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy run --model CONFIG|PRESET [options]\n\n"
+            "Trains the model on one process (CPU, fp32): each step accumulates the\n"
+            "global batch over microbatches, clips the gradient norm and takes an AdamW\n"
+            "step. Prints the loss and tokens/s of every step, then the unigram entropy\n"
+            "of the data (the loss of a model that knows only token frequencies).\n\n"
+            "  --model CONFIG       model config file or preset (required)\n"
+            "  --steps N            training steps (default 100)\n"
+            "  --batch B            sequences per step (default 8)\n"
+            "  --microbatches M     B is split into M microbatches (default 2)\n"
+            "  --seq T              tokens per sequence (default: min(64, the config's seq_len))\n"
+            "  --seed S             seed of the weights and the data order (default 1234)\n"
+            "  --data FILE          text (one token per byte) or .u16/.u32 token file\n"
+            "                       (default: /usr/share/common-licenses)\n"
+            "  --lr X               peak learning rate (default 3e-3; cosine to a tenth)\n"
+            "  --warmup N           warm-up steps (default 20)\n"
+            "  --threads N          compute threads (default 1)\n"
+            "  --log-every N        print every N-th step (default 1)\n"
+            "  -h, --help           this help\n");
+}
+
+typedef struct printer {
+    int every;
+} printer;
+
+static void on_step(void *ctx, const pp_train_step *s) {
+    const printer *p = ctx;
+    if (s->step % p->every && s->step != s->steps && s->step != 1) return;
+    printf("step %4d/%d  loss %.4f  grad-norm %.3f  lr %.2e  %.0f tokens/s  %.1f ms\n", s->step, s->steps, s->loss,
+           s->grad_norm, s->lr, s->tokens_per_s, s->seconds * 1e3);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"steps", required_argument, 0, 's'},
+        {"batch", required_argument, 0, 'b'},   {"microbatches", required_argument, 0, 'M'},
+        {"seq", required_argument, 0, 'T'},     {"seed", required_argument, 0, 'S'},
+        {"data", required_argument, 0, 'd'},    {"lr", required_argument, 0, 'l'},
+        {"warmup", required_argument, 0, 'w'},  {"threads", required_argument, 0, 't'},
+        {"log-every", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *model = NULL;
+    long long steps = 100, batch = 8, mbs = 2, seq = 0, seed = 1234, threads = 1, warmup = 20, every = 1;
+    pp_train_opts o = {.hyper = pp_adamw_defaults()};
+    int c;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 's': if (pp_tool_parse_int(TOOL, "--steps", optarg, 1, 100000000, &steps)) return 2; break;
+        case 'b': if (pp_tool_parse_int(TOOL, "--batch", optarg, 1, 1 << 20, &batch)) return 2; break;
+        case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
+        case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
+        case 'S': if (pp_tool_parse_int(TOOL, "--seed", optarg, 0, 0x7fffffffffffffffLL, &seed)) return 2; break;
+        case 'd': o.data_path = optarg; break;
+        case 'l': {
+            char *end;
+            o.hyper.lr = strtod(optarg, &end);
+            if (*end || !(o.hyper.lr > 0) || o.hyper.lr > 10)
+                return pp_tool_usage_error(TOOL, "--lr: '%s' is not a learning rate in (0, 10]", optarg);
+            o.hyper.min_lr = o.hyper.lr / 10;
+            break;
+        }
+        case 'w': if (pp_tool_parse_int(TOOL, "--warmup", optarg, 0, 100000000, &warmup)) return 2; break;
+        case 't': if (pp_tool_parse_int(TOOL, "--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'L': if (pp_tool_parse_int(TOOL, "--log-every", optarg, 1, 100000000, &every)) return 2; break;
+        case 'h': usage(stdout); return 0;
+        default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
+    if (!model) return pp_tool_usage_error(TOOL, "--model is required (a config file or a preset)");
+    pp_err err = {0};
+    char path[4096];
+    pp_model_config cfg;
+    if (pp_tool_model_path(model, path, sizeof path, &err) || pp_model_config_load(path, &cfg, &err))
+        return pp_tool_fail(TOOL, &err);
+    if (batch % mbs)
+        return pp_tool_usage_error(TOOL, "--batch %lld is not a multiple of --microbatches %lld", batch, mbs);
+    o.steps = (int)steps;
+    o.batch = (int)batch;
+    o.microbatches = (int)mbs;
+    o.seq = (int)(seq ? seq : (cfg.seq_len < 64 ? cfg.seq_len : 64));
+    o.seed = (uint64_t)seed;
+    o.threads = (int)threads;
+    o.hyper.warmup = (int)warmup;
+    printf("training %s: %d steps of %d x %d tokens in %d microbatches, %d thread%s, seed %llu\n", cfg.name, o.steps,
+           o.batch, o.seq, o.microbatches, o.threads, o.threads == 1 ? "" : "s", (unsigned long long)o.seed);
+    fflush(stdout);
+    printer pr = {.every = (int)every};
+    pp_train_summary sum;
+    if (pp_train(&cfg, &o, on_step, &pr, &sum, &err)) return pp_tool_fail(TOOL, &err);
+    char a[32], b[32];
+    printf("\ndata: %s, %s tokens\n", sum.data_source, pp_tool_fmt_count(sum.data_tokens, a, sizeof a));
+    printf("parameters: %s; backend peak memory %s bytes\n", pp_tool_fmt_count(sum.params, a, sizeof a),
+           pp_tool_fmt_count(sum.peak_bytes, b, sizeof b));
+    printf("unigram entropy of the data: %.4f nats/token (%.3f bits)\n", sum.unigram_entropy,
+           sum.unigram_entropy / 0.6931471805599453);
+    printf("loss: first step %.4f, last %d steps %.4f nats/token (%.3f bits): %.2f of the unigram entropy\n",
+           sum.first_loss, o.steps < 10 ? o.steps : 10, sum.final_loss, sum.final_loss / 0.6931471805599453,
+           sum.final_loss / sum.unigram_entropy);
+    return 0;
+}
