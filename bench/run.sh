@@ -7,7 +7,11 @@
 # single-core sgemm peak and the OpenBLAS kernel that ran; and the peak RSS
 # of a training step against params + grads + AdamW state + kept activations.
 #
-#   bash bench/run.sh [BUILD_DIR]      (REPS=5 THREADS="1 2" KERNELS="set detected")
+#   bash bench/run.sh [BUILD_DIR]   (REPS=5 ROUNDS=3 THREADS=1 KERNELS="set detected"
+#                                    MODELS="gpt2-124m gpt2-355m")
+#
+# The machine is shared and noisy: each figure is the median over ROUNDS
+# rounds, pippy and PyTorch alternating, of the median of REPS steps.
 #
 # KERNELS: "set" keeps OPENBLAS_CORETYPE as the machine sets it; "detected"
 # unsets it (and OPENBLAS_L2_SIZE) so OpenBLAS picks the CPU's own kernel.
@@ -16,7 +20,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build}
 reps=${REPS:-5}
-threads=${THREADS:-1 2}
+rounds=${ROUNDS:-3}
+threads=${THREADS:-1}
 kernels=${KERNELS:-set detected}
 models=${MODELS:-gpt2-124m gpt2-355m}
 bench="$build/bin/bench_step"
@@ -29,16 +34,24 @@ runenv() {
 }
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
-printf '\n%-10s %-9s %-8s %7s %12s %12s %14s\n' model kernel threads reps "pippy ms" "torch ms" "pippy/torch"
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+printf '\n%-10s %-11s %-7s %-11s %11s %11s %12s  %s\n' model kernel threads "rounds x reps" "pippy ms" "torch ms" "pippy/torch" "per round"
 for k in $kernels; do
   for m in $models; do
     for t in $threads; do
-      p=$(runenv "$k" "$bench" --model "$m" --micro-batch 4 --seq 64 --threads "$t" --reps "$reps")
-      q=$(runenv "$k" /usr/bin/python3 "$root/bench/torch_step.py" --model "$m" --micro-batch 4 --seq 64 --threads "$t" --reps "$reps")
-      pm=$(val step_ms "$(grep '^result step_ms' <<<"$p")")
-      qm=$(val step_ms "$(grep '^result step_ms' <<<"$q")")
-      printf '%-10s %-9s %-8s %7s %12.1f %12.1f %14.3f\n' "$m" "$(val kernel "$p")" "$t" "$reps" "$pm" "$qm" \
-        "$(awk -v a="$pm" -v b="$qm" 'BEGIN { print a / b }')"
+      pms=() qms=() ratios=()
+      for r in $(seq "$rounds"); do
+        p=$(runenv "$k" "$bench" --model "$m" --micro-batch 4 --seq 64 --threads "$t" --reps "$reps")
+        q=$(runenv "$k" /usr/bin/python3 "$root/bench/torch_step.py" --model "$m" --micro-batch 4 --seq 64 --threads "$t" --reps "$reps")
+        pm=$(val step_ms "$(grep '^result step_ms' <<<"$p")")
+        qm=$(val step_ms "$(grep '^result step_ms' <<<"$q")")
+        pms+=("$pm") qms+=("$qm") ratios+=("$(awk -v a="$pm" -v b="$qm" 'BEGIN { printf "%.3f", a / b }')")
+        kern=$(val kernel "$p")
+      done
+      pmed=$(printf '%s\n' "${pms[@]}" | median)
+      qmed=$(printf '%s\n' "${qms[@]}" | median)
+      printf '%-10s %-11s %-7s %-13s %11.1f %11.1f %12.3f  %s\n' "$m" "$kern" "$t" "${rounds}x$reps" "$pmed" "$qmed" \
+        "$(awk -v a="$pmed" -v b="$qmed" 'BEGIN { print a / b }')" "${ratios[*]}"
     done
   done
 done

@@ -12,11 +12,6 @@ import statistics
 import sys
 import time
 
-import torch
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
-import gen_fixtures as ref  # noqa: E402
-
 
 def main():
     ap = argparse.ArgumentParser()
@@ -26,6 +21,14 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--reps", type=int, default=5)
     a = ap.parse_args()
+    # torch.set_num_threads does not reach OpenBLAS, which would start one
+    # thread per core for every GEMM: fix both before torch loads.
+    os.environ["OPENBLAS_NUM_THREADS"] = str(a.threads)
+    os.environ["OMP_NUM_THREADS"] = str(a.threads)
+    global torch, ref
+    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+    import gen_fixtures as ref
     torch.set_num_threads(a.threads)
     c = ref.load_config(a.model)
     specs = ref.param_specs(c)

@@ -21,8 +21,8 @@ void pp_backend_close(pp_backend *be) {
     if (be) be->vt->close(be);
 }
 
-void *pp_backend_alloc(pp_backend *be, size_t bytes, pp_err *err) {
-    void *p = be->vt->alloc(be, bytes);
+static void *alloc_counted(pp_backend *be, size_t bytes, int zero, pp_err *err) {
+    void *p = be->vt->alloc(be, bytes, zero);
     if (!p) {
         pp_err_set(err, PP_ERR_NOMEM, "%s backend: out of memory allocating %zu bytes (%lld in use)", be->vt->name,
                    bytes, be->bytes_in_use);
@@ -32,6 +32,9 @@ void *pp_backend_alloc(pp_backend *be, size_t bytes, pp_err *err) {
     if (be->bytes_in_use > be->peak_bytes) be->peak_bytes = be->bytes_in_use;
     return p;
 }
+
+void *pp_backend_alloc(pp_backend *be, size_t bytes, pp_err *err) { return alloc_counted(be, bytes, 1, err); }
+void *pp_backend_alloc_uninit(pp_backend *be, size_t bytes, pp_err *err) { return alloc_counted(be, bytes, 0, err); }
 
 void pp_backend_free(pp_backend *be, void *p, size_t bytes) {
     if (!p) return;

@@ -54,7 +54,7 @@ typedef struct pp_event {
 
 typedef struct pp_backend_vtable {
     const char *name;
-    void *(*alloc)(pp_backend *be, size_t bytes);
+    void *(*alloc)(pp_backend *be, size_t bytes, int zero);
     void (*free)(pp_backend *be, void *p, size_t bytes);
     void (*trim)(pp_backend *be); /* returns cached free memory to the system */
     void (*zero)(pp_backend *be, void *p, size_t bytes);
@@ -87,6 +87,8 @@ void pp_backend_close(pp_backend *be);
 
 /* Counted, zero-initialised allocation; NULL with err set on failure. */
 void *pp_backend_alloc(pp_backend *be, size_t bytes, pp_err *err);
+/* The same without zeroing, for buffers the next kernel overwrites whole. */
+void *pp_backend_alloc_uninit(pp_backend *be, size_t bytes, pp_err *err);
 void pp_backend_free(pp_backend *be, void *p, size_t bytes);
 void pp_backend_zero(pp_backend *be, void *p, size_t bytes);
 void pp_backend_copy(pp_backend *be, void *dst, const void *src, size_t bytes);

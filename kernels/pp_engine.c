@@ -232,8 +232,10 @@ int pp_engine_begin(pp_engine *e, int mb, pp_err *err) {
     return 0;
 }
 
-static void *alloc_act(pp_engine *e, slot *sl, int t, pp_err *err) {
-    if (!sl->act[t]) sl->act[t] = pp_backend_alloc(e->be, tbytes(e, t), err);
+/* zero = 0 for op outputs, which their forward kernel writes whole. */
+static void *alloc_act(pp_engine *e, slot *sl, int t, int zero, pp_err *err) {
+    if (!sl->act[t])
+        sl->act[t] = zero ? pp_backend_alloc(e->be, tbytes(e, t), err) : pp_backend_alloc_uninit(e->be, tbytes(e, t), err);
     return sl->act[t];
 }
 
@@ -269,7 +271,7 @@ void *pp_engine_buffer(pp_engine *e, int mb, int t, pp_err *err) {
                    t >= 0 && t < e->g->n_tensors ? e->g->tensors[t].name : "?", e->lo, e->hi);
         return NULL;
     }
-    return alloc_act(e, sl, t, err);
+    return alloc_act(e, sl, t, 1, err);
 }
 
 /* Fills the pointers of an op for a pass. */
@@ -327,9 +329,9 @@ int pp_engine_forward(pp_engine *e, int mb, pp_err *err) {
     if (check_ids(e, sl, mb, err)) return -1;
     for (int i = e->lo; i < e->hi; i++) {
         const pp_op *op = &g->ops[i];
-        if (!alloc_act(e, sl, op->out[0], err)) return -1;
+        if (!alloc_act(e, sl, op->out[0], 0, err)) return -1;
         size_t xb = extra_bytes(op);
-        if (xb && !(sl->extra[i - e->lo] = pp_backend_alloc(e->be, xb, err))) return -1;
+        if (xb && !(sl->extra[i - e->lo] = pp_backend_alloc_uninit(e->be, xb, err))) return -1;
         pp_op_args a;
         op_args(e, sl, op, i, &a);
         if (pp_backend_run_op(e->be, g, op, PP_PASS_F, &a, err)) return -1;

@@ -18,7 +18,7 @@
 /* Freed blocks are kept and handed out again for the same size: a training
  * step allocates the same buffers every microbatch, and fresh large blocks
  * cost a page fault and a page clear per 4 KiB (a quarter of a gpt2-124m
- * step, measured). Blocks are zeroed when reused; the cache holds at most
+ * step, measured). Blocks are zeroed on request; the cache holds at most
  * CACHE_MAX blocks and CACHE_BYTES bytes, dropping the oldest beyond that. */
 #define CACHE_MAX 256
 #define CACHE_BYTES (4LL << 30)
@@ -30,7 +30,7 @@ typedef struct cpu_impl {
     long long bytes;
 } cpu_impl;
 
-static void *cpu_alloc(pp_backend *be, size_t bytes) {
+static void *cpu_alloc(pp_backend *be, size_t bytes, int zero) {
     cpu_impl *c = be->impl;
     if (!bytes) bytes = 1;
     for (int i = c->n - 1; i >= 0; i--) {
@@ -40,10 +40,10 @@ static void *cpu_alloc(pp_backend *be, size_t bytes) {
         c->n--;
         memmove(&c->ptr[i], &c->ptr[i + 1], (size_t)(c->n - i) * sizeof c->ptr[0]);
         memmove(&c->size[i], &c->size[i + 1], (size_t)(c->n - i) * sizeof c->size[0]);
-        memset(p, 0, bytes);
+        if (zero) memset(p, 0, bytes);
         return p;
     }
-    return calloc(1, bytes);
+    return zero ? calloc(1, bytes) : malloc(bytes);
 }
 
 static void cpu_free(pp_backend *be, void *p, size_t bytes) {

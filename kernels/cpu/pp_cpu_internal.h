@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* Loops shorter than this many elements run without an OpenMP region. */
@@ -64,6 +65,29 @@ static inline float pp_expf(float x0) {
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale + (x0 - x0); /* + 0, or NaN for a non-finite argument */
+}
+
+/* tanh(u) in float for the GELU loops, vectorisable like pp_expf:
+ * (1 - e) / (1 + e) with e = exp(-2|u|), the sign of u restored; below
+ * |u| = 0.25, where 1 - e would cancel, its Taylor series to u^9 (the next
+ * term is under 2e-9). Relative error about 2e-7 (libm's tanhf is a call
+ * per element: 14% of a gpt2-124m step, measured). */
+static inline float pp_tanhf(float u) {
+    uint32_t ub, ab;
+    memcpy(&ub, &u, sizeof ub);
+    ab = ub & 0x7fffffffu; /* |u|, and the sign apart: bit operations vectorise, float compares do not */
+    float a;
+    memcpy(&a, &ab, sizeof a);
+    float e = pp_expf(-2.0f * a);
+    float big = (1.0f - e) / (1.0f + e);
+    float z = a * a;
+    float small = a * (1.0f + z * (-0.333333333f + z * (0.133333333f + z * (-0.0539682540f + z * 0.0218694885f))));
+    float r = ab < 0x3e800000u ? small : big; /* |u| < 0.25 */
+    uint32_t rb;
+    memcpy(&rb, &r, sizeof rb);
+    rb |= ub & 0x80000000u;
+    memcpy(&r, &rb, sizeof r);
+    return r;
 }
 
 #endif /* PP_CPU_INTERNAL_H */

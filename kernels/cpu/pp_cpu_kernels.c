@@ -11,7 +11,8 @@
  * blocks of columns, each block summing every row in order, so results do
  * not depend on the thread count. Per-row statistics (mean, variance, sums
  * of softmax, losses) are accumulated in double. The lm head's softmax uses
- * pp_expf (vectorised, within 2 ulp of expf); gelu uses libm's tanhf / erff.
+ * pp_expf (vectorised, within 2 ulp of expf); gelu's tanh form uses pp_tanhf
+ * (vectorised), its exact form libm's erff.
  */
 #include "kernels/cpu/pp_cpu_kernels.h"
 
@@ -305,12 +306,12 @@ void pp_cpu_linear_backward_weight(float *dw, float *db, const float *dout, cons
  * form 0.5 x (1 + erf(x / sqrt 2)). n elements. */
 void pp_cpu_gelu_forward(float *out, const float *x, long n, int tanh_approx) {
     if (tanh_approx) {
-#pragma omp parallel for schedule(static) if (n > PP_OMP_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n > PP_OMP_MIN_ELEMS)
         for (long i = 0; i < n; i++) {
             float xi = x[i];
             float cube = xi * xi * xi;
             float inner = PP_SQRT_2_OVER_PI * (xi + PP_GELU_KAPPA * cube);
-            out[i] = 0.5f * xi * (1.0f + tanhf(inner));
+            out[i] = 0.5f * xi * (1.0f + pp_tanhf(inner));
         }
     } else {
 #pragma omp parallel for schedule(static) if (n > PP_OMP_MIN_ELEMS)
@@ -323,10 +324,10 @@ void pp_cpu_gelu_forward(float *out, const float *x, long n, int tanh_approx) {
 
 void pp_cpu_gelu_backward_input(float *dx, const float *dout, const float *x, long n, int tanh_approx) {
     if (tanh_approx) {
-#pragma omp parallel for schedule(static) if (n > PP_OMP_MIN_ELEMS)
+#pragma omp parallel for simd schedule(static) if (n > PP_OMP_MIN_ELEMS)
         for (long i = 0; i < n; i++) {
             float xi = x[i], x2 = xi * xi, cube = x2 * xi;
-            float t = tanhf(PP_SQRT_2_OVER_PI * (xi + PP_GELU_KAPPA * cube));
+            float t = pp_tanhf(PP_SQRT_2_OVER_PI * (xi + PP_GELU_KAPPA * cube));
             float dl = 0.5f * (1.0f + t);
             float dr = (1.0f - t * t) * PP_SQRT_2_OVER_PI * (1.0f + 3.0f * PP_GELU_KAPPA * x2);
             dx[i] += dout[i] * (dl + 0.5f * xi * dr);
