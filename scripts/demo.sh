@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job: set up, build, and run pippy on a preset model.
-# Today that is `pippy model` on gpt2-124m (the graph, its parameters, FLOPs
-# and activation memory per block, recorded in pippy.db); later issues grow
-# it into the profile -> plan -> sim -> run -> report loop.
+# Today: `pippy model` on gpt2-124m (the graph, its parameters, FLOPs and
+# activation memory per block, recorded in pippy.db), then `pippy run`
+# training gpt2-tiny on one process; later issues grow it into the
+# profile -> plan -> sim -> run -> report loop.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 bash "$root/scripts/setup.sh"
@@ -12,3 +13,4 @@ bin=$root/build/bin
 model=${PIPPY_DEMO_MODEL:-gpt2-124m}
 "$bin/pippy" model "$model"
 "$bin/pippy" db
+"$bin/pippy" run --model gpt2-tiny --steps 300 --log-every 50
