@@ -164,4 +164,73 @@ int pp_sched_write_csv(const pp_sched *s, pp_sched_naming naming, char **out, si
 /* Writes the CSV atomically (temp file + rename). */
 int pp_sched_save_csv(const pp_sched *s, const char *path, pp_sched_naming naming, pp_err *err);
 
+/* ---- checking and lowering (pp_sched_check.c) ----
+ *
+ * Execution model (the executor's and the simulator's): each rank runs its
+ * actions in order. Stage s sends its forward output to stage s + 1 and
+ * receives its output gradient from s + 1 (PyTorch's convention); stages on
+ * the same rank hand tensors over in memory. Sends never block. A receive
+ * (an explicit RECV_F/RECV_B cell, or in a compute-only table the implicit
+ * receive before a compute action whose input lives on another rank) waits
+ * until the matching send has been posted. A compute action whose input is
+ * produced on its own rank needs that action to have run earlier. */
+
+/* stage_rank[s] for every stage of the table (n_stages entries, see
+ * pp_sched_n_stages); -1 for a stage no cell names. Every cell with a stage
+ * counts (OVERLAP parts, comms and step-level cells too). Fails if a stage
+ * appears on two ranks, or a cell is malformed (unknown type, negative
+ * stage or microbatch). */
+int pp_sched_stage_ranks(const pp_sched *s, int *stage_rank, pp_err *err);
+
+/* PyTorch's rules (../shared/compat/pytorch-schedules/README.md): each stage
+ * on one rank only; per stage exactly one F per microbatch 0..m-1; per
+ * stage and microbatch F before its I or B, I before W, either B or I + W;
+ * as many I as W; B + (I + W) / 2 = m. OVERLAP_F_B parts count as their
+ * own F and B (the backward part cannot need the forward part). Every stage
+ * 0..S-1 must appear. In a compute_comms table every SEND has its RECV on
+ * the neighbour's rank and the other way round, with no duplicates; a rank
+ * sends and receives only for its own stages and never between two stages
+ * it holds both of; a SEND comes after the action whose result it sends,
+ * and a compute action whose neighbour is on another rank after its RECV.
+ * Idle cells and step-level actions (REDUCE_GRAD, OPTIM, UNSHARD, RESHARD)
+ * are allowed and not counted. n_microbatches <= 0 takes the table's own
+ * count; otherwise every microbatch index must be below it. Errors name the
+ * rank, the 0-based position and the cell (current naming):
+ * "rank 1, action 7 (1W3): W before I of stage 1 microbatch 3"; a missing
+ * action names the stage: "stage 1 (rank 1): no F of microbatch 3". */
+int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err);
+
+/* Runs the execution model with zero durations, in time linear in the
+ * number of actions and memory linear in stages * microbatches. Readiness:
+ * RECV_F(s,m) needs SEND_F(s-1,m) posted, RECV_B(s,m) needs SEND_B(s+1,m);
+ * SEND_F(s,m) needs F(s,m) run, SEND_B(s,m) its I or B; W needs its I;
+ * I and B need their F; in a compute-only table F(s,m) needs F(s-1,m) and
+ * I/B(s,m) need the I or B of (s+1,m) (an implicit receive when the
+ * neighbour is on another rank); in a compute_comms table only a neighbour
+ * on the same rank is needed that way (the explicit RECV covers the rest).
+ * OVERLAP_F_B needs what both parts need. The table should be valid
+ * (pp_sched_validate); cells are checked, stages placed (pp_sched_stage_ranks).
+ * Returns 0 when every rank finishes; else -1 with the reason in err: the
+ * wait cycle, with each rank's position, cell and what it needs,
+ * "deadlock: rank 0 at action 5 (0RECV_B0) waits for rank 1 (1SEND_B0);
+ * rank 1 at action 3 (1RECV_F1) waits for rank 0 (0SEND_F1)"
+ * (at most 8 ranks shown), or a rank that waits for something never produced,
+ * "deadlock: rank 1 at action 3 (1RECV_F1) waits for 0SEND_F1, which rank 0
+ * never posts", or for its own later action,
+ * "deadlock: rank 1 at action 0 (2F0) waits for 1F0, which rank 1 runs later
+ * (action 1)". */
+int pp_sched_check_deadlock(const pp_sched *s, pp_err *err);
+
+/* Lowers a compute-only table into a compute_comms one: RECV_F before each
+ * F whose input comes from another rank, SEND_F after each F whose output
+ * goes to another rank, RECV_B before each I or B whose output gradient comes
+ * from another rank, SEND_B after each I or B whose input gradient goes to
+ * another rank (an OVERLAP_F_B gets both halves' comms around it). Idle cells
+ * are dropped. A table that already has comms is copied. Receives come
+ * right before their action and sends right after it (PyTorch's lowering
+ * posts some receives earlier); in the execution model the lowered table
+ * deadlocks exactly when the compute-only one does. Fails on a malformed
+ * cell or a stage on two ranks; *out is written only on success. */
+int pp_sched_lower(const pp_sched *compute, pp_sched *out, pp_err *err);
+
 #endif /* PP_SCHED_H */

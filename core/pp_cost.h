@@ -1,0 +1,43 @@
+/*
+ * pp_cost.h -- the cost profile: what the simulator and the planner know of
+ * how long things take. Per op: the time of F, I and W for one microbatch
+ * (median, spread, samples), the bytes it keeps, its parameter bytes and
+ * workspace. Per device: kind, memory, peak rate. Per ordered rank pair:
+ * link latency alpha and bandwidth beta.
+ *
+ * Today it is filled from the graph's FLOP counts and a device rate
+ * (pp_cost_from_graph); the profiler fills it from measured op timings in
+ * the database. The simulator and the planner never ask where it came
+ * from beyond `source`, which tools print.
+ */
+#ifndef PP_COST_H
+#define PP_COST_H
+
+#include "core/pp_err.h"
+#include "core/pp_graph.h"
+
+typedef struct pp_cost_profile {
+    char source[256];     /* "graph FLOPs at 1e+12 FLOP/s", or the profile used */
+    int n_ops;
+    double *t;            /* [n_ops * 3] seconds, F, I, W of op i at t[3 i + pass] */
+    double *spread;       /* [n_ops * 3] seconds (0 when estimated) */
+    int *samples;         /* [n_ops * 3] (0 when estimated) */
+    long long *keep_f, *keep_w, *param_bytes, *workspace; /* [n_ops] */
+    char device[128];
+    double device_memory; /* bytes */
+    double device_flops;  /* FLOP/s */
+    int n_ranks;          /* links: 0 = free links */
+    double *alpha;        /* [n_ranks * n_ranks] seconds */
+    double *beta;         /* [n_ranks * n_ranks] bytes/s, 0 = infinite */
+} pp_cost_profile;
+
+/* Estimates op times as FLOPs / flops_per_s. Returns 0 or -1 (err). */
+int pp_cost_from_graph(const pp_graph *g, double flops_per_s, pp_cost_profile *out, pp_err *err);
+/* Sets every ordered rank pair's link to (alpha, beta); beta 0 = infinite. */
+int pp_cost_set_links(pp_cost_profile *c, int n_ranks, double alpha, double beta, pp_err *err);
+void pp_cost_free(pp_cost_profile *c);
+
+/* Sum over ops [lo, hi) of the time of one pass. */
+double pp_cost_range_time(const pp_cost_profile *c, int lo, int hi, pp_pass pass);
+
+#endif /* PP_COST_H */
