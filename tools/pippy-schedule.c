@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/pp_sched.h"
+#include "planner/pp_schedgen.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "schedule";
@@ -17,13 +18,21 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: pippy schedule show FILE.csv [--naming auto|current|legacy]\n"
             "       pippy schedule convert FILE.csv -o OUT.csv [--to current|legacy]\n"
-            "                                       [--naming auto|current|legacy]\n\n"
+            "                                       [--naming auto|current|legacy]\n"
+            "       pippy schedule check FILE.csv [--microbatches M]\n"
+            "       pippy schedule generate NAME --pp P --microbatches M [--virtual V]\n"
+            "                                    [-o OUT.csv] [--to current|legacy] [--lower]\n\n"
             "Reads a schedule table written by torch.distributed.pipelining (one row\n"
             "per rank, one cell per action: 0F1, 2I1, 1W3, 2SEND_B2, (0F7;7B3)OVERLAP_F_B).\n"
             "PyTorch names the backward passes two ways: current (I = inputs only,\n"
             "W = weights, B = both) and legacy (B = inputs only, W = weights, BW = both).\n\n"
             "  show       print the table's size, form and naming, and each rank's actions\n"
             "  convert    write the table to OUT.csv ('-' for stdout), atomically\n"
+            "  check      PyTorch's validation rules and a deadlock check (the wait cycle\n"
+            "             is printed when there is one)\n"
+            "  generate   write a schedule pippy generates: gpipe, 1f1b, interleaved,\n"
+            "             looped-bfs, zbh1, zbh2, zbv, dualpipev (default -o -: stdout);\n"
+            "             --lower adds the sends and receives (compute_comms form)\n"
             "  --naming   how FILE names them (default auto: legacy when a cell is BW,\n"
             "             or W appears without I)\n"
             "  --to       the naming to write (default: the one FILE uses)\n"
@@ -42,8 +51,14 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {{"naming", required_argument, 0, 'n'},
                                          {"to", required_argument, 0, 't'},
                                          {"output", required_argument, 0, 'o'},
+                                         {"pp", required_argument, 0, 'p'},
+                                         {"microbatches", required_argument, 0, 'M'},
+                                         {"virtual", required_argument, 0, 'v'},
+                                         {"lower", no_argument, 0, 'L'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
+    long long pp = 0, mbs = 0, v = 2;
+    int lower = 0;
     pp_sched_naming from = PP_NAMING_AUTO, to = PP_NAMING_AUTO;
     const char *out = NULL;
     int c;
@@ -59,22 +74,54 @@ int main(int argc, char **argv) {
                 return pp_tool_usage_error(TOOL, "--to: '%s' is not current or legacy", optarg);
             break;
         case 'o': out = optarg; break;
+        case 'p': if (pp_tool_parse_int(TOOL, "--pp", optarg, 1, 1 << 20, &pp)) return 2; break;
+        case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 24, &mbs)) return 2; break;
+        case 'v': if (pp_tool_parse_int(TOOL, "--virtual", optarg, 1, 1024, &v)) return 2; break;
+        case 'L': lower = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
     }
-    if (argc - optind != 2) return pp_tool_usage_error(TOOL, "expected a subcommand (show or convert) and FILE.csv");
+    if (argc - optind != 2)
+        return pp_tool_usage_error(TOOL, "expected a subcommand (show, convert, check, generate) and its argument");
     const char *sub = argv[optind], *path = argv[optind + 1];
-    int convert = !strcmp(sub, "convert");
-    if (!convert && strcmp(sub, "show") != 0)
-        return pp_tool_usage_error(TOOL, "unknown subcommand '%s' (show or convert)", sub);
+    if (!strcmp(sub, "generate")) {
+        pp_err err = {0};
+        pp_schedule_kind k;
+        pp_sched s, l;
+        if (!pp || !mbs) return pp_tool_usage_error(TOOL, "generate needs --pp and --microbatches");
+        if (pp_schedule_parse(path, &k, &err) || pp_schedule_generate(k, (int)pp, (int)mbs, (int)v, &s, &err))
+            return pp_tool_fail(TOOL, &err);
+        int rc = 0;
+        if (lower) {
+            if (pp_sched_lower(&s, &l, &err)) rc = pp_tool_fail(TOOL, &err);
+            pp_sched_free(&s);
+            if (rc) return rc;
+            s = l;
+        }
+        if (pp_sched_save_csv(&s, out ? out : "-", to == PP_NAMING_AUTO ? PP_NAMING_CURRENT : to, &err))
+            rc = pp_tool_fail(TOOL, &err);
+        pp_sched_free(&s);
+        return rc;
+    }
+    int convert = !strcmp(sub, "convert"), check = !strcmp(sub, "check");
+    if (!convert && !check && strcmp(sub, "show") != 0)
+        return pp_tool_usage_error(TOOL, "unknown subcommand '%s' (show, convert, check or generate)", sub);
     if (convert && !out) return pp_tool_usage_error(TOOL, "convert needs -o OUT.csv");
     pp_err err = {0};
     pp_sched s;
     pp_sched_naming found;
     if (pp_sched_load_csv(path, from, &s, &found, &err)) return pp_tool_fail(TOOL, &err);
     int rc = 0;
-    if (convert) {
+    if (check) {
+        if (pp_sched_validate(&s, (int)mbs, &err) || pp_sched_check_deadlock(&s, &err)) {
+            fprintf(stderr, "pippy schedule: %s: %s\n", path, err.msg);
+            rc = 1;
+        } else {
+            printf("%s: valid (%d ranks, %d stages, %d microbatches) and free of deadlock\n", path, s.n_ranks,
+                   pp_sched_n_stages(&s), pp_sched_n_microbatches(&s));
+        }
+    } else if (convert) {
         if (pp_sched_save_csv(&s, out, to == PP_NAMING_AUTO ? found : to, &err)) rc = pp_tool_fail(TOOL, &err);
     } else {
         printf("%s: %d ranks, %d stages, %d microbatches, %s, %s naming\n", path, s.n_ranks, pp_sched_n_stages(&s),
