@@ -45,7 +45,7 @@ static void usage(FILE *f) {
             "  --micro-batch B      sequences per microbatch (default 1)\n"
             "  --seq T              sequence length (default: the config's)\n"
             "  --schedule-csv FILE  a PyTorch schedule table (either naming)\n"
-            "  --tflops X           device rate for FLOP-estimated costs (default: the\n"
+            "  --tflops X           device rate for FLOP-estimated costs (default: half the\n"
             "                       cluster's peak, else 1)\n"
             "  --link-us X          link latency in microseconds (default: the cluster's, else 0)\n"
             "  --link-gbit X        link bandwidth in Gbit/s (default: the cluster's, else infinite)\n"
@@ -336,7 +336,7 @@ int main(int argc, char **argv) {
     if (x.have_model) {
         double rate = o.tflops > 0 ? o.tflops * 1e12 : 0;
         if (rate == 0 && cluster && cluster->n_devices && cluster->devices[0].peak_flops > 0)
-            rate = cluster->devices[0].peak_flops;
+            rate = 0.5 * cluster->devices[0].peak_flops; /* as pippy plan: half the peak is what dense layers reach */
         if (rate == 0) rate = 1e12;
         if (pp_cost_from_graph(&x.g, rate, &x.cost, &err) ||
             pp_pipeline_model_build(&x.g, &x.cost, S, x.bounds, &x.pm, &err))

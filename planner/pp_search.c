@@ -1,0 +1,457 @@
+/*
+ * pp_search.c -- the plan search and plan making (see pp_search.h).
+ *
+ * Per candidate (pp, dp, schedule, v, m): the stages' memory budget is the
+ * device's memory (split among the rank's stages when it holds several),
+ * the microbatches in flight are the schedule's closed form for the rank,
+ * the exact DP picks the split points, and the simulator predicts the step
+ * (with the true memory timeline, which decides whether it fits).
+ */
+#include "planner/pp_search.h"
+
+#include "core/pp_cost.h"
+#include "simulator/pp_pipeline.h"
+#include "simulator/pp_sim.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+void pp_search_chain_free(pp_unit_chain *c) {
+    free(c->t);
+    free(c->param_bytes);
+    free(c->act_bytes);
+    free(c->cut_bytes);
+    free(c->unit_op);
+    memset(c, 0, sizeof *c);
+}
+
+int pp_search_chain(const pp_graph *g, const double *op_time, int by_op, pp_unit_chain *c, pp_err *err) {
+    memset(c, 0, sizeof *c);
+    int n = by_op ? g->n_ops : g->n_blocks;
+    unsigned long long un = (unsigned long long)n + 1;
+    c->t = pp_calloc(un, sizeof(double), err);
+    c->param_bytes = pp_calloc(un, sizeof(double), err);
+    c->act_bytes = pp_calloc(un, sizeof(double), err);
+    c->cut_bytes = pp_calloc(un, sizeof(double), err);
+    c->unit_op = pp_calloc(un, sizeof(int), err);
+    if (!c->t || !c->param_bytes || !c->act_bytes || !c->cut_bytes || !c->unit_op) {
+        pp_search_chain_free(c);
+        return -1;
+    }
+    for (int u = 0; u < n; u++) {
+        int lo = u, hi = u + 1;
+        if (!by_op) pp_graph_block_range(g, u, &lo, &hi);
+        c->unit_op[u] = lo;
+        for (int i = lo; i < hi; i++) c->t[u] += op_time[3 * i] + op_time[3 * i + 1] + op_time[3 * i + 2];
+        c->param_bytes[u] = (double)pp_graph_range_param_bytes(g, lo, hi);
+        c->act_bytes[u] = (double)pp_graph_range_keep_bytes(g, lo, hi, 0);
+        c->cut_bytes[u] = (double)pp_graph_cut_bytes(g, lo);
+    }
+    c->unit_op[n] = g->n_ops;
+    c->chain = (pp_chain){.n = n, .t = c->t, .param_bytes = c->param_bytes, .act_bytes = c->act_bytes,
+                          .cut_bytes = c->cut_bytes};
+    return 0;
+}
+
+void pp_search_free(pp_candidate *c, int n) {
+    for (int i = 0; i < n; i++) free(c[i].bounds);
+    free(c);
+}
+
+/* A graph and its cost profile for one micro-batch size. */
+typedef struct built {
+    int micro_batch;
+    pp_graph g;
+    pp_cost_profile cost;
+    pp_unit_chain chain;
+} built;
+
+static double device_rate(const pp_search_opts *o) {
+    if (o->flops_per_s > 0) return o->flops_per_s;
+    if (o->cluster->n_devices && o->cluster->devices[0].peak_flops > 0) return 0.5 * o->cluster->devices[0].peak_flops;
+    return 1e12;
+}
+
+static double device_mem(const pp_search_opts *o, int dev) {
+    if (o->mem_cap > 0) return o->mem_cap;
+    return o->cluster->devices[dev].memory_bytes;
+}
+
+/* Split points named by block labels ("h.3,h.7": stages start at those blocks). */
+static int manual_bounds(const pp_graph *g, const char *spec, int **bounds, int *S, pp_err *err) {
+    int cap = 8, n = 1;
+    int *b = pp_malloc((unsigned long long)cap * sizeof(int), err);
+    if (!b) return -1;
+    b[0] = 0;
+    const char *p = spec;
+    while (*p) {
+        char name[128];
+        size_t k = strcspn(p, ",");
+        if (k == 0 || k >= sizeof name) {
+            free(b);
+            return pp_err_set(err, PP_ERR_INVALID, "--split-at: empty or overlong block name in '%s'", spec);
+        }
+        memcpy(name, p, k);
+        name[k] = '\0';
+        int blk = pp_graph_find_block(g, name), lo, hi;
+        if (blk < 0 || pp_graph_block_range(g, blk, &lo, &hi)) {
+            free(b);
+            return pp_err_set(err, PP_ERR_INVALID, "--split-at: no block '%s' in the model (blocks are %s .. %s)", name,
+                              g->blocks[0], g->blocks[g->n_blocks - 1]);
+        }
+        if (lo <= b[n - 1]) {
+            free(b);
+            return pp_err_set(err, PP_ERR_INVALID, "--split-at: '%s' does not come after the previous split point",
+                              name);
+        }
+        if (pp_grow((void **)&b, &cap, n + 2, sizeof(int), err)) return -1;
+        b[n++] = lo;
+        p += k;
+        if (*p == ',') p++;
+    }
+    b[n] = g->n_ops;
+    *bounds = b;
+    *S = n;
+    return 0;
+}
+
+/* Builds the simulator input for a candidate and simulates it. */
+static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, int dp, int v, int m, const int *bounds,
+                    int S, pp_sim_result *res, pp_sched *sched_out, pp_err *err) {
+    pp_sched s;
+    pp_pipeline_model pm;
+    int rc = -1;
+    double *alpha = NULL, *beta = NULL;
+    memset(&pm, 0, sizeof pm);
+    if (pp_schedule_generate((pp_schedule_kind)kind, pp, m, v, &s, err)) return -1;
+    if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
+    for (int st = 0; st < S; st++) {
+        int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, st);
+        double sp = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        pm.t_f[st] /= sp;
+        pm.t_i[st] /= sp;
+        pm.t_w[st] /= sp;
+    }
+    alpha = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
+    beta = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
+    if (!alpha || !beta) goto done;
+    for (int a = 0; a < pp; a++)
+        for (int c = 0; c < pp; c++) {
+            const pp_link_spec *l = pp_cluster_link(o->cluster, a, c);
+            if (l->present) {
+                alpha[(size_t)a * pp + c] = l->alpha_s;
+                beta[(size_t)a * pp + c] = l->beta_Bps;
+            }
+        }
+    pp_sim_input in;
+    memset(&in, 0, sizeof in);
+    pp_pipeline_sim_input(&pm, &in);
+    in.sched = &s;
+    in.alpha = alpha;
+    in.beta = beta;
+    in.dp = dp;
+    const pp_link_spec *dl = o->cluster->inter_host.present ? &o->cluster->inter_host : &o->cluster->intra_host;
+    in.dp_alpha = dl->present ? dl->alpha_s : 0;
+    in.dp_beta = dl->present ? dl->beta_Bps : 0;
+    in.samples_per_step = o->global_batch;
+    in.tokens_per_step = (double)o->global_batch * o->seq;
+    if (pp_sim_run(&in, res, err)) goto done;
+    rc = 0;
+done:
+    free(alpha);
+    free(beta);
+    pp_pipeline_model_free(&pm);
+    if (rc == 0 && sched_out) *sched_out = s;
+    else pp_sched_free(&s);
+    return rc;
+}
+
+/* Memory budget and in-flight counts of each stage position for the DP. */
+static void slots_for(const pp_search_opts *o, int kind, int pp, int v, int m, int S, double *speed, double *mem,
+                      double *inflight, double *alpha, double *beta) {
+    int per = pp_schedule_stages_per_rank((pp_schedule_kind)kind, v);
+    for (int s = 0; s < S; s++) {
+        int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, s);
+        speed[s] = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        mem[s] = device_mem(o, r) / per;
+        int pk = pp_schedule_peak_inflight((pp_schedule_kind)kind, pp, m, v, r);
+        inflight[s] = pk > 0 ? (double)pk / per : m;
+        if (s + 1 < S) {
+            int r2 = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, s + 1);
+            const pp_link_spec *l = pp_cluster_link(o->cluster, r, r2);
+            alpha[s] = r == r2 || !l->present ? 0 : l->alpha_s;
+            beta[s] = r == r2 || !l->present ? 0 : l->beta_Bps;
+        }
+    }
+}
+
+static int cmp_cand(const void *a, const void *b) {
+    const pp_candidate *x = a, *y = b;
+    if (x->fits != y->fits) return y->fits - x->fits;
+    if (x->fits) return x->samples_per_s < y->samples_per_s ? 1 : x->samples_per_s > y->samples_per_s ? -1 : 0;
+    double ox = x->peak_mem / (x->mem_limit > 0 ? x->mem_limit : 1), oy = y->peak_mem / (y->mem_limit > 0 ? y->mem_limit : 1);
+    return ox > oy ? 1 : ox < oy ? -1 : 0;
+}
+
+static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, int mb, pp_err *err) {
+    for (int i = 0; i < *n_cache; i++)
+        if ((*cache)[i].micro_batch == mb) return &(*cache)[i];
+    built *nb = realloc(*cache, (size_t)(*n_cache + 1) * sizeof **cache);
+    if (!nb) {
+        pp_err_set(err, PP_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    *cache = nb;
+    built *b = &nb[*n_cache];
+    memset(b, 0, sizeof *b);
+    b->micro_batch = mb;
+    if (pp_zoo_build(o->cfg, mb, o->seq, PP_DTYPE_F32, &b->g, err)) return NULL;
+    if (pp_cost_from_graph(&b->g, device_rate(o), &b->cost, err) ||
+        pp_search_chain(&b->g, b->cost.t, o->granularity_op, &b->chain, err)) {
+        pp_graph_free(&b->g);
+        pp_cost_free(&b->cost);
+        return NULL;
+    }
+    (*n_cache)++;
+    return b;
+}
+
+static void free_cache(built *cache, int n) {
+    for (int i = 0; i < n; i++) {
+        pp_search_chain_free(&cache[i].chain);
+        pp_cost_free(&cache[i].cost);
+        pp_graph_free(&cache[i].g);
+    }
+    free(cache);
+}
+
+int pp_search(const pp_search_opts *o, pp_candidate **out, int *n_out, pp_err *err) {
+    *out = NULL;
+    *n_out = 0;
+    const pp_cluster *cl = o->cluster;
+    int n_dev = cl->n_devices, v = o->v > 0 ? o->v : 2;
+    if (o->global_batch < 1) return pp_err_set(err, PP_ERR_INVALID, "the global batch must be at least 1");
+    int pps[16], n_pp = 0;
+    if (o->pp) {
+        if (o->pp > n_dev)
+            return pp_err_set(err, PP_ERR_INVALID, "pp %d needs %d devices, cluster '%s' has %d", o->pp, o->pp, cl->name,
+                              n_dev);
+        pps[n_pp++] = o->pp;
+    } else {
+        for (int p = 1; p <= n_dev && n_pp < 16; p *= 2) pps[n_pp++] = p;
+    }
+    int kinds[8], n_k = 0;
+    if (o->schedule >= 0) kinds[n_k++] = o->schedule;
+    else {
+        const int all[] = {PP_SCHEDULE_GPIPE, PP_SCHEDULE_1F1B, PP_SCHEDULE_INTERLEAVED, PP_SCHEDULE_ZBH1,
+                           PP_SCHEDULE_ZBH2, PP_SCHEDULE_ZBV};
+        for (int i = 0; i < 6; i++) kinds[n_k++] = all[i];
+    }
+    /* Enumerate (pp, dp, kind, m) first, to know the total for progress. */
+    typedef struct job {
+        int pp, dp, kind, m;
+    } job;
+    job *jobs = NULL;
+    int n_jobs = 0, cap_jobs = 0;
+    for (int a = 0; a < n_pp; a++) {
+        int p = pps[a];
+        for (int dp = 1; dp * p <= n_dev; dp *= 2) {
+            if (o->global_batch % dp) continue;
+            if (dp * 2 * p <= n_dev && !o->pp && dp * 2 <= o->global_batch && o->global_batch % (dp * 2) == 0)
+                continue; /* use the devices: take the largest dp */
+            int per_replica = o->global_batch / dp;
+            for (int k = 0; k < n_k; k++) {
+                int ms[8], n_m = 0;
+                if (o->microbatches) ms[n_m++] = o->microbatches;
+                else
+                    for (int m = p == 1 ? 1 : p; m <= per_replica && n_m < 5; m *= 2) ms[n_m++] = m;
+                for (int j = 0; j < n_m; j++) {
+                    int m = ms[j];
+                    if (per_replica % m) continue;
+                    if (pp_schedule_check((pp_schedule_kind)kinds[k], p, m, v, NULL)) continue;
+                    if (pp_grow((void **)&jobs, &cap_jobs, n_jobs + 1, sizeof *jobs, err)) {
+                        free(jobs);
+                        return -1;
+                    }
+                    jobs[n_jobs++] = (job){p, dp, kinds[k], m};
+                }
+            }
+        }
+    }
+    if (n_jobs == 0) {
+        free(jobs);
+        return pp_err_set(err, PP_ERR_INVALID,
+                          "no pipeline shape fits a global batch of %d on %d devices with the schedules asked for "
+                          "(the batch must divide into microbatches of at least one sequence)",
+                          o->global_batch, n_dev);
+    }
+    pp_candidate *cands = pp_calloc((unsigned long long)n_jobs, sizeof *cands, err);
+    built *cache = NULL;
+    int n_cache = 0, n_c = 0, rc = -1;
+    if (!cands) goto done;
+    for (int jx = 0; jx < n_jobs; jx++) {
+        if (o->progress) o->progress(o->progress_ctx, jx, n_jobs);
+        const job *jb = &jobs[jx];
+        int kv = jb->kind == PP_SCHEDULE_INTERLEAVED || jb->kind == PP_SCHEDULE_LOOPED_BFS ? v : 2;
+        int per = pp_schedule_stages_per_rank((pp_schedule_kind)jb->kind, kv), S = jb->pp * per;
+        int mb = o->global_batch / (jb->dp * jb->m);
+        built *b = get_built(&cache, &n_cache, o, mb, err);
+        if (!b) goto done;
+        pp_candidate *c = &cands[n_c];
+        memset(c, 0, sizeof *c);
+        *c = (pp_candidate){.pp = jb->pp, .dp = jb->dp, .v = per, .m = jb->m, .micro_batch = mb, .schedule = jb->kind,
+                            .n_stages = S};
+        c->bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), err);
+        if (!c->bounds) goto done;
+        n_c++;
+        if (o->split_at) {
+            int *mbnd = NULL, mS = 0;
+            if (manual_bounds(&b->g, o->split_at, &mbnd, &mS, err)) goto done;
+            if (mS != S) {
+                free(mbnd);
+                snprintf(c->note, sizeof c->note, "--split-at gives %d stages, this shape needs %d", mS, S);
+                continue;
+            }
+            memcpy(c->bounds, mbnd, (size_t)(S + 1) * sizeof(int));
+            free(mbnd);
+        } else {
+            if (b->chain.chain.n < S) {
+                snprintf(c->note, sizeof c->note, "%d stages but only %d %s", S, b->chain.chain.n,
+                         o->granularity_op ? "ops" : "blocks");
+                continue;
+            }
+            double speed[512], mem[512], infl[512], al[512], be[512];
+            if (S > 512) {
+                snprintf(c->note, sizeof c->note, "more than 512 stages");
+                continue;
+            }
+            slots_for(o, jb->kind, jb->pp, kv, jb->m, S, speed, mem, infl, al, be);
+            pp_stage_slots sl = {.S = S, .speed = speed, .mem = mem, .inflight = infl, .alpha = al, .beta = be,
+                                 .state_per_param_byte = 3};
+            pp_partition part;
+            if (pp_partition_dp(&b->chain.chain, &sl, &part, err)) goto done;
+            for (int s = 0; s <= S; s++) c->bounds[s] = b->chain.unit_op[part.bounds[s]];
+            c->bottleneck = part.bottleneck;
+            if (!part.feasible) pp_partition_explain_memory(&b->chain.chain, &sl, &part, c->note, sizeof c->note);
+            pp_partition_free(&part);
+        }
+        pp_sim_result res;
+        if (simulate(o, b, jb->kind, jb->pp, jb->dp, kv, jb->m, c->bounds, S, &res, NULL, err)) goto done;
+        c->iteration_s = res.iteration_s;
+        c->samples_per_s = res.samples_per_s;
+        c->tokens_per_s = res.tokens_per_s;
+        c->bubble = res.bubble_total_all;
+        c->fits = 1;
+        for (int r = 0; r < res.n_ranks; r++) {
+            double lim = device_mem(o, r);
+            if (res.peak_total_bytes[r] / lim > c->peak_mem / (c->mem_limit > 0 ? c->mem_limit : 1) || r == 0) {
+                c->peak_mem = res.peak_total_bytes[r];
+                c->mem_limit = lim;
+                c->worst_rank = r;
+            }
+            if (res.peak_total_bytes[r] > lim) c->fits = 0;
+        }
+        if (!c->fits && !c->note[0])
+            snprintf(c->note, sizeof c->note, "rank %d needs %.2f GiB, its device has %.2f GiB", c->worst_rank,
+                     c->peak_mem / GIB, c->mem_limit / GIB);
+        pp_sim_result_free(&res);
+    }
+    if (o->progress) o->progress(o->progress_ctx, n_jobs, n_jobs);
+    qsort(cands, (size_t)n_c, sizeof *cands, cmp_cand);
+    *out = cands;
+    *n_out = n_c;
+    cands = NULL;
+    rc = 0;
+done:
+    if (cands) pp_search_free(cands, n_c);
+    free_cache(cache, n_cache);
+    free(jobs);
+    return rc;
+}
+
+int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err) {
+    memset(plan, 0, sizeof *plan);
+    built *cache = NULL;
+    int n_cache = 0, rc = -1, S = c->n_stages, kv = c->schedule == PP_SCHEDULE_INTERLEAVED ? c->v : 2;
+    built *b = get_built(&cache, &n_cache, o, c->micro_batch, err);
+    pp_partition dp_part, milp;
+    memset(&dp_part, 0, sizeof dp_part);
+    memset(&milp, 0, sizeof milp);
+    char *ctext = NULL;
+    if (!b) goto done;
+    plan->version = PP_PLAN_VERSION;
+    plan->model = *o->cfg;
+    if (pp_model_config_hash(o->cfg, plan->model_hash, err)) goto done;
+    size_t clen;
+    if (pp_cluster_write(o->cluster, &ctext, &clen, err) || pp_cluster_parse(ctext, clen, "cluster", &plan->cluster, err))
+        goto done;
+    plan->global_batch = o->global_batch;
+    plan->micro_batch = c->micro_batch;
+    plan->n_microbatches = c->m;
+    plan->seq_len = o->seq;
+    plan->dtype = PP_DTYPE_F32;
+    plan->pp = c->pp;
+    plan->dp = c->dp;
+    plan->virtual_stages = c->v;
+    plan->stages = pp_calloc((unsigned long long)S, sizeof *plan->stages, err);
+    if (!plan->stages) goto done;
+    plan->n_stages = S;
+    /* The partition: the candidate's (DP or manual), re-solved by the MILP. */
+    snprintf(plan->planner.method, sizeof plan->planner.method, "%s", o->split_at ? "manual" : "milp");
+    snprintf(plan->planner.status, sizeof plan->planner.status, "%s", o->split_at ? "given" : "heuristic");
+    const int *ob = c->bounds;
+    int *unit_b = NULL;
+    if (!o->split_at) {
+        double speed[512], mem[512], infl[512], al[512], be[512];
+        slots_for(o, c->schedule, c->pp, kv, c->m, S, speed, mem, infl, al, be);
+        pp_stage_slots sl = {.S = S, .speed = speed, .mem = mem, .inflight = infl, .alpha = al, .beta = be,
+                             .state_per_param_byte = 3};
+        if (pp_partition_dp(&b->chain.chain, &sl, &dp_part, err) ||
+            pp_partition_milp(&b->chain.chain, &sl, &dp_part, o->time_limit_s > 0 ? o->time_limit_s : 30, &milp, err))
+            goto done;
+        snprintf(plan->planner.status, sizeof plan->planner.status, "%s", milp.status);
+        plan->planner.gap = milp.gap;
+        plan->planner.solve_s = milp.solve_s;
+        unit_b = milp.bounds;
+    }
+    for (int s = 0; s < S; s++) {
+        pp_plan_stage *st = &plan->stages[s];
+        st->index = s;
+        st->op_lo = unit_b ? b->chain.unit_op[unit_b[s]] : ob[s];
+        st->op_hi = unit_b ? b->chain.unit_op[unit_b[s + 1]] : ob[s + 1];
+        st->rank = pp_schedule_stage_rank((pp_schedule_kind)c->schedule, c->pp, kv, s);
+        st->devices = pp_calloc((unsigned long long)c->dp, sizeof(int), err);
+        if (!st->devices) goto done;
+        for (int d = 0; d < c->dp; d++) st->devices[d] = d * c->pp + st->rank;
+    }
+    snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s", pp_schedule_name((pp_schedule_kind)c->schedule));
+    int fb[513];
+    for (int s = 0; s < S; s++) fb[s] = plan->stages[s].op_lo;
+    fb[S] = b->g.n_ops;
+    pp_sim_result res;
+    if (simulate(o, b, c->schedule, c->pp, c->dp, kv, c->m, fb, S, &res, &plan->schedule, err)) goto done;
+    plan->prediction.present = 1;
+    plan->prediction.iteration_s = res.iteration_s;
+    plan->prediction.samples_per_s = res.samples_per_s;
+    plan->prediction.tokens_per_s = res.tokens_per_s;
+    plan->prediction.bubble_fraction = res.bubble_total_all;
+    plan->prediction.peak_memory_bytes = pp_calloc((unsigned long long)c->pp, sizeof(double), err);
+    if (plan->prediction.peak_memory_bytes)
+        for (int r = 0; r < c->pp; r++) plan->prediction.peak_memory_bytes[r] = res.peak_total_bytes[r];
+    pp_sim_result_free(&res);
+    plan->planner.present = 1;
+    if (!plan->prediction.peak_memory_bytes || pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err))
+        goto done;
+    rc = 0;
+done:
+    free(ctext);
+    pp_partition_free(&dp_part);
+    pp_partition_free(&milp);
+    free_cache(cache, n_cache);
+    if (rc) pp_plan_free(plan);
+    return rc;
+}

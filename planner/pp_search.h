@@ -1,0 +1,73 @@
+/*
+ * pp_search.h -- the plan search: over pipeline degree (and data-parallel
+ * degree when the cluster has more devices than stages), schedule
+ * (GPipe, 1F1B, interleaved with v, ZB-H1, ZB-H2, ZBV) and microbatch count
+ * for the global batch, each candidate partitioned (exact DP, under the
+ * memory its schedule needs) and simulated; the best predicted throughput
+ * that fits in memory wins, and its partition is then proven optimal by the
+ * GLPK MILP. pp_search_make_plan turns a candidate into a plan file.
+ */
+#ifndef PP_SEARCH_H
+#define PP_SEARCH_H
+
+#include "core/pp_cluster.h"
+#include "core/pp_err.h"
+#include "core/pp_plan.h"
+#include "core/pp_zoo.h"
+#include "planner/pp_partition.h"
+#include "planner/pp_schedgen.h"
+
+typedef struct pp_search_opts {
+    const pp_model_config *cfg;
+    const pp_cluster *cluster;
+    int global_batch;
+    int seq;
+    int pp;                 /* 0: search */
+    int microbatches;       /* 0: search */
+    int v;                  /* stages per rank for interleaved (0: 2) */
+    int schedule;           /* pp_schedule_kind, or -1: search */
+    double mem_cap;         /* bytes per device; 0: the cluster's */
+    int granularity_op;     /* split anywhere, not only at block boundaries */
+    const char *split_at;   /* "h.3,h.7": manual split points (blocks), or NULL */
+    double flops_per_s;     /* device rate for FLOP-estimated costs; 0: cluster peak x 0.5, else 1e12 */
+    double time_limit_s;    /* MILP time limit */
+    void (*progress)(void *ctx, int done, int total);
+    void *progress_ctx;
+} pp_search_opts;
+
+typedef struct pp_candidate {
+    int pp, dp, v, m, micro_batch;
+    int schedule;           /* pp_schedule_kind */
+    int fits;
+    double iteration_s, samples_per_s, tokens_per_s, bubble;
+    double peak_mem, mem_limit; /* the rank with the highest memory use, and its device's limit */
+    int worst_rank;
+    double bottleneck;      /* partition's bottleneck stage time */
+    int n_stages;
+    int *bounds;            /* [n_stages + 1] op indices */
+    char note[256];         /* why it does not fit, or "" */
+} pp_candidate;
+
+/* Runs the search. *out (caller frees with pp_search_free) is sorted: fitting
+ * candidates by throughput, then the others by how little they overflow.
+ * Returns 0 (even when nothing fits: check out[0].fits) or -1 (err). */
+int pp_search(const pp_search_opts *o, pp_candidate **out, int *n, pp_err *err);
+void pp_search_free(pp_candidate *c, int n);
+
+/* The plan for a candidate: partition re-solved by the MILP (warm-started
+ * from the DP, recorded in plan.planner), schedule table, devices,
+ * prediction. Returns 0 or -1 (err). The caller frees with pp_plan_free. */
+int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err);
+
+/* Costs per unit of the chain for a graph: units are blocks (or ops), with
+ * times from a cost profile. Arrays malloc'ed in *c (free with
+ * pp_search_chain_free); unit_op[i] is the first op of unit i (n + 1 entries). */
+typedef struct pp_unit_chain {
+    pp_chain chain;
+    double *t, *param_bytes, *act_bytes, *cut_bytes;
+    int *unit_op;
+} pp_unit_chain;
+int pp_search_chain(const pp_graph *g, const double *op_time, int by_op, pp_unit_chain *c, pp_err *err);
+void pp_search_chain_free(pp_unit_chain *c);
+
+#endif /* PP_SEARCH_H */

@@ -1,0 +1,213 @@
+/*
+ * pippy-plan.c -- `pippy plan`: the fastest pipeline for a model, a cluster
+ * and a global batch that fits in memory. Searches pipeline degree,
+ * data-parallel degree, schedule and microbatch count, partitions each
+ * candidate and simulates it, prints the top candidates, proves the winner's
+ * split optimal with the GLPK MILP, writes the plan atomically and stores it
+ * in the database.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/pp_cluster.h"
+#include "core/pp_io.h"
+#include "core/pp_plan.h"
+#include "core/pp_zoo.h"
+#include "db/pp_db.h"
+#include "planner/pp_schedgen.h"
+#include "planner/pp_search.h"
+#include "tools/tool_common.h"
+
+static const char *TOOL = "plan";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy plan --model CONFIG --cluster CLUSTER --batch B -o plan.json [options]\n\n"
+            "Finds the pipeline with the best predicted throughput that fits in memory:\n"
+            "pipeline degree (and data-parallel degree when there are more devices than\n"
+            "stages), schedule and microbatch count are searched; each candidate is split\n"
+            "by the exact DP under its schedule's memory and simulated. The winner's split\n"
+            "is re-solved by the GLPK MILP, which proves it optimal (or reports the gap).\n\n"
+            "  --model CONFIG       model config or preset\n"
+            "  --cluster CLUSTER    cluster spec or preset (configs/clusters/)\n"
+            "  --batch B            global batch in sequences\n"
+            "  --seq T              sequence length (default: the config's)\n"
+            "  --pp N               fix the pipeline degree\n"
+            "  --microbatches M     fix the microbatch count\n"
+            "  --schedule NAME      fix the schedule (gpipe, 1f1b, interleaved, zbh1, zbh2, zbv)\n"
+            "  --virtual V          stages per rank for interleaved (default 2)\n"
+            "  --mem-cap GIB        memory per device (default: the cluster's)\n"
+            "  --granularity G      block (default) or op: where splits may fall\n"
+            "  --split-at A,B       manual split points (block names); the planner only schedules\n"
+            "  --tflops X           device rate for FLOP-estimated costs (default: half the\n"
+            "                       cluster's peak, else 1)\n"
+            "  --time-limit S       MILP time limit in seconds (default 30)\n"
+            "  --top K              candidates to print (default 10)\n"
+            "  -o, --output FILE    the plan file (required)\n"
+            "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --no-db              do not store the plan\n"
+            "  -h, --help           this help\n");
+}
+
+static void progress(void *ctx, int done, int total) {
+    (void)ctx;
+    if (!isatty(2)) return;
+    fprintf(stderr, "\rsearching: %d/%d candidates", done, total);
+    if (done == total) fprintf(stderr, "\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option lo[] = {
+        {"model", required_argument, 0, 'm'},      {"cluster", required_argument, 0, 'c'},
+        {"batch", required_argument, 0, 'b'},      {"seq", required_argument, 0, 'T'},
+        {"pp", required_argument, 0, 'p'},         {"microbatches", required_argument, 0, 'M'},
+        {"schedule", required_argument, 0, 's'},   {"virtual", required_argument, 0, 'v'},
+        {"mem-cap", required_argument, 0, 'C'},    {"granularity", required_argument, 0, 'g'},
+        {"split-at", required_argument, 0, 'S'},   {"tflops", required_argument, 0, 'f'},
+        {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
+        {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
+        {"no-db", no_argument, 0, 'N'},            {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL;
+    long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
+    int no_db = 0, c;
+    pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'c': cluster = optarg; break;
+        case 'b': if (pp_tool_parse_int(TOOL, "--batch", optarg, 1, 1 << 30, &batch)) return 2; break;
+        case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
+        case 'p': if (pp_tool_parse_int(TOOL, "--pp", optarg, 1, 4096, &pp)) return 2; break;
+        case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
+        case 'v': if (pp_tool_parse_int(TOOL, "--virtual", optarg, 2, 64, &v)) return 2; break;
+        case 'k': if (pp_tool_parse_int(TOOL, "--top", optarg, 1, 1000, &top)) return 2; break;
+        case 's': {
+            pp_schedule_kind k;
+            pp_err e = {0};
+            if (pp_schedule_parse(optarg, &k, &e)) return pp_tool_usage_error(TOOL, "--schedule: %s", e.msg);
+            o.schedule = k;
+            break;
+        }
+        case 'C':
+            o.mem_cap = strtod(optarg, &end) * 1024.0 * 1024.0 * 1024.0;
+            if (*end || !(o.mem_cap > 0)) return pp_tool_usage_error(TOOL, "--mem-cap: '%s' is not GiB > 0", optarg);
+            break;
+        case 'g':
+            if (!strcmp(optarg, "op")) o.granularity_op = 1;
+            else if (strcmp(optarg, "block") != 0) return pp_tool_usage_error(TOOL, "--granularity: block or op");
+            break;
+        case 'S': o.split_at = optarg; break;
+        case 'f':
+            o.flops_per_s = strtod(optarg, &end) * 1e12;
+            if (*end || !(o.flops_per_s > 0)) return pp_tool_usage_error(TOOL, "--tflops: '%s' is not > 0", optarg);
+            break;
+        case 'L':
+            o.time_limit_s = strtod(optarg, &end);
+            if (*end || !(o.time_limit_s > 0)) return pp_tool_usage_error(TOOL, "--time-limit: '%s' is not > 0", optarg);
+            break;
+        case 'o': outp = optarg; break;
+        case 'D': db_opt = optarg; break;
+        case 'N': no_db = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
+    if (!model || !cluster || !batch || !outp)
+        return pp_tool_usage_error(TOOL, "--model, --cluster, --batch and -o are required");
+    pp_err err = {0};
+    char mpath[4096], cpath[4096];
+    pp_model_config cfg;
+    pp_cluster cl;
+    if (pp_tool_model_path(model, mpath, sizeof mpath, &err) || pp_model_config_load(mpath, &cfg, &err) ||
+        pp_tool_cluster_path(cluster, cpath, sizeof cpath, &err) || pp_cluster_load(cpath, &cl, &err))
+        return pp_tool_fail(TOOL, &err);
+    o.cfg = &cfg;
+    o.cluster = &cl;
+    o.global_batch = (int)batch;
+    o.seq = (int)(seq ? seq : cfg.seq_len);
+    o.pp = (int)pp;
+    o.microbatches = (int)mbs;
+    o.v = (int)v;
+    o.progress = progress;
+    double rate = o.flops_per_s > 0 ? o.flops_per_s
+                  : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
+    fprintf(stderr,
+            "pippy plan: warning: no measured profile in use; op costs are the graph's FLOPs at %.3g TFLOP/s%s "
+            "(run pippy profile for measured costs)\n",
+            rate / 1e12, o.flops_per_s > 0 ? "" : (cl.n_devices && cl.devices[0].peak_flops > 0 ? " (half the peak)" : " (assumed)"));
+    pp_candidate *cands = NULL;
+    int n = 0, rc = 1;
+    pp_plan plan;
+    memset(&plan, 0, sizeof plan);
+    char *pjson = NULL, *cjson = NULL;
+    if (pp_search(&o, &cands, &n, &err)) goto fail;
+    printf("%s on %s (%d devices), global batch %d x %d tokens: %d candidates\n\n", cfg.name, cl.name, cl.n_devices,
+           o.global_batch, o.seq, n);
+    printf("%4s %4s %-12s %4s %5s %6s %12s %12s %8s %10s %10s  %s\n", "pp", "dp", "schedule", "v", "m", "mbs",
+           "iter s", "tokens/s", "bubble", "peak GiB", "limit GiB", "");
+    for (int i = 0; i < n && i < top; i++) {
+        const pp_candidate *k = &cands[i];
+        printf("%4d %4d %-12s %4d %5d %6d %12.5g %12.5g %8.4f %10.2f %10.2f  %s\n", k->pp, k->dp,
+               pp_schedule_name((pp_schedule_kind)k->schedule), k->v, k->m, k->micro_batch, k->iteration_s,
+               k->tokens_per_s, k->bubble, k->peak_mem / (1024.0 * 1024 * 1024), k->mem_limit / (1024.0 * 1024 * 1024),
+               k->fits ? "" : k->note);
+    }
+    if (n == 0 || !cands[0].fits) {
+        pp_err_set(&err, PP_ERR_INVALID, "no candidate fits in memory; the closest: pp %d, %s, %d microbatches: %s",
+                   n ? cands[0].pp : 0, n ? pp_schedule_name((pp_schedule_kind)cands[0].schedule) : "-",
+                   n ? cands[0].m : 0, n ? cands[0].note : "none");
+        goto fail;
+    }
+    if (pp_search_make_plan(&o, &cands[0], &plan, &err)) goto fail;
+    printf("\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
+           plan.schedule_name, plan.n_microbatches, plan.micro_batch, plan.planner.method, plan.planner.status,
+           plan.planner.gap, plan.planner.solve_s);
+    printf("predicted: %.5g s per step, %.5g tokens/s, bubble %.4f\n", plan.prediction.iteration_s,
+           plan.prediction.tokens_per_s, plan.prediction.bubble_fraction);
+    pp_graph g;
+    if (pp_zoo_build(&cfg, plan.micro_batch, plan.seq_len, plan.dtype, &g, &err)) goto fail;
+    size_t plen;
+    char phash[65];
+    int bad = pp_plan_write(&plan, &g, &pjson, &plen, &err) || pp_plan_hash(&plan, &g, phash, &err) ||
+              pp_io_write_atomic(outp, pjson, plen, &err);
+    long long params = pp_graph_param_count(&g);
+    pp_graph_free(&g);
+    if (bad) goto fail;
+    printf("plan written to %s\n", outp);
+    if (!no_db) {
+        pp_db *db = NULL;
+        long long mid, pid;
+        char name[256];
+        snprintf(name, sizeof name, "%s-%s-pp%d-dp%d", cfg.name, plan.schedule_name, plan.pp, plan.dp);
+        if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_open(pp_tool_db_path(db_opt), &db, &err) ||
+            pp_db_begin(db, &err) ||
+            pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), plan.model_hash, params, cjson, &mid, &err) ||
+            pp_db_plan_put(db, name, phash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pjson, &pid, &err) ||
+            pp_db_commit(db, &err)) {
+            if (db) pp_db_rollback(db, NULL);
+            pp_db_close(db);
+            goto fail;
+        }
+        pp_db_close(db);
+        printf("stored in %s as plan #%lld\n", pp_tool_db_path(db_opt), pid);
+    }
+    rc = 0;
+    goto done;
+fail:
+    pp_tool_fail(TOOL, &err);
+done:
+    free(pjson);
+    free(cjson);
+    pp_plan_free(&plan);
+    pp_search_free(cands, n);
+    pp_cluster_free(&cl);
+    return rc;
+}
