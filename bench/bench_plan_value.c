@@ -1,7 +1,7 @@
 /*
  * bench_plan_value.c -- what the planner's split is worth: for every preset
  * from gpt2-124m to llama2-70b and 4 to 64 stages (one per H100 of
- * configs/clusters/h100-4x8.json, 1F1B, 2 x stages microbatches of one
+ * configs/clusters/h100-8x8.json (8 hosts x 8 H100), 1F1B, 2 x stages microbatches of one
  * sequence), the bottleneck stage time and the simulated throughput of the
  * uniform split (Megatron-LM's default), the split balanced by parameters
  * (DeepSpeed's) and the planner's (the MILP, warm-started from the exact DP).
@@ -72,7 +72,7 @@ int main(int argc, char **argv) {
     pp_err err = {0};
     pp_cluster cl;
     char path[1024];
-    snprintf(path, sizeof path, "%s/configs/clusters/h100-4x8.json", PP_SOURCE_DIR);
+    snprintf(path, sizeof path, "%s/configs/clusters/h100-8x8.json", PP_SOURCE_DIR);
     if (pp_cluster_load(path, &cl, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;

@@ -430,9 +430,22 @@ static int read_plan(const pp_jr *r, pp_json *root, pp_plan *p) {
         if (read_fixed_str(r, plnr, "method", PP_JSON_REQUIRED, pl->method, sizeof pl->method) ||
             read_fixed_str(r, plnr, "status", PP_JSON_REQUIRED, pl->status, sizeof pl->status) ||
             pp_json_read_num(r, plnr, "gap", PP_JSON_OPTIONAL, 0, 1e300, &pl->gap) ||
-            pp_json_read_num(r, plnr, "solve_s", PP_JSON_OPTIONAL, 0, 1e12, &pl->solve_s) ||
-            pp_json_check_unknown(r, plnr))
+            pp_json_read_num(r, plnr, "solve_s", PP_JSON_OPTIONAL, 0, 1e12, &pl->solve_s))
             goto done;
+        pp_json *ilp;
+        if (pp_json_read_typed(r, plnr, "schedule_ilp", PP_JSON_OPTIONAL, PP_JSON_OBJECT, &ilp)) goto done;
+        if (ilp) {
+            pl->ilp_present = 1;
+            if (read_fixed_str(r, ilp, "status", PP_JSON_REQUIRED, pl->ilp_status, sizeof pl->ilp_status) ||
+                read_fixed_str(r, ilp, "warm_start", PP_JSON_REQUIRED, pl->ilp_warm, sizeof pl->ilp_warm) ||
+                pp_json_read_num(r, ilp, "gap", PP_JSON_OPTIONAL, 0, 1e300, &pl->ilp_gap) ||
+                pp_json_read_num(r, ilp, "solve_s", PP_JSON_OPTIONAL, 0, 1e12, &pl->ilp_solve_s) ||
+                pp_json_read_num(r, ilp, "makespan_s", PP_JSON_OPTIONAL, 0, 1e12, &pl->ilp_makespan_s) ||
+                pp_json_read_num(r, ilp, "warm_makespan_s", PP_JSON_OPTIONAL, 0, 1e12, &pl->ilp_warm_makespan_s) ||
+                pp_json_check_unknown(r, ilp))
+                goto done;
+        }
+        if (pp_json_check_unknown(r, plnr)) goto done;
     }
     if (pp_json_check_unknown(r, root)) goto done;
     if (pp_plan_check(p, &g, r->err)) {
@@ -595,6 +608,23 @@ int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, 
         pp_jw_num(&w, p->planner.gap);
         pp_jw_key(&w, "solve_s");
         pp_jw_num(&w, p->planner.solve_s);
+        if (p->planner.ilp_present) {
+            pp_jw_key(&w, "schedule_ilp");
+            pp_jw_obj_begin(&w);
+            pp_jw_key(&w, "status");
+            pp_jw_str(&w, p->planner.ilp_status);
+            pp_jw_key(&w, "warm_start");
+            pp_jw_str(&w, p->planner.ilp_warm);
+            pp_jw_key(&w, "gap");
+            pp_jw_num(&w, p->planner.ilp_gap);
+            pp_jw_key(&w, "solve_s");
+            pp_jw_num(&w, p->planner.ilp_solve_s);
+            pp_jw_key(&w, "makespan_s");
+            pp_jw_num(&w, p->planner.ilp_makespan_s);
+            pp_jw_key(&w, "warm_makespan_s");
+            pp_jw_num(&w, p->planner.ilp_warm_makespan_s);
+            pp_jw_obj_end(&w);
+        }
         pp_jw_obj_end(&w);
     }
     pp_jw_obj_end(&w);

@@ -73,6 +73,12 @@ typedef struct pp_plan_planner {
     char status[32];   /* "optimal", "feasible", "heuristic", ... */
     double gap;        /* relative MIP gap, 0 when proven optimal */
     double solve_s;
+    /* The ILP schedule, when it ordered the passes (optional). */
+    int ilp_present;
+    char ilp_status[32];  /* "optimal", "feasible", "time-limit", "warm-start" */
+    char ilp_warm[16];    /* the generated schedule it started from */
+    double ilp_gap, ilp_solve_s;
+    double ilp_makespan_s, ilp_warm_makespan_s;
 } pp_plan_planner;
 
 typedef struct pp_plan {

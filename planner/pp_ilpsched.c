@@ -199,7 +199,7 @@ static double peak_max(const prob *pb, const pp_sim_result *res) {
     return x;
 }
 
-static int simulate(const prob *pb, const pp_sched *s, int want_trace, pp_sim_result *res, pp_err *err) {
+static int simulate(const prob *pb, const pp_sched *s, pp_sim_result *res, pp_err *err) {
     pp_sim_input in;
     memset(&in, 0, sizeof in);
     in.sched = s;
@@ -211,7 +211,6 @@ static int simulate(const prob *pb, const pp_sched *s, int want_trace, pp_sim_re
     in.act_f = pb->af;
     in.act_w = pb->aw;
     in.dp = 1;
-    in.want_trace = want_trace;
     return pp_sim_run(&in, res, err);
 }
 
@@ -243,7 +242,7 @@ static int eval_table(const prob *pb, const pp_sched *s, double *span, int *fits
     if (s->n_ranks != pb->p) return pp_err_set(err, PP_ERR_INVALID, "ilpsched: table has %d ranks", s->n_ranks);
     if (pp_sched_validate(s, pb->m, err) || pp_sched_check_deadlock(s, err)) return -1;
     pp_sim_result res;
-    if (simulate(pb, s, 0, &res, err)) {
+    if (simulate(pb, s, &res, err)) {
         pp_sim_result_free(&res);
         return -1;
     }
@@ -257,7 +256,9 @@ static int eval_table(const prob *pb, const pp_sched *s, double *span, int *fits
 static int pass_kind(int type) { return type == PP_ACT_F ? KF : type == PP_ACT_I ? KI : type == PP_ACT_W ? KW : -1; }
 
 /* Index of pass (r, k, j) in per-pass arrays. */
-static size_t pidx(const prob *pb, int r, int k, int j) { return ((size_t)r * 3 + (size_t)k) * (size_t)pb->m + (size_t)j; }
+static size_t pidx(const prob *pb, int r, int k, int j) {
+    return ((size_t)r * 3 + (size_t)k) * (size_t)pb->m + (size_t)j;
+}
 
 /* ---- orders ----
  *
@@ -332,7 +333,8 @@ static int fast_init(fast *f, const prob *pb, pp_err *err) {
     f->p = pb->p;
     f->m = pb->m;
     f->n = 3 * pb->m;
-    unsigned long long np = (unsigned long long)f->p * (unsigned long long)f->n, pm = (unsigned long long)f->p * f->m;
+    unsigned long long np = (unsigned long long)f->p * (unsigned long long)f->n;
+    unsigned long long pm = (unsigned long long)f->p * (unsigned long long)f->m;
     f->start = pp_calloc(np, sizeof *f->start, err);
     f->arr_f = pp_calloc(pm, sizeof *f->arr_f, err);
     f->arr_b = pp_calloc(pm, sizeof *f->arr_b, err);
@@ -504,10 +506,11 @@ static int ls_step(lsearch *ls, int random_walk) {
     return 1;
 }
 
-/* Improves ord (valid, within the cap) for max_tries moves tried or until
- * the deadline; ord receives the best order found. Returns 0 with *span, or
+/* Improves ord (valid, within the cap) for max_tries moves tried, until the
+ * deadline or until its makespan reaches the lower bound lb; ord receives
+ * the best order found. Returns 0 with *span, or
  * -1 (out of memory: ord unchanged). */
-static int local_search(fast *f, int *ord, long max_tries, double deadline, double *span, pp_err *err) {
+static int local_search(fast *f, int *ord, long max_tries, double deadline, double lb, double *span, pp_err *err) {
     size_t np = (size_t)f->p * (size_t)f->n;
     lsearch ls = {.f = f, .rng = 0x9E3779B97F4A7C15ULL};
     ls.cur = pp_calloc(np, sizeof *ls.cur, err);
@@ -526,7 +529,7 @@ static int local_search(fast *f, int *ord, long max_tries, double deadline, doub
     ls.best_sum = ls.cur_sum;
     for (int r = 0; r < f->p; r++) ls_positions(&ls, r);
     long stall = 0, stall_max = 20 * (long)np;
-    for (long it = 0; ls.tries < max_tries; it++) {
+    for (long it = 0; ls.tries < max_tries && ls.best_span > lb * (1 + 1e-9); it++) {
         if ((it & 255) == 0 && now_s() > deadline) break;
         if (ls_step(&ls, 0)) {
             stall = 0;
@@ -764,11 +767,11 @@ static void windows(const model *md, const prob *pb, const edge *e, int ne, doub
 static int build_model(glp_prob *lp, const model *md, const prob *pb, double ub, pp_err *err) {
     int p = md->p, m = md->m, nc = md->col_x - 1;
     double tol = 1e-7 * (ub > 1 ? ub : 1);
-    edge *e = pp_calloc((unsigned long long)11 * p * m + 1, sizeof *e, err);
+    edge *e = pp_calloc(11ULL * (unsigned long long)p * (unsigned long long)m + 1, sizeof *e, err);
     double *es = pp_calloc((unsigned long long)nc + 1, sizeof *es, err);
     double *q = pp_calloc((unsigned long long)nc + 1, sizeof *q, err);
-    int *ind = pp_calloc((unsigned long long)2 * m + 2, sizeof *ind, err);
-    double *val = pp_calloc((unsigned long long)2 * m + 2, sizeof *val, err);
+    int *ind = pp_calloc(2ULL * (unsigned long long)m + 2, sizeof *ind, err);
+    double *val = pp_calloc(2ULL * (unsigned long long)m + 2, sizeof *val, err);
     if (!e || !es || !q || !ind || !val) {
         free(e);
         free(es);
@@ -890,6 +893,26 @@ static int build_model(glp_prob *lp, const model *md, const prob *pb, double ub,
     return 0;
 }
 
+/* The longest fixed path through a pass (earliest start plus least time to
+ * the end), over all passes: a lower bound on the makespan. -1 when out of
+ * memory. */
+static double model_lower_bound(const model *md, const prob *pb) {
+    int nc = md->col_x - 1;
+    edge *e = calloc((size_t)11 * (size_t)md->p * (size_t)md->m + 1, sizeof *e);
+    double *es = calloc((size_t)nc + 1, sizeof *es), *q = calloc((size_t)nc + 1, sizeof *q);
+    double lb = -1;
+    if (e && es && q) {
+        windows(md, pb, e, fixed_edges(md, pb, e), es, q);
+        lb = 0;
+        for (int c = 1; c <= nc; c++)
+            if (es[c] + q[c] > lb) lb = es[c] + q[c];
+    }
+    free(e);
+    free(es);
+    free(q);
+    return lb;
+}
+
 /* ---- solutions and GLPK ---- */
 
 /* An order as a column vector x[1..n_cols]: its ASAP start times (f->start,
@@ -975,6 +998,7 @@ typedef struct search {
     const double *first_x; /* the first incumbent (warm start or better) */
     int first_given;
     double best;           /* makespan of the best solution handed to GLPK */
+    double lb;             /* lower bound on the makespan (windows) */
     long polish_tries;     /* local-search budget per rounding */
     double gap;            /* last relative gap GLPK reported (-1: none) */
     long rounds, found;
@@ -991,7 +1015,7 @@ static void lp_heuristic(glp_tree *tree, search *sc) {
     if (order_from_keys(sc->pb, md, sc->key, sc->ord)) return;
     double span, sum;
     if (fast_eval(sc->f, sc->ord, &span, &sum)) return;
-    if (sc->polish_tries > 0 && local_search(sc->f, sc->ord, sc->polish_tries, INFINITY, &span, NULL)) return;
+    if (sc->polish_tries > 0 && local_search(sc->f, sc->ord, sc->polish_tries, INFINITY, sc->lb, &span, NULL)) return;
     if (!(span < sc->best * (1 - 1e-9)) || fast_eval(sc->f, sc->ord, &span, &sum)) return;
     solution_vector(md, sc->f, sc->ord, sc->pos, sc->x);
     if (glp_ios_heur_sol(tree, sc->x) == 0) {
@@ -1044,8 +1068,12 @@ static int run_ilp(const prob *pb, const warm *w, double time_limit_s, int *best
         goto done;
     }
     double ub = w->makespan > span ? w->makespan : span;
-    long ls_tries = 400L * (long)np;
-    if (local_search(&f, best_ord, ls_tries, t0 + ILS_SHARE * time_limit_s, &span, err)) goto done;
+    double lb = model_lower_bound(&md, pb);
+    if (lb < 0) {
+        pp_err_set(err, PP_ERR_NOMEM, "ilpsched: out of memory");
+        goto done;
+    }
+    if (local_search(&f, best_ord, 1000L * (long)np, t0 + ILS_SHARE * time_limit_s, lb, &span, err)) goto done;
     if (span < w->makespan * (1 - 1e-9)) {
         *got = 1;
         ub = span;
@@ -1067,7 +1095,7 @@ static int run_ilp(const prob *pb, const warm *w, double time_limit_s, int *best
     sp.tm_lim = left_ms > INT_MAX ? INT_MAX : left_ms < 1 ? 1 : (int)left_ms;
     int rc_mip = -1;
     search sc = {.pb = pb, .md = &md, .f = &f, .ord = ord, .pos = pos, .key = key, .x = x, .first_x = x0,
-                 .best = x0[md.col_c], .polish_tries = 3L * (long)np, .gap = -1};
+                 .best = x0[md.col_c], .polish_tries = 3L * (long)np, .lb = lb, .gap = -1};
     if (glp_simplex(lp, &sp) == 0 && glp_get_status(lp) == GLP_OPT) {
         left_ms = (deadline - now_s()) * 1000.0;
         if (left_ms >= 1) {

@@ -9,6 +9,8 @@
  */
 #include "planner/pp_search.h"
 
+#include "planner/pp_ilpsched.h"
+
 #include "core/pp_cost.h"
 #include "simulator/pp_pipeline.h"
 #include "simulator/pp_sim.h"
@@ -453,5 +455,113 @@ done:
     pp_partition_free(&milp);
     free_cache(cache, n_cache);
     if (rc) pp_plan_free(plan);
+    return rc;
+}
+
+int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_limit_s, pp_err *err) {
+    int p = plan->pp, m = plan->n_microbatches, S = plan->n_stages, rc = -1;
+    if (plan->virtual_stages != 1)
+        return pp_err_set(err, PP_ERR_UNSUPPORTED, "the ILP schedule orders one stage per rank; this plan has %d",
+                          plan->virtual_stages);
+    if ((long long)p * m > 256)
+        return pp_err_set(err, PP_ERR_UNSUPPORTED, "the ILP schedule is for small p x m (here %d x %d = %d > 256)", p, m,
+                          p * m);
+    built *cache = NULL;
+    int n_cache = 0;
+    pp_pipeline_model pm;
+    memset(&pm, 0, sizeof pm);
+    pp_ilpsched_result res;
+    memset(&res, 0, sizeof res);
+    int bounds[513];
+    built *b = get_built(&cache, &n_cache, o, plan->micro_batch, err);
+    if (!b) goto done;
+    for (int s = 0; s < S; s++) bounds[s] = plan->stages[s].op_lo;
+    bounds[S] = b->g.n_ops;
+    if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
+    double comm = 0, cap = -1;
+    for (int s = 0; s < S; s++) {
+        int r = plan->stages[s].rank, dev = plan->stages[s].devices[0];
+        double sp = o->cluster->devices[dev].speed > 0 ? o->cluster->devices[dev].speed : 1;
+        pm.t_f[s] /= sp;
+        pm.t_i[s] /= sp;
+        pm.t_w[s] /= sp;
+        double room = device_mem(o, dev) - pm.param_bytes[s] * 4;
+        if (cap < 0 || room < cap) cap = room;
+        if (s + 1 < S) {
+            const pp_link_spec *l = pp_cluster_link(o->cluster, dev, plan->stages[s + 1].devices[0]);
+            double hop = l->present ? l->alpha_s + (l->beta_Bps > 0 ? pm.xfer[(size_t)s * S + s + 1] / l->beta_Bps : 0) : 0;
+            if (hop > comm) comm = hop;
+        }
+        (void)r;
+    }
+    if (cap <= 0) {
+        pp_err_set(err, PP_ERR_INVALID, "the ILP schedule: no activation memory is left beside the parameters");
+        goto done;
+    }
+    /* The ILP's memory rows need what I keeps for W to be no more than what
+     * F keeps for I; where the graph keeps more after I (the output gradients
+     * W needs), count the larger figure from F on: conservative for the cap. */
+    for (int s = 0; s < S; s++)
+        if (pm.act_w[s] > pm.act_f[s]) pm.act_f[s] = pm.act_w[s];
+    pp_ilpsched_problem pr = {.p = p, .m = m, .t_f = pm.t_f, .t_i = pm.t_i, .t_w = pm.t_w, .act_f = pm.act_f,
+                              .act_w = pm.act_w, .comm_s = comm, .mem_cap = cap};
+    if (pp_ilpsched_solve(&pr, time_limit_s, &res, err)) goto done;
+    pp_plan_planner *pl = &plan->planner;
+    pl->ilp_present = 1;
+    snprintf(pl->ilp_status, sizeof pl->ilp_status, "%s", res.status);
+    snprintf(pl->ilp_warm, sizeof pl->ilp_warm, "%s", res.warm_name);
+    pl->ilp_gap = res.gap;
+    pl->ilp_solve_s = res.solve_s;
+    pl->ilp_makespan_s = res.makespan;
+    pl->ilp_warm_makespan_s = res.warm_makespan;
+    if (res.makespan < plan->prediction.iteration_s) {
+        /* The ILP's order (or the better generated schedule it started from)
+         * replaces the plan's schedule when the full model (links, skip
+         * connections, data parallelism) predicts it faster too. */
+        pp_sim_input in;
+        memset(&in, 0, sizeof in);
+        pp_pipeline_sim_input(&pm, &in);
+        in.sched = &res.sched;
+        in.dp = plan->dp;
+        const pp_link_spec *dl = o->cluster->inter_host.present ? &o->cluster->inter_host : &o->cluster->intra_host;
+        in.dp_alpha = dl->present ? dl->alpha_s : 0;
+        in.dp_beta = dl->present ? dl->beta_Bps : 0;
+        in.samples_per_step = plan->global_batch;
+        in.tokens_per_step = (double)plan->global_batch * plan->seq_len;
+        double al[64 * 64], be[64 * 64];
+        if (p <= 64) {
+            for (int a = 0; a < p; a++)
+                for (int c = 0; c < p; c++) {
+                    const pp_link_spec *l = pp_cluster_link(o->cluster, a, c);
+                    al[a * p + c] = l->present ? l->alpha_s : 0;
+                    be[a * p + c] = l->present ? l->beta_Bps : 0;
+                }
+            in.alpha = al;
+            in.beta = be;
+        }
+        pp_sim_result sr;
+        if (pp_sim_run(&in, &sr, err)) goto done;
+        if (sr.iteration_s >= plan->prediction.iteration_s) {
+            pp_sim_result_free(&sr);
+            rc = 0;
+            goto done;
+        }
+        pp_sched_free(&plan->schedule);
+        plan->schedule = res.sched;
+        memset(&res.sched, 0, sizeof res.sched);
+        snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s",
+                 strcmp(res.status, "warm-start") ? "ilp" : res.warm_name);
+        plan->prediction.iteration_s = sr.iteration_s;
+        plan->prediction.samples_per_s = sr.samples_per_s;
+        plan->prediction.tokens_per_s = sr.tokens_per_s;
+        plan->prediction.bubble_fraction = sr.bubble_total_all;
+        for (int r = 0; r < p; r++) plan->prediction.peak_memory_bytes[r] = sr.peak_total_bytes[r];
+        pp_sim_result_free(&sr);
+    }
+    rc = 0;
+done:
+    pp_ilpsched_result_free(&res);
+    pp_pipeline_model_free(&pm);
+    free_cache(cache, n_cache);
     return rc;
 }

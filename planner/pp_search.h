@@ -59,6 +59,12 @@ void pp_search_free(pp_candidate *c, int n);
  * prediction. Returns 0 or -1 (err). The caller frees with pp_plan_free. */
 int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err);
 
+/* Replaces the plan's schedule by the ILP schedule (pp_ilpsched.h) when it
+ * is faster under the plan's activation memory, and records the solver's
+ * status in plan->planner either way. Needs one stage per rank and p x m
+ * <= 256. Returns 0 or -1 (err). */
+int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_limit_s, pp_err *err);
+
 /* Costs per unit of the chain for a graph: units are blocks (or ops), with
  * times from a cost profile. Arrays malloc'ed in *c (free with
  * pp_search_chain_free); unit_op[i] is the first op of unit i (n + 1 entries). */

@@ -329,6 +329,12 @@ static int run_rank(sim *s, int r, pp_err *err) {
                 }
                 continue;
             }
+            if ((ty == PP_ACT_I || ty == PP_ACT_B) && !(s->done[key] & DONE_F)) {
+                /* A backward needs its own forward first (it runs on this rank). */
+                s->wait[r] = WAIT_LOCAL;
+                s->wait_key[r] = (int)key;
+                return 0;
+            }
             int fwd = ty == PP_ACT_F;
             if (!inputs_ready(s, fwd, st, m, &arr, &miss)) {
                 s->wait[r] = miss ? WAIT_LOCAL : (fwd ? WAIT_FWD : WAIT_BWD);

@@ -46,6 +46,9 @@ static void usage(FILE *f) {
             "                       cluster's peak, else 1)\n"
             "  --time-limit S       MILP time limit in seconds (default 30)\n"
             "  --top K              candidates to print (default 10)\n"
+            "  --ilp-schedule S     then let the ILP (Zero Bubble formulation) order the F, I\n"
+            "                       and W passes, for up to S seconds (one stage per rank,\n"
+            "                       p x m <= 256); kept when faster, its status recorded\n"
             "  -o, --output FILE    the plan file (required)\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
             "  --no-db              do not store the plan\n"
@@ -70,11 +73,13 @@ int main(int argc, char **argv) {
         {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
         {"no-db", no_argument, 0, 'N'},            {"help", no_argument, 0, 'h'},
+        {"ilp-schedule", required_argument, 0, 'I'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL;
     long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
     int no_db = 0, c;
+    double ilp_s = 0;
     pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
@@ -111,6 +116,10 @@ int main(int argc, char **argv) {
         case 'L':
             o.time_limit_s = strtod(optarg, &end);
             if (*end || !(o.time_limit_s > 0)) return pp_tool_usage_error(TOOL, "--time-limit: '%s' is not > 0", optarg);
+            break;
+        case 'I':
+            ilp_s = strtod(optarg, &end);
+            if (*end || !(ilp_s > 0)) return pp_tool_usage_error(TOOL, "--ilp-schedule: '%s' is not seconds > 0", optarg);
             break;
         case 'o': outp = optarg; break;
         case 'D': db_opt = optarg; break;
@@ -167,6 +176,15 @@ int main(int argc, char **argv) {
         goto fail;
     }
     if (pp_search_make_plan(&o, &cands[0], &plan, &err)) goto fail;
+    if (ilp_s > 0) {
+        if (pp_search_ilp_schedule(&o, &plan, ilp_s, &err)) goto fail;
+        printf("ILP schedule: %s (from %s, %.5g s -> %.5g s, gap %.3g, %.2f s)%s\n", plan.planner.ilp_status,
+               plan.planner.ilp_warm, plan.planner.ilp_warm_makespan_s, plan.planner.ilp_makespan_s,
+               plan.planner.ilp_gap, plan.planner.ilp_solve_s,
+               strcmp(plan.schedule_name, pp_schedule_name((pp_schedule_kind)cands[0].schedule))
+                   ? "; it replaces the schedule"
+                   : "; the searched schedule stays");
+    }
     printf("\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
            plan.schedule_name, plan.n_microbatches, plan.micro_batch, plan.planner.method, plan.planner.status,
            plan.planner.gap, plan.planner.solve_s);

@@ -36,6 +36,20 @@ expect_out "split by manual (given"
 grep -q '"first_op": "h.2.ln_1"' manual.json || fail "the manual split point is not where asked"
 ok
 
+# The ILP schedule: it orders the passes, its status is recorded, the plan still checks out.
+run "$PIPPY" plan --model gpt2-tiny --cluster four.json --batch 16 --pp 4 --schedule 1f1b --microbatches 8 \
+  --ilp-schedule 5 -o ilp.json --no-db
+expect_rc 0
+expect_out "ILP schedule:"
+grep -q '"schedule_ilp"' ilp.json || fail "no ILP status in the plan"
+ok
+run "$PIPPY" check ilp.json
+expect_rc 0
+run "$PIPPY" plan --model gpt2-tiny --cluster four.json --batch 16 --pp 2 --schedule interleaved --microbatches 8 \
+  --ilp-schedule 5 -o x.json --no-db
+expect_rc 1
+expect_err "one stage per rank"
+
 # Cannot fit: llama2-70b on one 141 GiB device.
 run "$PIPPY" plan --model llama2-70b --cluster h200-1 --batch 8 --seq 512 -o big.json --no-db
 expect_rc 1

@@ -80,8 +80,8 @@ static void solve_checked(const char *name, const costs *c, pp_ilpsched_result *
     int rc = pp_ilpsched_solve(&pr, TIME_LIMIT_S, out, &err);
     ck_assert_msg(rc == 0, "%s: %s", name, err.msg);
     fprintf(stderr,
-            "ilpsched %-14s p=%d m=%d cap=%-4g | 1f1b %.4g%s  zbh1 %.4g%s  zbh2 %.4g%s | ILP %.4g  status %s  gap %.3g  "
-            "solve %.2f s  (warm %s %.4g)\n",
+            "ilpsched %-14s p=%d m=%d cap=%-4g | 1f1b %.4g%s  zbh1 %.4g%s  zbh2 %.4g%s | ILP %.4g  status %s  "
+            "gap %.3g  solve %.2f s  (warm %s %.4g)\n",
             name, c->p, c->m, c->cap, fig[0].span, fig[0].fits ? "" : "*", fig[1].span, fig[1].fits ? "" : "*",
             fig[2].span, fig[2].fits ? "" : "*", out->makespan, out->status, out->gap, out->solve_s, out->warm_name,
             out->warm_makespan);
@@ -187,8 +187,8 @@ START_TEST(test_tight_cap_no_w_memory) {
     pp_ilpsched_result_free(&out);
 
     /* Equal ranks with I slower than F: ZB-H1 idles (F + I - W per rank
-     * behind); the ILP fills it (29.6 once proved; the local search alone
-     * finds 30.8). */
+     * behind); the ILP fills most of it (29.9 within the 10 s here, 29.6
+     * proved optimal given longer). */
     c = uniform(4, 8, 1, 1.5, 0.5, 0.1, 4, 0);
     solve_checked("I=1.5F/aw=0", &c, &out, fig);
     ck_assert(fig[1].fits && !fig[2].fits);
@@ -210,15 +210,15 @@ START_TEST(test_loose_cap_near_zero_bubble) {
     ck_assert_msg(out.makespan <= lb * (1 + 1e-9), "ILP %g, bound %g", out.makespan, lb);
     pp_ilpsched_result_free(&out);
 
-    /* No cap, I slower than F: ZB-H2 (29.1) stays above the bound, the ILP
-     * closes most of the gap and proves its answer. */
+    /* No cap, I slower than F: ZB-H2 (29.1) idles; the ILP finds 28.6 and
+     * proves it optimal (the simple bound, 27.3, ignores the cool-down). */
     c = uniform(4, 8, 1, 1.5, 0.5, 0.1, 0, 0.5);
     solve_checked("I=1.5F/no cap", &c, &out, fig);
     lb = zero_bubble_bound(&c);
     fprintf(stderr, "ilpsched I=1.5F/no cap: zero-bubble bound %.4g, ILP %.4g (+%.1f%%)\n", lb, out.makespan,
             100 * (out.makespan / lb - 1));
     ck_assert(out.makespan < fig[2].span - 1e-9);
-    ck_assert_msg(out.makespan <= 1.03 * lb, "ILP %g, bound %g", out.makespan, lb);
+    ck_assert_msg(out.makespan <= 1.05 * lb, "ILP %g, bound %g", out.makespan, lb);
     ck_assert_str_eq(out.status, "optimal");
     pp_ilpsched_result_free(&out);
 }
@@ -293,11 +293,13 @@ START_TEST(test_small_shapes) {
     solve_checked("one-rank", &c, &out, fig);
     ck_assert(fabs(out.makespan - 10.5) < 1e-9);
     pp_ilpsched_result_free(&out);
-    /* One microbatch: no order to choose. */
+    /* One microbatch: no order to choose; the forwards, the input backwards
+     * and rank 0's W in a row, with 6 hops: 5.5 + 5.5 + 0.5 + 0.3. */
     c = unequal(4, 0.5);
     c.m = 1;
     solve_checked("one-mb", &c, &out, fig);
-    ck_assert(fabs(out.makespan - fig[0].span) <= 1e-9 * fig[0].span);
+    ck_assert(fabs(out.makespan - 11.8) <= 1e-9);
+    ck_assert_str_eq(out.status, "warm-start");
     pp_ilpsched_result_free(&out);
     /* Fewer microbatches than ranks. */
     c.m = 3;

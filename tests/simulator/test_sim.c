@@ -256,6 +256,23 @@ START_TEST(test_deadlock_reported) {
 }
 END_TEST
 
+/* The last stage's backward before its own forward: refused, not simulated short. */
+START_TEST(test_backward_before_forward) {
+    pp_err err = {0};
+    pp_sched s;
+    costs c;
+    ck_assert_int_eq(pp_sched_init(&s, 1, &err), 0);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 0), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 0), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 0), &err);
+    pp_sim_input in = input(&s, 1, &c, 1, 1, 1);
+    pp_sim_result r;
+    ck_assert_int_eq(pp_sim_run(&in, &r, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "rank 0 at action 0 (0I0) waits for an earlier action of its own"));
+    pp_sched_free(&s);
+}
+END_TEST
+
 START_TEST(test_memory_timeline) {
     pp_err err = {0};
     pp_sched s;
@@ -295,6 +312,7 @@ int main(void) {
     tcase_add_test(tc, test_data_parallel_and_tied);
     tcase_add_test(tc, test_deadlock_reported);
     tcase_add_test(tc, test_memory_timeline);
+    tcase_add_test(tc, test_backward_before_forward);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
