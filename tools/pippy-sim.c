@@ -204,12 +204,7 @@ static int print_json(const pp_sim_result *r, const char *what, const char *cost
     }
     pp_jw_arr_end(&w);
     pp_jw_obj_end(&w);
-    char *text;
-    size_t len;
-    if (pp_jw_finish(&w, &text, &len, err)) return -1;
-    fwrite(text, 1, len, stdout);
-    free(text);
-    return 0;
+    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {

@@ -3,6 +3,8 @@
  */
 #include "tools/tool_common.h"
 
+#include "core/pp_json.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -122,4 +124,13 @@ const char *pp_tool_fmt_count(long long v, char *buf, size_t n) {
     }
     buf[o] = '\0';
     return buf;
+}
+
+int pp_tool_print_json(struct pp_jw *w, pp_err *err) {
+    char *text;
+    size_t len;
+    if (pp_jw_finish(w, &text, &len, err)) return -1;
+    int bad = fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0;
+    free(text);
+    return bad ? pp_err_set(err, PP_ERR_IO, "stdout: write error") : 0;
 }

@@ -40,4 +40,8 @@ int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long lon
  * Returns buf (n >= 32). */
 const char *pp_tool_fmt_count(long long v, char *buf, size_t n);
 
+/* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
+struct pp_jw;
+int pp_tool_print_json(struct pp_jw *w, pp_err *err);
+
 #endif /* PP_TOOL_COMMON_H */
