@@ -5,6 +5,8 @@
  * and the peak resident memory, so linearity in p x m can be read off.
  * The peer is the physical limit of the machine: the same actions walked
  * once by a loop that only sums their stage numbers (memory bandwidth).
+ * Each 1F1B size runs in time order (the event heap) and in any order (a
+ * stack; the results are identical, see pp_sim.c).
  *
  *   bench_sim [--max-p 1024] [--max-m 4096] [--reps 3]
  */
@@ -38,7 +40,7 @@ static int cmp_d(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static void run(pp_schedule_kind k, int p, int m, int v, int reps) {
+static void run(pp_schedule_kind k, int p, int m, int v, int reps, int any_order) {
     pp_err err = {0};
     pp_sched s;
     double t0 = now();
@@ -50,7 +52,7 @@ static void run(pp_schedule_kind k, int p, int m, int v, int reps) {
     int S = pp_sched_n_stages(&s);
     double *c = malloc(sizeof(double) * (size_t)S);
     for (int j = 0; j < S; j++) c[j] = 1.0;
-    pp_sim_input in = {.sched = &s, .n_stages = S, .t_f = c, .t_i = c, .t_w = c, .dp = 1};
+    pp_sim_input in = {.sched = &s, .n_stages = S, .t_f = c, .t_i = c, .t_w = c, .dp = 1, .any_order = any_order};
     double times[16], bubble = 0;
     long long n = 0;
     for (int r = 0; r < reps; r++) {
@@ -74,9 +76,9 @@ static void run(pp_schedule_kind k, int p, int m, int v, int reps) {
         for (int j = 0; j < s.ranks[r].n; j++) sum += s.ranks[r].acts[j].stage;
     double walk = now() - t0;
     long long rss = rss_peak_kib();
-    printf("%-11s p %5d m %5d  actions %10lld  generate %8.3f s  simulate %8.3f s  %7.2f M actions/s  "
+    printf("%-5s %-11s p %5d m %5d  actions %10lld  generate %8.3f s  simulate %8.3f s  %7.2f M actions/s  "
            "walk/simulate %.3f  %6.1f ns/action  peak RSS %8.1f MiB (%5.1f B/action)  bubble %.6f  [%lld]\n",
-           pp_schedule_name(k), p, m, n, gen, med, n / med / 1e6, walk / med, med / n * 1e9, rss / 1024.0,
+           any_order ? "any" : "time", pp_schedule_name(k), p, m, n, gen, med, n / med / 1e6, walk / med, med / n * 1e9, rss / 1024.0,
            rss * 1024.0 / n, bubble, sum % 7);
     fflush(stdout);
     free(c);
@@ -91,9 +93,11 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--reps")) reps = atoi(argv[i + 1]);
     }
     if (reps < 1 || reps > 16) reps = 3;
-    for (int p = 64, m = 256; p <= max_p && m <= max_m; p *= 2, m *= 2) run(PP_SCHEDULE_1F1B, p, m, 1, reps);
+    /* Time order (the heap) and any order (a stack): the same results. */
+    for (int any = 0; any < 2; any++)
+        for (int p = 64, m = 256; p <= max_p && m <= max_m; p *= 2, m *= 2) run(PP_SCHEDULE_1F1B, p, m, 1, reps, any);
     pp_schedule_kind others[] = {PP_SCHEDULE_GPIPE, PP_SCHEDULE_INTERLEAVED, PP_SCHEDULE_ZBH1, PP_SCHEDULE_ZBH2,
                                  PP_SCHEDULE_ZBV, PP_SCHEDULE_DUALPIPEV};
-    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) run(others[k], 64, 256, 2, reps);
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) run(others[k], 64, 256, 2, reps, 0);
     return 0;
 }

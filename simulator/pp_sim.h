@@ -56,6 +56,11 @@ typedef struct pp_sim_input {
     const double *tied_bytes; /* [n_tied] */
     double samples_per_step, tokens_per_step;
     int want_trace, want_timeline, want_critical_path;
+    /* 1: run ranks in any order instead of time order. The times, memory and
+     * bubbles computed are the same (see pp_sim.c), the work per action
+     * smaller; the trace and, among equally critical paths, the one reported
+     * may differ in order. */
+    int any_order;
 } pp_sim_input;
 
 typedef struct pp_sim_point {

@@ -184,6 +184,48 @@ START_TEST(test_swap_deadlocks) {
 }
 END_TEST
 
+/* Time order or any order: the same times, bubbles and memory. */
+START_TEST(test_any_order_same_results) {
+    pp_err err = {0};
+    for (int k = 0; k < PP_SCHEDULE__COUNT; k++)
+        for (int p = 2; p <= 6; p++) {
+            int m = 2 * p;
+            pp_sched s;
+            if (pp_schedule_check((pp_schedule_kind)k, p, m, 2, NULL)) continue;
+            ck_assert_int_eq(pp_schedule_generate((pp_schedule_kind)k, p, m, 2, &s, &err), 0);
+            int S = pp_sched_n_stages(&s);
+            double f[64], i[64], w[64], xf[64 * 64], al[64], be[64];
+            for (int j = 0; j < S; j++) {
+                f[j] = 1 + 0.37 * j;
+                i[j] = 1.5 - 0.05 * j;
+                w[j] = 0.25 + 0.1 * (j % 3);
+            }
+            for (int j = 0; j < S * S; j++) xf[j] = (j % 7) * 1e5;
+            for (int j = 0; j < p * p; j++) {
+                al[j] = 1e-3 * (1 + j % 3);
+                be[j] = 1e8;
+            }
+            pp_sim_input in = {.sched = &s, .n_stages = S, .t_f = f, .t_i = i, .t_w = w, .xfer = xf, .alpha = al,
+                               .beta = be, .dp = 1};
+            pp_sim_result a, b;
+            ck_assert_int_eq(pp_sim_run(&in, &a, &err), 0);
+            in.any_order = 1;
+            ck_assert_int_eq(pp_sim_run(&in, &b, &err), 0);
+            ck_assert_msg(a.iteration_s == b.iteration_s, "%s p %d: %.17g vs %.17g", pp_schedule_name(k), p,
+                          a.iteration_s, b.iteration_s);
+            for (int r = 0; r < p; r++) {
+                ck_assert(a.busy[r] == b.busy[r]);
+                ck_assert(a.end[r] == b.end[r]);
+                ck_assert(a.peak_act_bytes[r] == b.peak_act_bytes[r]);
+                ck_assert_int_eq(a.peak_inflight[r], b.peak_inflight[r]);
+            }
+            pp_sim_result_free(&a);
+            pp_sim_result_free(&b);
+            pp_sched_free(&s);
+        }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("closed_forms");
     TCase *tc = tcase_create("closed_forms");
@@ -193,6 +235,7 @@ int main(void) {
     tcase_add_test(tc, test_zbh1_zbh2);
     tcase_add_test(tc, test_all_deadlock_free);
     tcase_add_test(tc, test_swap_deadlocks);
+    tcase_add_test(tc, test_any_order_same_results);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
