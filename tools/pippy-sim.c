@@ -50,7 +50,7 @@ static void usage(FILE *f) {
             "  --link-us X          link latency in microseconds (default: the cluster's, else 0)\n"
             "  --link-gbit X        link bandwidth in Gbit/s (default: the cluster's, else infinite)\n"
             "  --trace FILE         write the predicted trace as Chrome trace JSON\n"
-            "  --json               machine-readable output\n"
+            "  --json               machine-readable output, with each rank's memory over time\n"
             "  -h, --help           this help\n");
 }
 
@@ -186,6 +186,21 @@ static int print_json(const pp_sim_result *r, const char *what, const char *cost
         pp_jw_num(&w, r->peak_act_bytes[k]);
         pp_jw_key(&w, "peak_total_bytes");
         pp_jw_num(&w, r->peak_total_bytes[k]);
+        if (r->timeline) {
+            /* Activation bytes over time ([t, bytes] at each change); the total is
+             * these plus the constant parameters, gradients and optimizer state. */
+            pp_jw_key(&w, "static_bytes");
+            pp_jw_num(&w, r->peak_total_bytes[k] - r->peak_act_bytes[k]);
+            pp_jw_key(&w, "activation_timeline");
+            pp_jw_arr_begin(&w);
+            for (int i = 0; i < r->timeline_n[k]; i++) {
+                pp_jw_arr_begin_inline(&w);
+                pp_jw_num(&w, r->timeline[k][i].t);
+                pp_jw_num(&w, r->timeline[k][i].bytes);
+                pp_jw_arr_end(&w);
+            }
+            pp_jw_arr_end(&w);
+        }
         pp_jw_obj_end(&w);
     }
     pp_jw_arr_end(&w);
@@ -362,6 +377,7 @@ int main(int argc, char **argv) {
     in.tokens_per_step = tokens;
     in.want_trace = o.trace != NULL;
     in.want_critical_path = 1;
+    in.want_timeline = o.json;
     if (pp_sim_run(&in, &res, &err)) goto fail;
     if (o.trace && pp_trace_save_chrome(&res.trace, o.trace, &err)) goto fail;
     if (o.json) {

@@ -22,6 +22,8 @@ done
 run "$PIPPY" sim --model gpt2-124m --schedule 1f1b --pp 4 --microbatches 8 --json --trace "$T/t.json"
 expect_rc 0
 expect_out '"bubble_idle_over_total"'
+expect_out '"activation_timeline"'
+expect_out '"static_bytes"'
 grep -q '"traceEvents"' "$T/t.json" || fail "no trace written"
 ok
 run "$PIPPY" check "$T/t.json"
