@@ -32,7 +32,7 @@
 #include "core/pp_err.h"
 
 /* The newest schema version this build knows (= number of migrations). */
-#define PP_DB_SCHEMA_VERSION 1
+#define PP_DB_SCHEMA_VERSION 2
 
 /* Written into PRAGMA application_id by migration 1 ("PIPP"). */
 #define PP_DB_APPLICATION_ID 0x50495050
@@ -155,5 +155,110 @@ int pp_db_plans_list(pp_db *db, pp_db_plan_row **rows, int *n, pp_err *err);
 
 void pp_db_plan_row_clear(pp_db_plan_row *row);
 void pp_db_plan_rows_free(pp_db_plan_row *rows, int n);
+
+/* ---- Profiles: devices, op timings, links -------------------------------
+ *
+ * Schema version 2. A device is whatever one set of measurements was taken
+ * on, keyed by a fingerprint (SHA-256 hex of its canonical description).
+ * Op profiles are keyed by (device, op signature): the signature is the
+ * canonical text of an op's kind, dtype and shapes, e.g.
+ * "linear f32 x[4,64,768] w[2304,768] b", so every op of one shape is timed
+ * once per device and reused by any model that has it. Links are keyed by
+ * (device, src_rank, dst_rank, src_host, dst_host).
+ *
+ * On a read-only open of an older database (schema < 2), the get and list
+ * functions below report nothing found and empty lists.
+ */
+
+/* A device as stored. description_json is owned (pp_db_device_rows_free). */
+typedef struct pp_db_device {
+    long long id;
+    char fingerprint[65];   /* SHA-256 hex of the canonical description */
+    char *description_json; /* CPU model or GPU name, cores, threads, BLAS and its
+                             * kernel, library versions, ... */
+    char created_at[32];    /* UTC, "YYYY-MM-DDTHH:MM:SSZ" */
+} pp_db_device;
+
+/* Stores a device under its fingerprint (an upsert): a new fingerprint
+ * inserts a row; a stored one keeps its row, id and creation time and takes
+ * the new description when it differs. fingerprint must be 64 lowercase hex
+ * digits, description_json valid JSON. Writes *id (may be NULL). Runs in its
+ * own transaction, or inside the caller's. Returns 0, or -1 with err set and
+ * the database unchanged. */
+int pp_db_device_put(pp_db *db, const char *fingerprint, const char *description_json, long long *id,
+                     pp_err *err);
+
+/* All stored devices in the order they were first stored; same contract as
+ * pp_db_models_list (free with pp_db_device_rows_free). */
+int pp_db_devices_list(pp_db *db, pp_db_device **rows, int *n, pp_err *err);
+void pp_db_device_rows_free(pp_db_device *rows, int n);
+
+/* One op's measured costs on one device. Times and spreads are seconds,
+ * indexed by pass: [0] F (forward), [1] I (input gradient), [2] W (weight
+ * gradient); t is the median, spread a dispersion in seconds (e.g. the
+ * interquartile range), samples the number of timings behind them. Bytes
+ * are per microbatch: what F keeps for I, what I keeps for W, the
+ * parameters, the temporary workspace. All numbers must be finite and
+ * >= 0. measured_at is UTC "YYYY-MM-DDTHH:MM:SSZ"; empty on put means now. */
+typedef struct pp_db_op_profile {
+    char signature[512]; /* canonical op signature (see above), not empty */
+    char kind[32];       /* op kind, e.g. "linear", "attention"; not empty */
+    double t[3], spread[3];
+    int samples[3];
+    long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_op_profile;
+
+/* Stores p for the device (a stored device's id): inserts, or replaces the
+ * times, bytes and measured_at of the profile already stored for
+ * (device, signature), keeping its id. A signature seen for the first time
+ * is stored with its kind; a known signature stored with another kind is
+ * refused as inconsistent. Runs in its own transaction, or inside the
+ * caller's. Returns 0, or -1 with err set and the database unchanged. */
+int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile *p, pp_err *err);
+
+/* Looks up the profile of signature on the device. Returns 0 with *found 1
+ * and *out filled, 0 with *found 0 and *out zeroed, or -1 with err set. */
+int pp_db_op_profile_get(pp_db *db, long long device_id, const char *signature, pp_db_op_profile *out,
+                         int *found, pp_err *err);
+
+/* The profiles of one device (device_id <= 0: of all devices), by device,
+ * then in the order first stored. Returns 0 with *rows (NULL when *n is 0;
+ * free with pp_db_op_profiles_free) and *n, or -1 with err set, *rows NULL
+ * and *n 0. */
+int pp_db_op_profiles_list(pp_db *db, long long device_id, pp_db_op_profile **rows, int *n, pp_err *err);
+void pp_db_op_profiles_free(pp_db_op_profile *rows);
+
+/* One measured link, from src_rank on src_host to dst_rank on dst_host:
+ * sending n bytes takes alpha_s + n / beta_Bps seconds. alpha_s >= 0;
+ * beta_Bps >= 0, 0 meaning unmeasurably fast (as pp_cost's beta); residual
+ * >= 0 is the fit's error (relative RMS); sizes_json is a JSON array of the
+ * message sizes measured, in bytes ("" on put means "[]"). Ranks >= 0;
+ * hosts may be empty, not NULL. measured_at as in pp_db_op_profile. */
+typedef struct pp_db_link {
+    int src_rank, dst_rank;
+    char src_host[128], dst_host[128];
+    double alpha_s, beta_Bps, residual;
+    char sizes_json[256];
+    char measured_at[32];
+    long long device_id; /* filled by list; put ignores it */
+} pp_db_link;
+
+/* Stores l for the device: inserts, or replaces the link already stored for
+ * (device, src_rank, dst_rank, src_host, dst_host), keeping its id. Runs in
+ * its own transaction, or inside the caller's. Returns 0, or -1 with err
+ * set and the database unchanged. */
+int pp_db_link_put(pp_db *db, long long device_id, const pp_db_link *l, pp_err *err);
+
+/* The links of one device (device_id <= 0: of all), by device, then
+ * src_rank, dst_rank, hosts. Same contract as pp_db_op_profiles_list (free
+ * with pp_db_links_free). */
+int pp_db_links_list(pp_db *db, long long device_id, pp_db_link **rows, int *n, pp_err *err);
+void pp_db_links_free(pp_db_link *rows);
+
+/* How many devices, op profiles and links are stored (0 each on an older
+ * schema). Any pointer may be NULL. Returns 0, or -1 with err set. */
+int pp_db_profile_counts(pp_db *db, int *devices, int *op_profiles, int *links, pp_err *err);
 
 #endif /* PP_DB_H */

@@ -114,6 +114,11 @@ double pp_backend_event_elapsed(pp_backend *be, const pp_event *start, const pp_
 /* Monotonic wall clock in seconds (for timing; never used by the simulator). */
 double pp_backend_now(void);
 
+/* The device as a JSON object: kind, model (CPU model or GPU name), cores,
+ * threads, BLAS and its kernel, library versions. Two machines that time
+ * ops alike describe themselves alike: profiles are keyed by its hash. */
+void pp_backend_describe(pp_backend *be, char *json, size_t n);
+
 /* The CPU backend (kernels/cpu/pp_cpu_backend.c). */
 int pp_cpu_backend_open(int threads, pp_backend **out, pp_err *err);
 

@@ -1,11 +1,12 @@
 /*
  * pippy-db.c -- `pippy db`: what the database holds.
  *
- * Every other command stores its results (models, plans, and later
- * profiles, predictions, runs) in one SQLite file; this command is the
- * window onto it. It opens the database read-only, so looking never
+ * Every other command stores its results (models, plans, device profiles
+ * and links, and later predictions, runs) in one SQLite file; this command
+ * is the window onto it. It opens the database read-only, so looking never
  * creates, migrates or changes the file, and prints the schema version and
- * the stored models and plans as tables, or as JSON with --json.
+ * the stored models and plans (with counts of the profiles), or the
+ * profiles themselves with `profiles`, as tables, or as JSON with --json.
  * `pippy db init` is the one writing form: it creates the database, or
  * brings an older one up to this pippy's schema.
  */
@@ -24,13 +25,17 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: pippy db [--db PATH] [--json] [models|plans]\n"
+            "usage: pippy db [--db PATH] [--json] [models|plans|profiles]\n"
             "       pippy db [--db PATH] [--json] init\n"
             "\n"
             "Lists what the pippy database holds: its schema version, then the stored\n"
-            "models and plans (or only the kind named). Listing opens the database\n"
-            "read-only and never creates or changes it.\n"
+            "models and plans and how many device profiles and links there are (or\n"
+            "only the kind named). Listing opens the database read-only and never\n"
+            "creates or changes it.\n"
             "\n"
+            "  profiles     the profiled devices, their op timings (F, I, W medians\n"
+            "               in microseconds with their spread, and sample counts) and\n"
+            "               their links (latency alpha, bandwidth beta, fit residual)\n"
             "  init         create the database, or upgrade an older one to this\n"
             "               pippy's schema (version %d), and print its version\n"
             "\n"
@@ -63,12 +68,24 @@ static int table_add(table *t, const char *const *vals, pp_err *err) {
     return 0;
 }
 
+/* Display width of UTF-8 text: its characters, not its bytes ("µs"). */
+static int text_width(const char *s) {
+    int n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xc0) != 0x80) n++;
+    return n;
+}
+
+static void pad(int n) {
+    for (; n > 0; n--) fputc(' ', stdout);
+}
+
 static void table_print(const table *t) {
     int w[MAX_COLS];
     for (int j = 0; j < t->ncol; j++) {
-        w[j] = (int)strlen(t->head[j]);
+        w[j] = text_width(t->head[j]);
         for (int i = 0; i < t->nrow; i++) {
-            int l = (int)strlen(t->cells[i * t->ncol + j]);
+            int l = text_width(t->cells[i * t->ncol + j]);
             if (l > w[j]) w[j] = l;
         }
     }
@@ -76,10 +93,10 @@ static void table_print(const table *t) {
         fputs("  ", stdout);
         for (int j = 0; j < t->ncol; j++) {
             const char *s = i < 0 ? t->head[j] : t->cells[i * t->ncol + j];
-            int last = j == t->ncol - 1;
-            if (t->right[j]) printf("%*s", w[j], s);
-            else if (last) fputs(s, stdout);
-            else printf("%-*s", w[j], s);
+            int last = j == t->ncol - 1, fill = w[j] - text_width(s);
+            if (t->right[j]) pad(fill);
+            fputs(s, stdout);
+            if (!t->right[j] && !last) pad(fill);
             if (!last) fputs("  ", stdout);
         }
         fputc('\n', stdout);
@@ -194,13 +211,188 @@ static void json_plans(pp_jw *w, const pp_db_plan_row *p, int np, const pp_db_mo
     pp_jw_arr_end(w);
 }
 
+/* ---- Profiles ---------------------------------------------------------------- */
+
+static void print_profile_counts(int nd, int nop, int nl) {
+    printf("devices: %d\nop profiles: %d\nlinks: %d\n", nd, nop, nl);
+}
+
+static const char *device_fp_for(const pp_db_device *d, int nd, long long id) {
+    for (int i = 0; i < nd; i++)
+        if (d[i].id == id) return d[i].fingerprint;
+    return "";
+}
+
+static int print_devices_text(const pp_db_device *d, int nd, pp_err *err) {
+    table t = {.ncol = 4, .head = {"ID", "FINGERPRINT", "CREATED", "DESCRIPTION"}, .right = {1, 0, 0, 0}};
+    int ret = -1;
+    printf("devices: %d\n", nd);
+    for (int i = 0; i < nd; i++) {
+        char id[32], fp[13];
+        snprintf(id, sizeof id, "%lld", d[i].id);
+        short_hash(d[i].fingerprint, fp);
+        const char *vals[] = {id, fp, d[i].created_at, d[i].description_json};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (nd > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+/* "123.4 ±5.6": a median and its spread, seconds shown as microseconds. */
+static void fmt_us(double t, double spread, char *out, size_t n) {
+    snprintf(out, n, "%.1f ±%.1f", t * 1e6, spread * 1e6);
+}
+
+static int print_op_profiles_text(const pp_db_op_profile *p, int np, pp_err *err) {
+    table t = {.ncol = 7,
+               .head = {"DEVICE", "SIGNATURE", "F µs", "I µs", "W µs", "SAMPLES F/I/W", "MEASURED"},
+               .right = {1, 0, 1, 1, 1, 1, 0}};
+    int ret = -1;
+    printf("op profiles: %d\n", np);
+    for (int i = 0; i < np; i++) {
+        char dev[32], f[64], in[64], w[64], samples[48];
+        snprintf(dev, sizeof dev, "%lld", p[i].device_id);
+        fmt_us(p[i].t[0], p[i].spread[0], f, sizeof f);
+        fmt_us(p[i].t[1], p[i].spread[1], in, sizeof in);
+        fmt_us(p[i].t[2], p[i].spread[2], w, sizeof w);
+        snprintf(samples, sizeof samples, "%d/%d/%d", p[i].samples[0], p[i].samples[1], p[i].samples[2]);
+        const char *vals[] = {dev, p[i].signature, f, in, w, samples, p[i].measured_at};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (np > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+static int print_links_text(const pp_db_link *l, int nl, pp_err *err) {
+    table t = {.ncol = 7,
+               .head = {"DEVICE", "PAIR", "HOSTS", "ALPHA µs", "BETA GB/s", "RESIDUAL", "MEASURED"},
+               .right = {1, 0, 0, 1, 1, 1, 0}};
+    int ret = -1;
+    printf("links: %d\n", nl);
+    for (int i = 0; i < nl; i++) {
+        char dev[32], pair[48], hosts[300], alpha[48], beta[48], resid[48];
+        snprintf(dev, sizeof dev, "%lld", l[i].device_id);
+        snprintf(pair, sizeof pair, "%d -> %d", l[i].src_rank, l[i].dst_rank);
+        snprintf(hosts, sizeof hosts, "%s -> %s", l[i].src_host[0] ? l[i].src_host : "-",
+                 l[i].dst_host[0] ? l[i].dst_host : "-");
+        snprintf(alpha, sizeof alpha, "%.2f", l[i].alpha_s * 1e6);
+        if (l[i].beta_Bps > 0) snprintf(beta, sizeof beta, "%.3f", l[i].beta_Bps / 1e9);
+        else snprintf(beta, sizeof beta, "inf");
+        snprintf(resid, sizeof resid, "%.3g", l[i].residual);
+        const char *vals[] = {dev, pair, hosts, alpha, beta, resid, l[i].measured_at};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (nl > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+static void json_devices(pp_jw *w, const pp_db_device *d, int nd) {
+    pp_jw_key(w, "devices");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nd; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "id");
+        pp_jw_int(w, d[i].id);
+        pp_jw_key(w, "fingerprint");
+        pp_jw_str(w, d[i].fingerprint);
+        pp_jw_key(w, "description_json");
+        pp_jw_str(w, d[i].description_json);
+        pp_jw_key(w, "created_at");
+        pp_jw_str(w, d[i].created_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+}
+
+static void json_triple_num(pp_jw *w, const char *key, const double v[3]) {
+    pp_jw_key(w, key);
+    pp_jw_arr_begin_inline(w);
+    for (int k = 0; k < 3; k++) pp_jw_num(w, v[k]);
+    pp_jw_arr_end(w);
+}
+
+static void json_op_profiles(pp_jw *w, const pp_db_op_profile *p, int np, const pp_db_device *d, int nd) {
+    pp_jw_key(w, "op_profiles");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < np; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "device_id");
+        pp_jw_int(w, p[i].device_id);
+        pp_jw_key(w, "device_fingerprint");
+        pp_jw_str(w, device_fp_for(d, nd, p[i].device_id));
+        pp_jw_key(w, "signature");
+        pp_jw_str(w, p[i].signature);
+        pp_jw_key(w, "kind");
+        pp_jw_str(w, p[i].kind);
+        json_triple_num(w, "t_s", p[i].t);
+        json_triple_num(w, "spread_s", p[i].spread);
+        pp_jw_key(w, "samples");
+        pp_jw_arr_begin_inline(w);
+        for (int k = 0; k < 3; k++) pp_jw_int(w, p[i].samples[k]);
+        pp_jw_arr_end(w);
+        pp_jw_key(w, "param_bytes");
+        pp_jw_int(w, p[i].param_bytes);
+        pp_jw_key(w, "keep_f_bytes");
+        pp_jw_int(w, p[i].keep_f_bytes);
+        pp_jw_key(w, "keep_w_bytes");
+        pp_jw_int(w, p[i].keep_w_bytes);
+        pp_jw_key(w, "workspace_bytes");
+        pp_jw_int(w, p[i].workspace_bytes);
+        pp_jw_key(w, "measured_at");
+        pp_jw_str(w, p[i].measured_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+}
+
+static void json_links(pp_jw *w, const pp_db_link *l, int nl, const pp_db_device *d, int nd) {
+    pp_jw_key(w, "links");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nl; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "device_id");
+        pp_jw_int(w, l[i].device_id);
+        pp_jw_key(w, "device_fingerprint");
+        pp_jw_str(w, device_fp_for(d, nd, l[i].device_id));
+        pp_jw_key(w, "src_rank");
+        pp_jw_int(w, l[i].src_rank);
+        pp_jw_key(w, "dst_rank");
+        pp_jw_int(w, l[i].dst_rank);
+        pp_jw_key(w, "src_host");
+        pp_jw_str(w, l[i].src_host);
+        pp_jw_key(w, "dst_host");
+        pp_jw_str(w, l[i].dst_host);
+        pp_jw_key(w, "alpha_s");
+        pp_jw_num(w, l[i].alpha_s);
+        pp_jw_key(w, "beta_Bps");
+        pp_jw_num(w, l[i].beta_Bps);
+        pp_jw_key(w, "residual");
+        pp_jw_num(w, l[i].residual);
+        pp_jw_key(w, "sizes_json");
+        pp_jw_str(w, l[i].sizes_json);
+        pp_jw_key(w, "measured_at");
+        pp_jw_str(w, l[i].measured_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+}
+
 static int write_stdout(const char *s, size_t n, pp_err *err) {
     if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0)
         return pp_err_set(err, PP_ERR_IO, "writing to standard output failed");
     return 0;
 }
 
-enum what { WHAT_ALL, WHAT_MODELS, WHAT_PLANS, WHAT_INIT };
+enum what { WHAT_ALL, WHAT_MODELS, WHAT_PLANS, WHAT_PROFILES, WHAT_INIT };
 
 int main(int argc, char **argv) {
     const char *db_opt = NULL;
@@ -231,8 +423,9 @@ int main(int argc, char **argv) {
         if (have_what) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", a);
         if (!strcmp(a, "models")) what = WHAT_MODELS;
         else if (!strcmp(a, "plans")) what = WHAT_PLANS;
+        else if (!strcmp(a, "profiles")) what = WHAT_PROFILES;
         else if (!strcmp(a, "init")) what = WHAT_INIT;
-        else return pp_tool_usage_error(TOOL, "unknown argument '%s' (expected models, plans or init)", a);
+        else return pp_tool_usage_error(TOOL, "unknown argument '%s' (expected models, plans, profiles or init)", a);
         have_what = 1;
     }
 
@@ -241,7 +434,10 @@ int main(int argc, char **argv) {
     pp_db *db = NULL;
     pp_db_model_row *models = NULL;
     pp_db_plan_row *plans = NULL;
-    int nm = 0, np = 0, status = 1, version = 0;
+    pp_db_device *devices = NULL;
+    pp_db_op_profile *profiles = NULL;
+    pp_db_link *links = NULL;
+    int nm = 0, np = 0, nd = 0, nop = 0, nl = 0, status = 1, version = 0;
     char *text = NULL;
     size_t text_len = 0;
     pp_jw w;
@@ -259,6 +455,15 @@ int main(int argc, char **argv) {
     /* Plans show their model's name, so models are loaded for them too. */
     if ((want_models || want_plans) && pp_db_models_list(db, &models, &nm, &err)) goto cleanup;
     if (want_plans && pp_db_plans_list(db, &plans, &np, &err)) goto cleanup;
+    int want_counts = what == WHAT_ALL || what == WHAT_PROFILES;
+    int want_profiles = what == WHAT_PROFILES;
+    if (want_profiles) {
+        if (pp_db_devices_list(db, &devices, &nd, &err) || pp_db_op_profiles_list(db, 0, &profiles, &nop, &err) ||
+            pp_db_links_list(db, 0, &links, &nl, &err))
+            goto cleanup;
+    } else if (want_counts && pp_db_profile_counts(db, &nd, &nop, &nl, &err)) {
+        goto cleanup;
+    }
 
     if (json) {
         pp_jw_obj_begin(&w);
@@ -268,7 +473,7 @@ int main(int argc, char **argv) {
         pp_jw_int(&w, version);
         pp_jw_key(&w, "schema_version_supported");
         pp_jw_int(&w, PP_DB_SCHEMA_VERSION);
-        if (want_models || want_plans) {
+        if (want_models || want_plans || want_counts) {
             pp_jw_key(&w, "counts");
             pp_jw_obj_begin(&w);
             if (want_models) {
@@ -279,10 +484,23 @@ int main(int argc, char **argv) {
                 pp_jw_key(&w, "plans");
                 pp_jw_int(&w, np);
             }
+            if (want_counts) {
+                pp_jw_key(&w, "devices");
+                pp_jw_int(&w, nd);
+                pp_jw_key(&w, "op_profiles");
+                pp_jw_int(&w, nop);
+                pp_jw_key(&w, "links");
+                pp_jw_int(&w, nl);
+            }
             pp_jw_obj_end(&w);
         }
         if (want_models) json_models(&w, models, nm);
         if (want_plans) json_plans(&w, plans, np, models, nm);
+        if (want_profiles) {
+            json_devices(&w, devices, nd);
+            json_op_profiles(&w, profiles, nop, devices, nd);
+            json_links(&w, links, nl, devices, nd);
+        }
         pp_jw_obj_end(&w);
         if (pp_jw_finish(&w, &text, &text_len, &err) || write_stdout(text, text_len, &err)) goto cleanup;
     } else {
@@ -299,6 +517,17 @@ int main(int argc, char **argv) {
             printf("\n");
             if (print_plans_text(plans, np, models, nm, &err)) goto cleanup;
         }
+        if (want_profiles) {
+            printf("\n");
+            if (print_devices_text(devices, nd, &err)) goto cleanup;
+            printf("\n");
+            if (print_op_profiles_text(profiles, nop, &err)) goto cleanup;
+            printf("\n");
+            if (print_links_text(links, nl, &err)) goto cleanup;
+        } else if (want_counts) {
+            printf("\n");
+            print_profile_counts(nd, nop, nl);
+        }
         if (write_stdout("", 0, &err)) goto cleanup;
     }
     status = 0;
@@ -308,6 +537,9 @@ cleanup:
     pp_jw_free(&w);
     pp_db_model_rows_free(models, nm);
     pp_db_plan_rows_free(plans, np);
+    pp_db_device_rows_free(devices, nd);
+    pp_db_op_profiles_free(profiles);
+    pp_db_links_free(links);
     pp_db_close(db);
     return status;
 }

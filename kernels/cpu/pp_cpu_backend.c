@@ -12,8 +12,13 @@
 #include "kernels/cpu/pp_cpu_kernels.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+char *openblas_get_corename(void);
+char *openblas_get_config(void);
 
 /* Freed blocks are kept and handed out again for the same size: a training
  * step allocates the same buffers every microbatch, and fresh large blocks
@@ -295,4 +300,28 @@ int pp_cpu_backend_open(int threads, pp_backend **out, pp_err *err) {
     pp_cpu_set_threads(threads);
     *out = be;
     return 0;
+}
+
+void pp_backend_describe(pp_backend *be, char *json, size_t n) {
+    char model[256] = "unknown", line[512];
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        char *c = strchr(line, ':');
+        if (c) {
+            c++;
+            while (*c == ' ' || *c == '\t') c++;
+            c[strcspn(c, "\n\"\\")] = '\0';
+            snprintf(model, sizeof model, "%s", c);
+        }
+        break;
+    }
+    if (f) fclose(f);
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "%s", openblas_get_config());
+    cfg[strcspn(cfg, "\"\\")] = '\0';
+    snprintf(json, n,
+             "{\"kind\": \"%s\", \"model\": \"%s\", \"cores\": %ld, \"threads\": %d, \"blas\": \"%s\", "
+             "\"blas_kernel\": \"%s\", \"pippy\": \"0.1.0\"}",
+             be->vt->name, model, sysconf(_SC_NPROCESSORS_ONLN), be->threads, cfg, openblas_get_corename());
 }

@@ -3,7 +3,10 @@
  * WAL, idempotent reopen, typed put/list/get round trips, upsert by hash,
  * all-or-nothing transaction groups, refusal of newer-schema, non-SQLite and
  * foreign databases without touching them, read-only opening, and two
- * processes writing one database at once.
+ * processes writing one database at once; profiles (schema version 2):
+ * the upgrade of a version-1 file, device/op-profile/link round trips and
+ * replacement, two processes writing profiles at once, and a writer killed
+ * inside a transaction leaving the database intact.
  *
  * Raw sqlite3 calls appear here only to inspect or prepare files behind the
  * layer's back.
@@ -12,6 +15,8 @@
 
 #include "tests/pp_test.h"
 #include <dirent.h>
+#include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -656,6 +661,509 @@ START_TEST(two_processes_write_concurrently) {
 }
 END_TEST
 
+/* ---- Profiles (schema version 2) ----------------------------------------- */
+
+/* The schema version 1 pippy wrote: migration 1, verbatim. */
+static const char *const V1_SCHEMA =
+    "PRAGMA journal_mode = WAL;\n"
+    "BEGIN;\n"
+    "CREATE TABLE models (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    name        TEXT    NOT NULL CHECK (length(name) > 0),\n"
+    "    family      TEXT    NOT NULL CHECK (length(family) > 0),\n"
+    "    hash        TEXT    NOT NULL UNIQUE\n"
+    "                        CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    n_params    INTEGER NOT NULL CHECK (n_params >= 0),\n"
+    "    config_json TEXT    NOT NULL CHECK (json_valid(config_json)),\n"
+    "    created_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX models_by_name ON models (name);\n"
+    "CREATE TABLE plans (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    name        TEXT    NOT NULL CHECK (length(name) > 0),\n"
+    "    plan_hash   TEXT    NOT NULL UNIQUE\n"
+    "                        CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model_hash  TEXT    NOT NULL REFERENCES models (hash),\n"
+    "    n_ranks     INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    schedule    TEXT    NOT NULL CHECK (length(schedule) > 0),\n"
+    "    plan_json   TEXT    NOT NULL CHECK (json_valid(plan_json)),\n"
+    "    created_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX plans_by_model ON plans (model_hash);\n"
+    "CREATE INDEX plans_by_name ON plans (name);\n"
+    "PRAGMA application_id = 1346981968;\n"
+    "PRAGMA user_version = 1;\n"
+    "COMMIT;\n";
+
+/* A profile whose numbers all derive from x, so a round trip can be checked. */
+static pp_db_op_profile make_profile(const char *signature, const char *kind, double x) {
+    pp_db_op_profile p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.signature, sizeof p.signature, "%s", signature);
+    snprintf(p.kind, sizeof p.kind, "%s", kind);
+    for (int k = 0; k < 3; k++) {
+        p.t[k] = x * 1e-6 * (k + 1);
+        p.spread[k] = x * 1e-8 * (k + 2);
+        p.samples[k] = (int)x + k;
+    }
+    p.param_bytes = (long long)(x * 1000);
+    p.keep_f_bytes = (long long)(x * 2000);
+    p.keep_w_bytes = (long long)(x * 3000);
+    p.workspace_bytes = 1LL << 33; /* above 32 bits */
+    return p;
+}
+
+static void assert_profile_eq(const pp_db_op_profile *a, const pp_db_op_profile *b) {
+    ck_assert_str_eq(a->signature, b->signature);
+    ck_assert_str_eq(a->kind, b->kind);
+    for (int k = 0; k < 3; k++) {
+        ck_assert(a->t[k] == b->t[k]); /* REAL keeps a double exactly */
+        ck_assert(a->spread[k] == b->spread[k]);
+        ck_assert_int_eq(a->samples[k], b->samples[k]);
+    }
+    ck_assert_int_eq(a->param_bytes, b->param_bytes);
+    ck_assert_int_eq(a->keep_f_bytes, b->keep_f_bytes);
+    ck_assert_int_eq(a->keep_w_bytes, b->keep_w_bytes);
+    ck_assert_int_eq(a->workspace_bytes, b->workspace_bytes);
+}
+
+static long long put_device(pp_db *db, const char *seed, const char *desc) {
+    char fp[65];
+    hash_of(seed, fp);
+    long long id = -1;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_device_put(db, fp, desc, &id, &err) == 0, "device_put: %s", err.msg);
+    ck_assert_int_gt(id, 0);
+    return id;
+}
+
+static void put_profile(pp_db *db, long long dev, const pp_db_op_profile *p) {
+    pp_err err = {0};
+    ck_assert_msg(pp_db_op_profile_put(db, dev, p, &err) == 0, "op_profile_put %s: %s", p->signature, err.msg);
+}
+
+static int count_profiles(pp_db *db, long long dev) {
+    pp_db_op_profile *rows = NULL;
+    int n = -1;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_op_profiles_list(db, dev, &rows, &n, &err) == 0, "%s", err.msg);
+    pp_db_op_profiles_free(rows);
+    return n;
+}
+
+START_TEST(migration_1_to_2_keeps_models) {
+    const char *p = tmp_path("v1.db");
+    raw_exec(p, V1_SCHEMA);
+    char h[65], ph[65];
+    hash_of("v1 model", h);
+    hash_of("v1 plan", ph);
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO models (name, family, hash, n_params, config_json) VALUES ('old', 'gpt2', '%s', 42, '{}');"
+             "INSERT INTO plans (name, plan_hash, model_hash, n_ranks, schedule, plan_json) "
+             "VALUES ('old-plan', '%s', '%s', 2, '1f1b', '{}');",
+             h, ph, h);
+    raw_exec(p, sql);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 1);
+
+    /* Read-only: still version 1, profiles read as empty, nothing changes. */
+    pp_db *db = NULL;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_open_readonly(p, &db, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(pp_db_schema_version(db), 1);
+    ck_assert_int_eq(count_models(db), 1);
+    ck_assert_int_eq(count_profiles(db, 0), 0);
+    pp_db_device *devs = (pp_db_device *)1;
+    pp_db_link *links = (pp_db_link *)1;
+    int n = -1, nd = -1, nop = -1, nl = -1, found = -1;
+    ck_assert_int_eq(pp_db_devices_list(db, &devs, &n, &err), 0);
+    ck_assert_ptr_null(devs);
+    ck_assert_int_eq(n, 0);
+    ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
+    ck_assert_ptr_null(links);
+    ck_assert_int_eq(n, 0);
+    pp_db_op_profile out;
+    ck_assert_int_eq(pp_db_op_profile_get(db, 1, "linear f32 x[1]", &out, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(pp_db_profile_counts(db, &nd, &nop, &nl, &err), 0);
+    ck_assert(nd == 0 && nop == 0 && nl == 0);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'devices'"), 0);
+
+    /* Read-write: migrated to 2, the version-1 rows kept as they were. */
+    db = open_ok(p);
+    ck_assert_int_eq(pp_db_schema_version(db), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(count_models(db), 1);
+    ck_assert_int_eq(count_plans(db), 1);
+    pp_db_model_row row;
+    ck_assert_int_eq(pp_db_model_get_by_hash(db, h, &row, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert_int_eq(row.id, 1);
+    ck_assert_str_eq(row.name, "old");
+    ck_assert_int_eq(row.n_params, 42);
+    pp_db_model_row_clear(&row);
+    long long dev = put_device(db, "v1 device", "{\"cpu\": \"test\"}");
+    pp_db_op_profile prof = make_profile("linear f32 x[4,64,768] w[2304,768] b", "linear", 7);
+    put_profile(db, dev, &prof);
+    ck_assert_int_eq(count_profiles(db, dev), 1);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                                "('devices', 'op_signatures', 'op_profiles', 'links')"),
+                     4);
+    char ok[64];
+    raw_text(p, "PRAGMA integrity_check", ok, sizeof ok);
+    ck_assert_str_eq(ok, "ok");
+}
+END_TEST
+
+START_TEST(profile_round_trip) {
+    const char *p = tmp_path("profiles.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    char fp1[65], fp2[65];
+    hash_of("cpu box", fp1);
+    hash_of("gpu box", fp2);
+    long long d1 = 0, d2 = 0, again = 0;
+    ck_assert_int_eq(pp_db_device_put(db, fp1, "{\"cpu\": \"Xeon\", \"cores\": 16}", &d1, &err), 0);
+    ck_assert_int_eq(pp_db_device_put(db, fp2, "{\"gpu\": \"H200\"}", &d2, &err), 0);
+    ck_assert_int_lt(d1, d2);
+    /* Upsert by fingerprint: same id, the latest description. */
+    ck_assert_int_eq(pp_db_device_put(db, fp1, "{\"cpu\": \"Xeon\", \"cores\": 32}", &again, &err), 0);
+    ck_assert_int_eq(again, d1);
+
+    pp_db_op_profile a = make_profile("linear f32 x[4,64,768] w[2304,768] b", "linear", 11);
+    pp_db_op_profile b = make_profile("layernorm f32 x[4,64,768]", "layernorm", 3);
+    pp_db_op_profile c = make_profile("linear f32 x[4,64,768] w[2304,768] b", "linear", 5);
+    snprintf(b.measured_at, sizeof b.measured_at, "2024-01-02T03:04:05Z");
+    put_profile(db, d1, &a);
+    put_profile(db, d1, &b);
+    put_profile(db, d2, &c); /* the same signature on another device */
+
+    pp_db_link l0 = {.src_rank = 0, .dst_rank = 1, .src_host = "h0", .dst_host = "h1", .alpha_s = 12e-6,
+                     .beta_Bps = 10e9, .residual = 0.02, .sizes_json = "[1024, 1048576]"};
+    pp_db_link l1 = {.src_rank = 1, .dst_rank = 0, .src_host = "h1", .dst_host = "h0", .alpha_s = 13e-6,
+                     .beta_Bps = 9e9, .residual = 0.03};
+    ck_assert_msg(pp_db_link_put(db, d1, &l1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(pp_db_link_put(db, d1, &l0, &err) == 0, "%s", err.msg);
+    pp_db_close(db);
+
+    ck_assert_int_eq(pp_db_open_readonly(p, &db, &err), 0);
+    pp_db_device *devs = NULL;
+    int n = 0;
+    ck_assert_int_eq(pp_db_devices_list(db, &devs, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(devs[0].id, d1);
+    ck_assert_str_eq(devs[0].fingerprint, fp1);
+    ck_assert_str_eq(devs[0].description_json, "{\"cpu\": \"Xeon\", \"cores\": 32}");
+    ck_assert_uint_eq(strlen(devs[0].created_at), 20);
+    ck_assert_str_eq(devs[1].fingerprint, fp2);
+    pp_db_device_rows_free(devs, n);
+
+    pp_db_op_profile out;
+    int found = -1;
+    ck_assert_int_eq(pp_db_op_profile_get(db, d1, a.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    assert_profile_eq(&out, &a);
+    ck_assert_int_eq(out.device_id, d1);
+    ck_assert_uint_eq(strlen(out.measured_at), 20); /* empty on put: now */
+    ck_assert_int_eq(out.measured_at[10], 'T');
+    ck_assert_int_eq(pp_db_op_profile_get(db, d2, a.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    assert_profile_eq(&out, &c);
+    ck_assert_int_eq(pp_db_op_profile_get(db, d2, b.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(pp_db_op_profile_get(db, 999, a.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+
+    pp_db_op_profile *rows = NULL;
+    ck_assert_int_eq(pp_db_op_profiles_list(db, d1, &rows, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    assert_profile_eq(&rows[0], &a);
+    assert_profile_eq(&rows[1], &b);
+    ck_assert_str_eq(rows[1].measured_at, "2024-01-02T03:04:05Z");
+    pp_db_op_profiles_free(rows);
+    ck_assert_int_eq(pp_db_op_profiles_list(db, 0, &rows, &n, &err), 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(rows[0].device_id, d1);
+    ck_assert_int_eq(rows[2].device_id, d2);
+    pp_db_op_profiles_free(rows);
+
+    pp_db_link *links = NULL;
+    ck_assert_int_eq(pp_db_links_list(db, d1, &links, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(links[0].src_rank, 0); /* ordered by pair */
+    ck_assert_int_eq(links[0].dst_rank, 1);
+    ck_assert_str_eq(links[0].src_host, "h0");
+    ck_assert_str_eq(links[0].dst_host, "h1");
+    ck_assert(links[0].alpha_s == 12e-6 && links[0].beta_Bps == 10e9 && links[0].residual == 0.02);
+    ck_assert_str_eq(links[0].sizes_json, "[1024, 1048576]");
+    ck_assert_str_eq(links[1].sizes_json, "[]"); /* empty on put */
+    ck_assert_int_eq(links[1].device_id, d1);
+    pp_db_links_free(links);
+    ck_assert_int_eq(pp_db_links_list(db, d2, &links, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    ck_assert_ptr_null(links);
+
+    int nd = 0, nop = 0, nl = 0;
+    ck_assert_int_eq(pp_db_profile_counts(db, &nd, &nop, &nl, &err), 0);
+    ck_assert(nd == 2 && nop == 3 && nl == 2);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_signatures"), 2);
+}
+END_TEST
+
+START_TEST(profile_replace_by_device_and_signature) {
+    const char *p = tmp_path("replace.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    long long dev = put_device(db, "replace device", "{}");
+    pp_db_op_profile a = make_profile("matmul f32 x[8,8] w[8,8]", "matmul", 2);
+    put_profile(db, dev, &a);
+    long long id = raw_int(p, "SELECT id FROM op_profiles");
+    pp_db_op_profile a2 = make_profile("matmul f32 x[8,8] w[8,8]", "matmul", 9);
+    snprintf(a2.measured_at, sizeof a2.measured_at, "2025-05-05T05:05:05Z");
+    put_profile(db, dev, &a2);
+    ck_assert_int_eq(count_profiles(db, 0), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT id FROM op_profiles"), id); /* replaced in place */
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_signatures"), 1);
+    pp_db_op_profile out;
+    int found = 0;
+    ck_assert_int_eq(pp_db_op_profile_get(db, dev, a.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    assert_profile_eq(&out, &a2);
+    ck_assert_str_eq(out.measured_at, "2025-05-05T05:05:05Z");
+
+    /* A known signature with another kind is inconsistent: refused, unchanged. */
+    pp_db_op_profile bad = make_profile("matmul f32 x[8,8] w[8,8]", "linear", 1);
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &bad, &err), -1);
+    ck_assert_msg(strstr(err.msg, "inconsistent") && strstr(err.msg, "replace.db"), "%s", err.msg);
+    ck_assert_int_eq(pp_db_op_profile_get(db, dev, a.signature, &out, &found, &err), 0);
+    assert_profile_eq(&out, &a2);
+
+    /* Links replace by (device, ranks, hosts). */
+    pp_db_link l = {.src_rank = 0, .dst_rank = 1, .src_host = "a", .dst_host = "b", .alpha_s = 1e-6, .beta_Bps = 1e9};
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), 0);
+    l.alpha_s = 2e-6;
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), 0);
+    snprintf(l.dst_host, sizeof l.dst_host, "c"); /* another host pair: a new link */
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), 0);
+    pp_db_link *links = NULL;
+    int n = 0;
+    ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert(links[0].alpha_s == 2e-6);
+    ck_assert_str_eq(links[0].dst_host, "b");
+    pp_db_links_free(links);
+    pp_db_close(db);
+}
+END_TEST
+
+START_TEST(bad_profiles_are_refused) {
+    pp_db *db = open_ok(tmp_path("badprof.db"));
+    pp_err err = {0};
+    ck_assert_int_eq(pp_db_device_put(db, "xyz", "{}", NULL, &err), -1);
+    ck_assert_msg(strstr(err.msg, "64 lowercase hex"), "%s", err.msg);
+    char fp[65];
+    hash_of("dev", fp);
+    ck_assert_int_eq(pp_db_device_put(db, fp, "{oops", NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "CHECK constraint failed"));
+    long long dev = put_device(db, "dev", "{}");
+
+    pp_db_op_profile p = make_profile("relu f32 x[4]", "relu", 1);
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev + 100, &p, &err), -1);
+    ck_assert_msg(strstr(err.msg, "is not stored"), "%s", err.msg);
+    p.t[1] = -1;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p.t[1] = NAN;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "relu", 1);
+    p.samples[2] = -3;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "relu", 1);
+    p.keep_w_bytes = -1;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("", "relu", 1);
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "", 1);
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "relu", 1);
+    memset(p.kind, 'k', sizeof p.kind); /* unterminated */
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    ck_assert_int_eq(count_profiles(db, 0), 0);
+
+    pp_db_link l = {.src_rank = -1, .dst_rank = 1, .alpha_s = 1e-6, .beta_Bps = 1e9};
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), -1);
+    l.src_rank = 0;
+    l.beta_Bps = INFINITY;
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), -1);
+    l.beta_Bps = 1e9;
+    snprintf(l.sizes_json, sizeof l.sizes_json, "[1,");
+    ck_assert_int_eq(pp_db_link_put(db, dev, &l, &err), -1);
+    ck_assert_int_eq(pp_db_link_put(db, dev + 100, &(pp_db_link){.beta_Bps = 1}, &err), -1);
+    pp_db_link *links = NULL;
+    int n = -1;
+    ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
+    ck_assert_int_eq(n, 0);
+    pp_db_close(db);
+}
+END_TEST
+
+/* Profile puts join the caller's group like model puts. */
+START_TEST(profile_group_rolls_back) {
+    const char *p = tmp_path("profgroup.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    ck_assert_int_eq(pp_db_begin(db, &err), 0);
+    long long dev = put_device(db, "group dev", "{}");
+    pp_db_op_profile a = make_profile("gelu f32 x[4,64,3072]", "gelu", 4);
+    put_profile(db, dev, &a);
+    ck_assert_int_eq(count_profiles(db, dev), 1);
+    pp_db_op_profile bad = make_profile("gelu f32 x[4,64,3072]", "relu", 4);
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &bad, &err), -1);
+    ck_assert_int_eq(pp_db_rollback(db, &err), 0);
+    ck_assert_int_eq(count_profiles(db, 0), 0);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM devices"), 0);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_signatures"), 0);
+}
+END_TEST
+
+#define PROFILES_PER_CHILD 300
+
+static int child_writes_profiles(const char *path, int tag, int go_fd) {
+    char c;
+    if (read(go_fd, &c, 1) != 1) return 10;
+    pp_db *db = NULL;
+    pp_err err = {0};
+    if (pp_db_open(path, &db, &err)) {
+        fprintf(stderr, "child %d: %s\n", tag, err.msg);
+        return 11;
+    }
+    char fp[65];
+    pp_sha256_hex("shared device", 13, fp);
+    long long dev = 0;
+    if (pp_db_device_put(db, fp, "{\"cpu\": \"shared\"}", &dev, &err)) {
+        fprintf(stderr, "child %d, device: %s\n", tag, err.msg);
+        pp_db_close(db);
+        return 12;
+    }
+    for (int i = 0; i < PROFILES_PER_CHILD; i++) {
+        char sig[128];
+        snprintf(sig, sizeof sig, "linear f32 x[%d,%d] w[64,64] child%d", tag + 1, i + 1, tag);
+        pp_db_op_profile p = make_profile(sig, "linear", i + 1);
+        if (pp_db_op_profile_put(db, dev, &p, &err)) {
+            fprintf(stderr, "child %d, profile %d: %s\n", tag, i, err.msg);
+            pp_db_close(db);
+            return 13;
+        }
+    }
+    pp_db_close(db);
+    return 0;
+}
+
+START_TEST(two_processes_write_profiles_concurrently) {
+    const char *p = tmp_path("concurrent-profiles.db");
+    ck_assert(!file_exists(p));
+    int go[2];
+    ck_assert_int_eq(pipe(go), 0);
+    pid_t pids[2];
+    for (int k = 0; k < 2; k++) {
+        fflush(NULL);
+        pids[k] = fork();
+        ck_assert_int_ge(pids[k], 0);
+        if (pids[k] == 0) {
+            close(go[1]);
+            _exit(child_writes_profiles(p, k, go[0]));
+        }
+    }
+    close(go[0]);
+    ck_assert_int_eq(write(go[1], "xx", 2), 2);
+    close(go[1]);
+    for (int k = 0; k < 2; k++) {
+        int status = 0;
+        ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+        ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child %d failed (status 0x%x)", k, status);
+    }
+    pp_db *db = open_ok(p);
+    pp_db_op_profile *rows = NULL;
+    int n = 0, per[2] = {0, 0};
+    pp_err err = {0};
+    ck_assert_int_eq(pp_db_op_profiles_list(db, 0, &rows, &n, &err), 0);
+    ck_assert_int_eq(n, 2 * PROFILES_PER_CHILD);
+    for (int i = 0; i < n; i++) {
+        if (strstr(rows[i].signature, "child0")) per[0]++;
+        if (strstr(rows[i].signature, "child1")) per[1]++;
+        ck_assert_int_eq(rows[i].device_id, rows[0].device_id); /* one device, upserted by both */
+    }
+    ck_assert_int_eq(per[0], PROFILES_PER_CHILD);
+    ck_assert_int_eq(per[1], PROFILES_PER_CHILD);
+    pp_db_op_profiles_free(rows);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM devices"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(DISTINCT signature_id) FROM op_profiles"), 2 * PROFILES_PER_CHILD);
+}
+END_TEST
+
+/* A process killed inside a transaction leaves the database as it was. */
+START_TEST(killed_writer_leaves_database_intact) {
+    const char *p = tmp_path("crash.db");
+    pp_db *db = open_ok(p);
+    long long dev = put_device(db, "crash device", "{}");
+    pp_db_op_profile kept = make_profile("softmax f32 x[4,12,64,64]", "softmax", 1);
+    put_profile(db, dev, &kept);
+    pp_db_close(db);
+
+    int ready[2];
+    ck_assert_int_eq(pipe(ready), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(ready[0]);
+        pp_db *cdb = NULL;
+        pp_err cerr = {0};
+        if (pp_db_open(p, &cdb, &cerr) || pp_db_begin(cdb, &cerr)) _exit(11);
+        for (int i = 0; i < 100; i++) {
+            char sig[64];
+            snprintf(sig, sizeof sig, "doomed f32 x[%d]", i + 1);
+            pp_db_op_profile d = make_profile(sig, "doomed", i + 1);
+            if (pp_db_op_profile_put(cdb, dev, &d, &cerr)) _exit(12);
+        }
+        if (write(ready[1], "r", 1) != 1) _exit(13);
+        for (;;) pause(); /* wait for SIGKILL, never commit */
+    }
+    close(ready[1]);
+    char c = 0;
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    close(ready[0]);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int status = 0;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+
+    db = open_ok(p);
+    ck_assert_int_eq(pp_db_schema_version(db), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(count_profiles(db, dev), 1);
+    pp_db_op_profile out;
+    int found = 0;
+    pp_err err = {0};
+    ck_assert_int_eq(pp_db_op_profile_get(db, dev, "doomed f32 x[1]", &out, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(pp_db_op_profile_get(db, dev, kept.signature, &out, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    /* And the database still takes writes. */
+    pp_db_op_profile after = make_profile("doomed f32 x[1]", "doomed", 1);
+    put_profile(db, dev, &after);
+    pp_db_close(db);
+    char ok[64];
+    raw_text(p, "PRAGMA integrity_check", ok, sizeof ok);
+    ck_assert_str_eq(ok, "ok");
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_signatures WHERE kind = 'doomed'"), 1);
+}
+END_TEST
+
 /* ---- Runner --------------------------------------------------------------- */
 
 static void remove_dir(const char *dir) {
@@ -692,6 +1200,14 @@ static Suite *db_suite(void) {
     tcase_add_test(store, bad_values_are_refused);
     suite_add_tcase(s, store);
 
+    TCase *prof = tcase_create("profiles");
+    tcase_add_test(prof, migration_1_to_2_keeps_models);
+    tcase_add_test(prof, profile_round_trip);
+    tcase_add_test(prof, profile_replace_by_device_and_signature);
+    tcase_add_test(prof, bad_profiles_are_refused);
+    tcase_add_test(prof, profile_group_rolls_back);
+    suite_add_tcase(s, prof);
+
     TCase *txn = tcase_create("transactions");
     tcase_add_test(txn, failed_group_leaves_database_unchanged);
     tcase_add_test(txn, nested_transactions);
@@ -701,6 +1217,8 @@ static Suite *db_suite(void) {
     TCase *conc = tcase_create("concurrency");
     tcase_set_timeout(conc, 120);
     tcase_add_test(conc, two_processes_write_concurrently);
+    tcase_add_test(conc, two_processes_write_profiles_concurrently);
+    tcase_add_test(conc, killed_writer_leaves_database_intact);
     suite_add_tcase(s, conc);
     return s;
 }

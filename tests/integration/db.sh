@@ -126,6 +126,45 @@ expect_rc 0 "empty listing"
 has "$out" "schema version $SUPPORTED" "empty listing"
 has "$out" "models: 0" "empty listing"
 has "$out" "plans: 0" "empty listing"
+has "$out" "op profiles: 0" "empty listing"
+has "$out" "links: 0" "empty listing"
+
+# `profiles` on an empty database: zero counts, as text and as JSON.
+run "$PIPPY" db --db "$DB" profiles
+expect_rc 0 "empty profiles"
+has "$out" "devices: 0" "empty profiles"
+has "$out" "op profiles: 0" "empty profiles"
+has "$out" "links: 0" "empty profiles"
+lacks "$out" "models:" "empty profiles"
+run "$PIPPY" db --db "$DB" --json profiles
+expect_rc 0 "empty profiles json"
+jcheck "empty profiles json" "json_extract(j, '$.counts.devices') = 0 AND json_extract(j, '$.counts.op_profiles') = 0
+    AND json_extract(j, '$.counts.links') = 0 AND json_array_length(j, '$.op_profiles') = 0
+    AND json_array_length(j, '$.links') = 0"
+
+# One device, op profile and link written behind pippy's back show up.
+PDB="$T/prof.db"
+cp "$DB" "$PDB"
+sql "$PDB" "INSERT INTO devices (fingerprint, description_json) VALUES ('$(sha box)', '{\"cpu\": \"test\"}');
+INSERT INTO op_signatures (signature, kind) VALUES ('linear f32 x[4,64,768] w[2304,768] b', 'linear');
+INSERT INTO op_profiles (device_id, signature_id, f_s, i_s, w_s, f_spread, i_spread, w_spread, f_samples,
+    i_samples, w_samples, param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes)
+    VALUES (1, 1, 0.00123, 0.0011, 0.0009, 0.00001, 0.00002, 0.00003, 20, 21, 22, 1, 2, 3, 0);
+INSERT INTO links (device_id, src_rank, dst_rank, src_host, dst_host, alpha_s, beta_Bps, residual, sizes_json)
+    VALUES (1, 0, 1, 'h0', 'h1', 0.000012, 1.2e10, 0.01, '[1024]');" || fail "writing profiles into $PDB"
+run "$PIPPY" db --db "$PDB" profiles
+expect_rc 0 "profiles"
+has "$out" "op profiles: 1" "profiles"
+has "$out" "linear f32 x[4,64,768] w[2304,768] b" "profile signature"
+has "$out" "1230.0 ±10.0" "F median and spread in µs"
+has "$out" "20/21/22" "samples"
+has "$out" "0 -> 1" "link pair"
+has "$out" "12.000" "link beta in GB/s"
+run "$PIPPY" db --db "$PDB"
+expect_rc 0 "listing with profiles"
+has "$out" "op profiles: 1" "listing counts profiles"
+has "$out" "links: 1" "listing counts links"
+rm -f "$PDB"*
 
 # ---- rows written behind pippy's back show up -----------------------------
 GPT2_HASH=$(sha gpt2-tiny)
@@ -171,8 +210,9 @@ run "$PIPPY" db --db "$DB" --json
 expect_rc 0 "json"
 jcheck "json schema version" "json_extract(j, '$.schema_version') = json_extract(j, '$.schema_version_supported')
     AND json_extract(j, '$.schema_version_supported') >= 1"
-jcheck "json counts" "(SELECT count(*) FROM json_each(j, '$.counts')) = 2
-    AND json_extract(j, '$.counts.models') = 2 AND json_extract(j, '$.counts.plans') = 1"
+jcheck "json counts" "(SELECT count(*) FROM json_each(j, '$.counts')) = 5
+    AND json_extract(j, '$.counts.models') = 2 AND json_extract(j, '$.counts.plans') = 1
+    AND json_extract(j, '$.counts.op_profiles') = 0 AND json_extract(j, '$.counts.links') = 0"
 # model NAME: that model's row in the listing.
 model() { printf "(SELECT value FROM json_each(j, '\$.models') WHERE json_extract(value, '\$.name') = '%s')" "$1"; }
 jcheck "json gpt2-tiny" "json_extract($(model gpt2-tiny), '$.n_params') = 1234567

@@ -1,0 +1,172 @@
+/*
+ * pp_opprof.c -- op profiling through the stage engine (see pp_opprof.h).
+ * Wall-clock timing is the CPU backend's; the CUDA backend will bring its
+ * events through the same pp_backend interface.
+ */
+#include "profiler/pp_opprof.h"
+
+#include "kernels/pp_engine.h"
+#include "kernels/pp_init.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+pp_opprof_opts pp_opprof_defaults(void) {
+    pp_opprof_opts o = {.warmup = 2, .min_reps = 5, .max_reps = 50, .stable = 0.02, .max_seconds = 2.0};
+    return o;
+}
+
+static size_t shape_txt(const pp_tensor *t, char *buf, size_t n) {
+    size_t o = (size_t)snprintf(buf, n, "[");
+    for (int i = 0; i < t->ndim && o < n; i++) o += (size_t)snprintf(buf + o, n - o, "%s%lld", i ? "," : "", t->shape[i]);
+    if (o < n) o += (size_t)snprintf(buf + o, n - o, "]");
+    return o;
+}
+
+void pp_opprof_signature(const pp_graph *g, int i, char *buf, size_t n) {
+    const pp_op *op = &g->ops[i];
+    const pp_op_attrs *a = &op->a;
+    size_t o = (size_t)snprintf(buf, n, "%s %s", pp_op_kind_name(op->kind), pp_dtype_name(g->dtype));
+    switch (op->kind) {
+    case PP_OP_ATTENTION:
+        o += (size_t)snprintf(buf + o, n - o, " mask%d h%d kv%d hd%d rel%d", a->mask, a->n_head, a->n_kv_head,
+                              a->head_dim, a->relpos_buckets);
+        break;
+    case PP_OP_ROPE: o += (size_t)snprintf(buf + o, n - o, " h%d kv%d hd%d", a->n_head, a->n_kv_head, a->head_dim); break;
+    case PP_OP_GELU: o += (size_t)snprintf(buf + o, n - o, " tanh%d", a->gelu_tanh); break;
+    default: break;
+    }
+    for (int k = 0; k < op->n_in && o < n; k++) {
+        o += (size_t)snprintf(buf + o, n - o, " in");
+        o += shape_txt(&g->tensors[op->in[k]], buf + o, n - o);
+    }
+    for (int k = 0; k < op->n_param && o < n; k++) {
+        o += (size_t)snprintf(buf + o, n - o, " p");
+        o += shape_txt(&g->tensors[op->param[k]], buf + o, n - o);
+    }
+    if (o < n) {
+        o += (size_t)snprintf(buf + o, n - o, " out");
+        shape_txt(&g->tensors[op->out[0]], buf + o, n - o);
+    }
+}
+
+static int cmp_d(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_of(const double *v, int n, double *scratch) {
+    memcpy(scratch, v, (size_t)n * sizeof *v);
+    qsort(scratch, (size_t)n, sizeof *scratch, cmp_d);
+    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+}
+
+/* Fills a buffer of tensor t with fresh values: ids below `limit` for i32,
+ * small normals otherwise. */
+static void fill(const pp_tensor *t, void *data, uint64_t seed, long long limit) {
+    long long n = pp_tensor_numel(t);
+    if (t->dtype == PP_DTYPE_I32) {
+        int32_t *d = data;
+        for (long long i = 0; i < n; i++) d[i] = (int32_t)(pp_init_splitmix64(seed + (uint64_t)i) % (uint64_t)limit);
+    } else {
+        float *d = data;
+        for (long long i = 0; i < n; i++) d[i] = (float)(0.1 * pp_init_normal(seed, (uint64_t)i));
+    }
+}
+
+int pp_opprof_measure(const pp_graph *g, int op_i, pp_backend *be, const pp_opprof_opts *o, pp_op_measure *out,
+                      pp_err *err) {
+    memset(out, 0, sizeof *out);
+    pp_engine *e;
+    if (pp_engine_create(g, op_i, op_i + 1, be, &e, err)) return -1;
+    const pp_op *op = &g->ops[op_i];
+    int rc = -1, cap = o->max_reps > 0 ? o->max_reps : 50;
+    double *ts[3], *scratch = pp_malloc((unsigned long long)cap * sizeof(double), err);
+    for (int p = 0; p < 3; p++) ts[p] = pp_calloc((unsigned long long)cap, sizeof(double), err);
+    if (!scratch || !ts[0] || !ts[1] || !ts[2]) goto done;
+    for (int k = 0; k < pp_engine_n_params(e); k++) {
+        int t = pp_engine_param_tensor(e, k);
+        fill(&g->tensors[t], pp_engine_param(e, t), 99 + (uint64_t)t, 0);
+    }
+    long long limit = op->n_param ? g->tensors[op->param[0]].shape[0] : 1;
+    int n = 0;
+    double spent = 0, last_med = -1;
+    for (int rep = -o->warmup; rep < cap; rep++) {
+        uint64_t seed = 1000 + (uint64_t)(rep + o->warmup) * 7919;
+        if (pp_engine_begin(e, 0, err)) goto done;
+        for (int k = 0; k < pp_engine_n_inputs(e); k++) {
+            int t = pp_engine_input_tensor(e, k);
+            void *buf = pp_engine_buffer(e, 0, t, err);
+            if (!buf) goto done;
+            fill(&g->tensors[t], buf, seed + (uint64_t)k, limit);
+        }
+        double t0 = pp_backend_now();
+        if (pp_engine_forward(e, 0, err)) goto done;
+        double t1 = pp_backend_now();
+        if (rep == 0) {
+            out->keep_f_bytes = pp_engine_held_bytes(e, 0);
+        }
+        pp_engine_release_outputs(e, 0);
+        for (int k = 0; k < pp_engine_n_outputs(e); k++) {
+            int t = pp_engine_output_tensor(e, k);
+            float *gbuf = pp_engine_output_grad(e, 0, t, err);
+            if (!gbuf) goto done;
+            fill(&g->tensors[t], gbuf, seed + 77 + (uint64_t)k, 0);
+        }
+        double t2 = pp_backend_now();
+        if (pp_engine_backward_input(e, 0, 1.0f, err)) goto done;
+        double t3 = pp_backend_now();
+        if (rep == 0) out->keep_w_bytes = pp_engine_held_bytes(e, 0);
+        pp_engine_release_input_grads(e, 0);
+        double t4 = pp_backend_now();
+        if (pp_engine_backward_weight(e, 0, err)) goto done;
+        double t5 = pp_backend_now();
+        if (rep < 0) continue;
+        ts[0][n] = t1 - t0;
+        ts[1][n] = t3 - t2;
+        ts[2][n] = t5 - t4;
+        n++;
+        spent += t5 - t0;
+        if (n >= (o->min_reps > 0 ? o->min_reps : 5)) {
+            double med = median_of(ts[0], n, scratch) + median_of(ts[1], n, scratch) + median_of(ts[2], n, scratch);
+            if (last_med > 0 && fabs(med - last_med) <= o->stable * last_med) break;
+            last_med = med;
+            if (spent > o->max_seconds) break;
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        double med = median_of(ts[p], n, scratch);
+        for (int k = 0; k < n; k++) scratch[k] = fabs(ts[p][k] - med);
+        qsort(scratch, (size_t)n, sizeof *scratch, cmp_d);
+        out->t[p] = med;
+        out->spread[p] = n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
+        out->samples[p] = n;
+    }
+    out->param_bytes = op->cost.param_bytes;
+    rc = 0;
+done:
+    free(scratch);
+    for (int p = 0; p < 3; p++) free(ts[p]);
+    pp_engine_free(e);
+    return rc;
+}
+
+int pp_opprof_cost(const pp_graph *g, const pp_op_measure *m, const char *source, pp_cost_profile *out, pp_err *err) {
+    if (pp_cost_from_graph(g, 1e12, out, err)) return -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        for (int p = 0; p < 3; p++) {
+            out->t[3 * i + p] = m[i].t[p];
+            out->spread[3 * i + p] = m[i].spread[p];
+            out->samples[3 * i + p] = m[i].samples[p];
+        }
+        out->keep_f[i] = m[i].keep_f_bytes;
+        out->keep_w[i] = m[i].keep_w_bytes;
+        out->workspace[i] = m[i].workspace_bytes;
+    }
+    out->device_flops = 0;
+    snprintf(out->source, sizeof out->source, "%s", source);
+    return 0;
+}

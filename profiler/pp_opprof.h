@@ -1,0 +1,51 @@
+/*
+ * pp_opprof.h -- op profiling: the time of the forward (F), backward for
+ * inputs (I) and backward for weights (W) of each distinct op of a model on
+ * a backend, and the bytes it keeps, measured once per op signature.
+ *
+ * An op is timed alone through the stage engine on the one-op range
+ * [i, i + 1): fresh random inputs (valid token ids for embeddings and labels)
+ * and output gradients every repetition, F, I and W timed separately, after
+ * a warm-up, repeated until the median is stable (or a cap is reached).
+ * Ops with the same signature (kind, the attributes that change the work,
+ * shapes, dtype) share one measurement: every transformer block of one
+ * shape is timed once.
+ */
+#ifndef PP_OPPROF_H
+#define PP_OPPROF_H
+
+#include <stddef.h>
+
+#include "core/pp_cost.h"
+#include "core/pp_err.h"
+#include "core/pp_graph.h"
+#include "kernels/pp_backend.h"
+
+/* Canonical signature text of op i, e.g.
+ * "linear f32 in[4,64,768] p[2304,768][2304] out[4,64,2304]". */
+void pp_opprof_signature(const pp_graph *g, int op, char *buf, size_t n);
+
+typedef struct pp_opprof_opts {
+    int warmup;          /* untimed runs (default 2) */
+    int min_reps;        /* at least (default 5) */
+    int max_reps;        /* at most (default 50) */
+    double stable;       /* stop when the median moved less than this, relatively, over the last reps (default 0.02) */
+    double max_seconds;  /* per op and pass, roughly (default 2) */
+} pp_opprof_opts;
+
+pp_opprof_opts pp_opprof_defaults(void);
+
+typedef struct pp_op_measure {
+    double t[3], spread[3]; /* median and median absolute deviation, seconds, F I W */
+    int samples[3];
+    long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
+} pp_op_measure;
+
+/* Measures op i of g. Returns 0 or -1 (err). */
+int pp_opprof_measure(const pp_graph *g, int op, pp_backend *be, const pp_opprof_opts *o, pp_op_measure *out,
+                      pp_err *err);
+
+/* A cost profile from per-op measurements (m[i] for op i). */
+int pp_opprof_cost(const pp_graph *g, const pp_op_measure *m, const char *source, pp_cost_profile *out, pp_err *err);
+
+#endif /* PP_OPPROF_H */

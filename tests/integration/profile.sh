@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# profile.sh -- `pippy profile` end to end: a model profiled once and reused
+# the second time; the whole-step comparison printed; links between two MPI
+# ranks measured and stored; two profilers writing one database at once both
+# succeed; a profiler killed with SIGKILL leaves a database that opens clean
+# and holds none of its profile.
+source "$(dirname "$0")/lib.bash"
+cd "$T"
+DB="$T/p.db"
+
+run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1
+expect_rc 0
+expect_out "measured in"
+expect_out "sum of ops / whole step ="
+n1=$(sed -n 's/.*distinct signatures: \([0-9]*\) measured.*/\1/p' <<<"$out")
+[ "${n1:-0}" -gt 5 ] || fail "too few signatures measured: $out"
+ok
+run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1 --no-check
+expect_rc 0
+expect_out ": 0 measured in"
+expect_out "$n1 reused"
+run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1 --no-check --force
+expect_out ": $n1 measured in"
+
+# Links between two ranks (mpirun started by pippy itself).
+run timeout 120 "$PIPPY" profile --only links --ranks 2 --db "$DB"
+expect_rc 0
+expect_out "0->1"
+expect_out "1->0"
+expect_out "links stored"
+run "$PIPPY" db profiles --db "$DB"
+expect_rc 0
+expect_out "links: 2"
+
+# Two profilers into one database at once.
+"$PIPPY" profile --model llama-tiny --db "$DB" --ranks 1 --no-check >a.out 2>&1 &
+pa=$!
+"$PIPPY" profile --model bert-tiny --db "$DB" --ranks 1 --no-check >b.out 2>&1 &
+pb=$!
+wait $pa || fail "first concurrent profiler failed: $(cat a.out)"
+wait $pb || fail "second concurrent profiler failed: $(cat b.out)"
+ok
+run "$PIPPY" profile --model llama-tiny --db "$DB" --ranks 1 --no-check
+expect_out ": 0 measured in"
+run "$PIPPY" profile --model bert-tiny --db "$DB" --ranks 1 --no-check
+expect_out ": 0 measured in"
+
+# Killed mid-run (gpt2-124m takes seconds to measure): nothing of it is
+# stored, the database opens clean.
+before=$("$PIPPY" db profiles --db "$DB" --json | grep -c '"signature"' || true)
+"$PIPPY" profile --model gpt2-124m --seq 128 --db "$DB" --ranks 1 --force >k.out 2>&1 &
+pk=$!
+sleep 1.5
+kill -9 $pk 2>/dev/null || true
+wait $pk 2>/dev/null || true
+run "$PIPPY" db profiles --db "$DB" --json
+expect_rc 0
+after=$(grep -c '"signature"' <<<"$out" || true)
+[ "$before" = "$after" ] || fail "a killed profiler left $((after - before)) profiles behind"
+ok
+grep -q "stored in" k.out && fail "the profiler finished before it was killed; the test proves nothing"
+ok
+
+run "$PIPPY" profile --ranks 1
+expect_rc 2
+expect_err "--model is required"
+finish

@@ -1,0 +1,348 @@
+/*
+ * pippy-profile.c -- `pippy profile`: time every distinct op of a model
+ * (F, I and W, once per op signature on this device) and store the
+ * profile in the database; signatures already profiled on this device are
+ * reused unless --force. Everything measured is written in one transaction
+ * at the end, so an interrupted run leaves the database as it was.
+ * With --ranks N (N >= 2) it then measures the links between N MPI ranks
+ * (ping-pong and streaming, 8 B to 64 MiB, alpha-beta fit), starting
+ * mpirun itself when it is not already running under one.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "comm/pp_comm.h"
+#include "profiler/pp_linkprof.h"
+
+#include "core/pp_hash.h"
+#include "core/pp_zoo.h"
+#include "db/pp_db.h"
+#include "kernels/pp_backend.h"
+#include "kernels/pp_engine.h"
+#include "kernels/pp_init.h"
+#include "profiler/pp_opprof.h"
+#include "tools/tool_common.h"
+
+static const char *TOOL = "profile";
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: pippy profile --model CONFIG [options]\n"
+            "       pippy profile --only links [--ranks N] [options]\n\n"
+            "Times the forward (F), backward-for-inputs (I) and backward-for-weights (W)\n"
+            "pass of every distinct op of the model on this machine (each op signature\n"
+            "once; signatures already in the database for this device are reused), and\n"
+            "stores them with the bytes each op keeps. Then times one whole F+I+W step\n"
+            "and prints it beside the sum of the per-op times.\n\n"
+            "  --model CONFIG       model config or preset\n"
+            "  --micro-batch N      sequences per microbatch (default 1)\n"
+            "  --seq N              sequence length (default: the config's)\n"
+            "  --threads N          compute threads (default 1)\n"
+            "  --ranks N            also measure the links between N ranks (default 2; 1: none);\n"
+            "                       starts mpirun itself unless already under mpirun or srun\n"
+            "  --only ops|links     measure only the ops, or only the links\n"
+            "  --force              measure again what the database already holds\n"
+            "  --no-check           skip the whole-step comparison\n"
+            "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  -h, --help           this help\n");
+}
+
+/* Times whole F + I + W steps of the model; median of reps, seconds. */
+static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend *be, int reps, double *out,
+                      pp_err *err) {
+    pp_engine *e;
+    if (pp_engine_create(g, 0, g->n_ops, be, &e, err)) return -1;
+    for (int i = 0; i < pp_engine_n_params(e); i++) {
+        int t = pp_engine_param_tensor(e, i);
+        pp_init_param(cfg, &g->tensors[t], 1234, pp_engine_param(e, t));
+    }
+    double ts[16];
+    int rc = -1;
+    for (int r = -1; r < reps; r++) {
+        if (pp_engine_begin(e, 0, err)) goto done;
+        for (int k = 0; k < pp_engine_n_inputs(e); k++) {
+            int t = pp_engine_input_tensor(e, k);
+            int32_t *buf = pp_engine_buffer(e, 0, t, err);
+            if (!buf) goto done;
+            for (long long i = 0; i < pp_tensor_numel(&g->tensors[t]); i++)
+                buf[i] = (int32_t)(pp_init_splitmix64((uint64_t)(i + 31 * r + 7)) % 256);
+        }
+        double t0 = pp_backend_now();
+        if (pp_engine_forward(e, 0, err) || pp_engine_backward(e, 0, 1.0f, err)) goto done;
+        if (r >= 0) ts[r] = pp_backend_now() - t0;
+    }
+    for (int i = 1; i < reps; i++)
+        for (int j = i; j > 0 && ts[j - 1] > ts[j]; j--) {
+            double x = ts[j];
+            ts[j] = ts[j - 1];
+            ts[j - 1] = x;
+        }
+    *out = ts[reps / 2];
+    rc = 0;
+done:
+    pp_engine_free(e);
+    return rc;
+}
+
+/* The link phase, on every rank under MPI: measure, and rank 0 stores. */
+static int links_phase(int *argc, char ***argv, const char *db_path, int threads) {
+    pp_err err = {0};
+    pp_comm *c = NULL;
+    pp_link_result *res = NULL;
+    int n = 0;
+    if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
+    pp_linkprof_opts o;
+    pp_linkprof_opts_default(&o);
+    if (pp_linkprof_run(c, &o, NULL, 0, &res, &n, &err)) {
+        pp_tool_fail(TOOL, &err);
+        pp_comm_abort(c, 1);
+        return 1;
+    }
+    int rc = 0;
+    if (pp_comm_rank(c) == 0) {
+        char desc[1024], fp[65];
+        pp_backend *be = NULL;
+        pp_db *db = NULL;
+        long long dev;
+        rc = 1;
+        if (pp_backend_open(PP_BACKEND_CPU, threads, &be, &err)) goto out;
+        pp_backend_describe(be, desc, sizeof desc);
+        pp_sha256_hex(desc, strlen(desc), fp);
+        if (pp_db_open(db_path, &db, &err) || pp_db_begin(db, &err) || pp_db_device_put(db, fp, desc, &dev, &err))
+            goto out;
+        printf("%-6s %-24s %12s %12s %10s\n", "link", "hosts", "alpha us", "beta GB/s", "residual");
+        for (int i = 0; i < n; i++) {
+            pp_db_link l;
+            memset(&l, 0, sizeof l);
+            l.src_rank = res[i].src;
+            l.dst_rank = res[i].dst;
+            snprintf(l.src_host, sizeof l.src_host, "%s", res[i].src_host);
+            snprintf(l.dst_host, sizeof l.dst_host, "%s", res[i].dst_host);
+            l.alpha_s = res[i].alpha_s;
+            l.beta_Bps = res[i].beta_Bps;
+            l.residual = res[i].residual;
+            size_t o2 = (size_t)snprintf(l.sizes_json, sizeof l.sizes_json, "[");
+            for (int k = 0; k < res[i].n_sizes && o2 < sizeof l.sizes_json - 16; k++)
+                o2 += (size_t)snprintf(l.sizes_json + o2, sizeof l.sizes_json - o2, "%s%.0f", k ? "," : "",
+                                       res[i].sizes[k]);
+            snprintf(l.sizes_json + o2, sizeof l.sizes_json - o2, "]");
+            if (pp_db_link_put(db, dev, &l, &err)) goto out;
+            char hosts[300];
+            snprintf(hosts, sizeof hosts, "%s -> %s", res[i].src_host, res[i].dst_host);
+            printf("%d->%-3d %-24s %12.4f %12.3f %10.3f\n", res[i].src, res[i].dst, hosts, res[i].alpha_s * 1e6,
+                   res[i].beta_Bps / 1e9, res[i].residual);
+        }
+        if (pp_db_commit(db, &err)) goto out;
+        printf("links stored in %s (device %.12s)\n", db_path, fp);
+        rc = 0;
+    out:
+        if (rc) {
+            pp_tool_fail(TOOL, &err);
+            if (db) pp_db_rollback(db, NULL);
+        }
+        pp_db_close(db);
+        pp_backend_close(be);
+    }
+    free(res);
+    pp_comm_free(c);
+    return rc;
+}
+
+/* Starts `mpirun -np ranks <this program> --only links ...` and waits. */
+static int spawn_links(int ranks, const char *db_path, int threads) {
+    char self[4096], np[16], th[16];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (k <= 0) return pp_tool_usage_error(TOOL, "cannot find this program to start it under mpirun");
+    self[k] = '\0';
+    snprintf(np, sizeof np, "%d", ranks);
+    snprintf(th, sizeof th, "%d", threads);
+    char *args[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np, self, "--only", "links",
+                    "--db", (char *)db_path, "--threads", th, NULL};
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid < 0) return pp_tool_usage_error(TOOL, "cannot start mpirun");
+    if (pid == 0) {
+        execvp("mpirun", args);
+        fprintf(stderr, "pippy profile: cannot run mpirun (install openmpi-bin): links not measured\n");
+        _exit(127);
+    }
+    int st;
+    if (waitpid(pid, &st, 0) < 0) return 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+}
+
+int main(int argc, char **argv) {
+    static const struct option lo[] = {
+        {"model", required_argument, 0, 'm'},   {"micro-batch", required_argument, 0, 'b'},
+        {"seq", required_argument, 0, 'T'},     {"threads", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'F'},         {"no-check", no_argument, 0, 'C'},
+        {"db", required_argument, 0, 'D'},      {"help", no_argument, 0, 'h'},
+        {"ranks", required_argument, 0, 'r'},   {"only", required_argument, 0, 'O'},
+        {0, 0, 0, 0},
+    };
+    const char *model = NULL, *db_opt = NULL;
+    long long mb = 1, seq = 0, threads = 1, ranks = 2;
+    int force = 0, check = 1, c, ops = 1, links = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'b': if (pp_tool_parse_int(TOOL, "--micro-batch", optarg, 1, 1 << 20, &mb)) return 2; break;
+        case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
+        case 't': if (pp_tool_parse_int(TOOL, "--threads", optarg, 1, 1024, &threads)) return 2; break;
+        case 'F': force = 1; break;
+        case 'C': check = 0; break;
+        case 'D': db_opt = optarg; break;
+        case 'r': if (pp_tool_parse_int(TOOL, "--ranks", optarg, 1, 4096, &ranks)) return 2; break;
+        case 'O':
+            if (!strcmp(optarg, "ops")) links = 0;
+            else if (!strcmp(optarg, "links")) ops = 0;
+            else return pp_tool_usage_error(TOOL, "--only: '%s' is not ops or links", optarg);
+            break;
+        case 'h': usage(stdout); return 0;
+        default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
+    const char *dbp = pp_tool_db_path(db_opt);
+    if (!ops) {
+        if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads);
+        if (ranks < 2) return pp_tool_usage_error(TOOL, "--only links needs --ranks of at least 2");
+        return spawn_links((int)ranks, dbp, (int)threads);
+    }
+    if (!model) return pp_tool_usage_error(TOOL, "--model is required");
+    pp_err err = {0};
+    char path[4096], desc[1024], fp[65];
+    pp_model_config cfg;
+    pp_graph g;
+    if (pp_tool_model_path(model, path, sizeof path, &err) || pp_model_config_load(path, &cfg, &err))
+        return pp_tool_fail(TOOL, &err);
+    if (!seq) seq = cfg.seq_len;
+    if (pp_zoo_build(&cfg, (int)mb, (int)seq, PP_DTYPE_F32, &g, &err)) return pp_tool_fail(TOOL, &err);
+    pp_backend *be = NULL;
+    pp_db *db = NULL;
+    pp_op_measure *m = NULL;
+    char (*sig)[512] = NULL;
+    int *fresh = NULL, rc = 1;
+    long long dev = 0;
+    if (pp_backend_open(PP_BACKEND_CPU, (int)threads, &be, &err)) goto fail;
+    pp_backend_describe(be, desc, sizeof desc);
+    pp_sha256_hex(desc, strlen(desc), fp);
+    if (pp_db_open(pp_tool_db_path(db_opt), &db, &err) || pp_db_device_put(db, fp, desc, &dev, &err)) goto fail;
+    printf("device %.12s: %s\n", fp, desc);
+    m = pp_calloc((unsigned long long)g.n_ops, sizeof *m, &err);
+    sig = pp_calloc((unsigned long long)g.n_ops, sizeof *sig, &err);
+    fresh = pp_calloc((unsigned long long)g.n_ops, sizeof *fresh, &err);
+    if (!m || !sig || !fresh) goto fail;
+    int uniq = 0, measured = 0, reused = 0, todo = 0;
+    int *first = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
+    if (!first) goto fail;
+    for (int i = 0; i < g.n_ops; i++) {
+        pp_opprof_signature(&g, i, sig[i], sizeof sig[i]);
+        first[i] = i;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(sig[j], sig[i])) {
+                first[i] = j;
+                break;
+            }
+        if (first[i] != i) continue;
+        uniq++;
+        pp_db_op_profile p;
+        int found = 0;
+        if (!force && pp_db_op_profile_get(db, dev, sig[i], &p, &found, &err)) {
+            free(first);
+            goto fail;
+        }
+        if (found) {
+            for (int k = 0; k < 3; k++) {
+                m[i].t[k] = p.t[k];
+                m[i].spread[k] = p.spread[k];
+                m[i].samples[k] = p.samples[k];
+            }
+            m[i].param_bytes = p.param_bytes;
+            m[i].keep_f_bytes = p.keep_f_bytes;
+            m[i].keep_w_bytes = p.keep_w_bytes;
+            m[i].workspace_bytes = p.workspace_bytes;
+            reused++;
+        } else {
+            fresh[i] = 1;
+            todo++;
+        }
+    }
+    double t_start = pp_backend_now();
+    pp_opprof_opts o = pp_opprof_defaults();
+    for (int i = 0; i < g.n_ops; i++) {
+        if (!fresh[i]) continue;
+        if (pp_opprof_measure(&g, i, be, &o, &m[i], &err)) {
+            free(first);
+            goto fail;
+        }
+        measured++;
+        if (isatty(2)) {
+            double el = pp_backend_now() - t_start, eta = el / measured * (todo - measured);
+            int bar = 30 * measured / (todo ? todo : 1);
+            fprintf(stderr, "\r[%.*s%*s] %d/%d ops, %.0f s, ETA %.0f s ", bar, "==============================",
+                    30 - bar, "", measured, todo, el, eta);
+            if (measured == todo) fprintf(stderr, "\n");
+        }
+    }
+    for (int i = 0; i < g.n_ops; i++) m[i] = m[first[i]];
+    free(first);
+    /* Everything new in one transaction. */
+    if (measured) {
+        if (pp_db_begin(db, &err)) goto fail;
+        for (int i = 0; i < g.n_ops; i++) {
+            if (!fresh[i]) continue;
+            pp_db_op_profile p;
+            memset(&p, 0, sizeof p);
+            snprintf(p.signature, sizeof p.signature, "%s", sig[i]);
+            snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g.ops[i].kind));
+            for (int k = 0; k < 3; k++) {
+                p.t[k] = m[i].t[k];
+                p.spread[k] = m[i].spread[k];
+                p.samples[k] = m[i].samples[k];
+            }
+            p.param_bytes = m[i].param_bytes;
+            p.keep_f_bytes = m[i].keep_f_bytes;
+            p.keep_w_bytes = m[i].keep_w_bytes;
+            p.workspace_bytes = m[i].workspace_bytes;
+            if (pp_db_op_profile_put(db, dev, &p, &err)) {
+                pp_db_rollback(db, NULL);
+                goto fail;
+            }
+        }
+        if (pp_db_commit(db, &err)) goto fail;
+    }
+    double sum = 0;
+    for (int i = 0; i < g.n_ops; i++) sum += m[i].t[0] + m[i].t[1] + m[i].t[2];
+    printf("%s, micro-batch %lld x seq %lld: %d ops, %d distinct signatures: %d measured in %.2f s, %d reused\n",
+           cfg.name, mb, seq, g.n_ops, uniq, measured, pp_backend_now() - t_start, reused);
+    printf("sum of per-op F+I+W times for one microbatch: %.4f ms\n", sum * 1e3);
+    if (check) {
+        double whole;
+        if (whole_step(&cfg, &g, be, 5, &whole, &err)) goto fail;
+        printf("whole F+I+W step (median of 5): %.4f ms; sum of ops / whole step = %.3f\n", whole * 1e3, sum / whole);
+    }
+    printf("stored in %s (device %.12s)\n", pp_tool_db_path(db_opt), fp);
+    rc = 0;
+    if (links && ranks >= 2) {
+        pp_db_close(db);
+        db = NULL;
+        rc = spawn_links((int)ranks, dbp, (int)threads);
+    }
+    goto done;
+fail:
+    pp_tool_fail(TOOL, &err);
+done:
+    free(m);
+    free(sig);
+    free(fresh);
+    pp_db_close(db);
+    pp_backend_close(be);
+    pp_graph_free(&g);
+    return rc;
+}
