@@ -213,7 +213,15 @@ static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, in
     memset(b, 0, sizeof *b);
     b->micro_batch = mb;
     if (pp_zoo_build(o->cfg, mb, o->seq, PP_DTYPE_F32, &b->g, err)) return NULL;
-    if (pp_cost_from_graph(&b->g, device_rate(o), &b->cost, err) ||
+    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, &b->g, &b->cost, err) : 0;
+    if (got < 0) {
+        pp_graph_free(&b->g);
+        return NULL;
+    }
+    /* Counters only (the options are the caller's to read afterwards). */
+    if (got) ((pp_search_opts *)o)->used_measured++;
+    else ((pp_search_opts *)o)->used_estimated++;
+    if ((!got && pp_cost_from_graph(&b->g, device_rate(o), &b->cost, err)) ||
         pp_search_chain(&b->g, b->cost.t, o->granularity_op, &b->chain, err)) {
         pp_graph_free(&b->g);
         pp_cost_free(&b->cost);

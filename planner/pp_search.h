@@ -11,6 +11,7 @@
 #define PP_SEARCH_H
 
 #include "core/pp_cluster.h"
+#include "core/pp_cost.h"
 #include "core/pp_err.h"
 #include "core/pp_plan.h"
 #include "core/pp_zoo.h"
@@ -33,6 +34,13 @@ typedef struct pp_search_opts {
     double time_limit_s;    /* MILP time limit */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
+    /* Measured costs for a graph (from the profiles in the database): fill
+     * *out and return 1, return 0 to fall back on FLOP estimates, -1 on
+     * error. NULL: always FLOP estimates. used_measured counts the
+     * micro-batch sizes that had them. */
+    int (*measured_cost)(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err);
+    void *measured_ctx;
+    int used_measured, used_estimated;
 } pp_search_opts;
 
 typedef struct pp_candidate {

@@ -55,6 +55,19 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
+typedef struct measured_ctx {
+    const char *db;
+    char last[256];
+} measured_ctx;
+
+/* Measured costs when every op of this micro-batch size is profiled here
+ * and the cluster's devices are this machine's CPUs. */
+static int measured(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
+    measured_ctx *m = ctx;
+    int missing;
+    return pp_tool_measured_cost(m->db, g, 1, out, m->last, sizeof m->last, &missing, err);
+}
+
 static void progress(void *ctx, int done, int total) {
     (void)ctx;
     if (!isatty(2)) return;
@@ -148,16 +161,26 @@ int main(int argc, char **argv) {
     o.progress = progress;
     double rate = o.flops_per_s > 0 ? o.flops_per_s
                   : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
-    fprintf(stderr,
-            "pippy plan: warning: no measured profile in use; op costs are the graph's FLOPs at %.3g TFLOP/s%s "
-            "(run pippy profile for measured costs)\n",
-            rate / 1e12, o.flops_per_s > 0 ? "" : (cl.n_devices && cl.devices[0].peak_flops > 0 ? " (half the peak)" : " (assumed)"));
+    measured_ctx mctx = {.db = pp_tool_db_path(db_opt)};
+    if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
+        o.measured_cost = measured;
+        o.measured_ctx = &mctx;
+    }
     pp_candidate *cands = NULL;
     int n = 0, rc = 1;
     pp_plan plan;
     memset(&plan, 0, sizeof plan);
     char *pjson = NULL, *cjson = NULL;
     if (pp_search(&o, &cands, &n, &err)) goto fail;
+    if (o.used_measured)
+        printf("costs: %s for %d of %d micro-batch sizes searched\n", mctx.last, o.used_measured,
+               o.used_measured + o.used_estimated);
+    if (o.used_estimated)
+        fprintf(stderr,
+                "pippy plan: warning: no measured profile for %d of %d micro-batch sizes; their op costs are the "
+                "graph's FLOPs at %.3g TFLOP/s%s (run pippy profile --micro-batch N --seq T for measured costs)\n",
+                o.used_estimated, o.used_measured + o.used_estimated, rate / 1e12,
+                o.flops_per_s > 0 ? "" : (cl.n_devices && cl.devices[0].peak_flops > 0 ? " (half the peak)" : " (assumed)"));
     printf("%s on %s (%d devices), global batch %d x %d tokens: %d candidates\n\n", cfg.name, cl.name, cl.n_devices,
            o.global_batch, o.seq, n);
     printf("%4s %4s %-12s %4s %5s %6s %12s %12s %8s %10s %10s  %s\n", "pp", "dp", "schedule", "v", "m", "mbs",

@@ -50,12 +50,15 @@ static void usage(FILE *f) {
             "  --link-us X          link latency in microseconds (default: the cluster's, else 0)\n"
             "  --link-gbit X        link bandwidth in Gbit/s (default: the cluster's, else infinite)\n"
             "  --trace FILE         write the predicted trace as Chrome trace JSON\n"
+            "  --db PATH            where measured profiles are (default $PIPPY_DB or ./pippy.db);\n"
+            "                       used when every op of the model is profiled on this machine\n"
+            "                       and the devices are CPUs (else FLOP estimates, said so)\n"
             "  --json               machine-readable output, with each rank's memory over time\n"
             "  -h, --help           this help\n");
 }
 
 typedef struct opts {
-    const char *plan, *model, *schedule, *csv, *trace;
+    const char *plan, *model, *schedule, *csv, *trace, *db;
     long long pp, mbs, v, dp, mb, seq;
     double tflops, link_us, link_gbit;
     int json;
@@ -232,6 +235,7 @@ int main(int argc, char **argv) {
         {"tflops", required_argument, 0, 'f'},      {"link-us", required_argument, 0, 'a'},
         {"link-gbit", required_argument, 0, 'B'},   {"trace", required_argument, 0, 't'},
         {"json", no_argument, 0, 'j'},              {"help", no_argument, 0, 'h'},
+        {"db", required_argument, 0, 'D'},
         {0, 0, 0, 0},
     };
     opts o = {.pp = 0, .mbs = 0, .v = 2, .dp = 1, .mb = 1, .seq = 0, .tflops = 0, .link_us = -1, .link_gbit = 0};
@@ -254,6 +258,7 @@ int main(int argc, char **argv) {
         case 'B': if (parse_double("--link-gbit", optarg, 1e-9, &o.link_gbit)) return 2; break;
         case 't': o.trace = optarg; break;
         case 'j': o.json = 1; break;
+        case 'D': o.db = optarg; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -343,7 +348,20 @@ int main(int argc, char **argv) {
         for (int s = 0; s < S; s++) rank_dev[x.plan.stages[s].rank] = x.plan.stages[s].devices[0];
     }
     const char *cost_src;
-    if (x.have_model) {
+    int measured = 0, missing = 0;
+    char msrc[256] = "";
+    if (x.have_model && o.tflops <= 0 && (!cluster || (cluster->n_devices && cluster->devices[0].type == PP_DEVICE_CPU))) {
+        measured = pp_tool_measured_cost(pp_tool_db_path(o.db), &x.g, 1, &x.cost, msrc, sizeof msrc, &missing, &err);
+        if (measured < 0) goto fail;
+    }
+    if (measured) {
+        if (pp_pipeline_model_build(&x.g, &x.cost, S, x.bounds, &x.pm, &err)) goto fail;
+        pp_pipeline_sim_input(&x.pm, &in);
+        cost_src = x.cost.source;
+    } else if (x.have_model) {
+        if (missing && missing < x.g.n_ops)
+            fprintf(stderr, "pippy sim: warning: the measured profile lacks %d of %d ops (run pippy profile with "
+                            "this micro-batch and sequence); using FLOP estimates\n", missing, x.g.n_ops);
         double rate = o.tflops > 0 ? o.tflops * 1e12 : 0;
         if (rate == 0 && cluster && cluster->n_devices && cluster->devices[0].peak_flops > 0)
             rate = 0.5 * cluster->devices[0].peak_flops; /* as pippy plan: half the peak is what dense layers reach */

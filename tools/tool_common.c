@@ -3,7 +3,12 @@
  */
 #include "tools/tool_common.h"
 
+#include "core/pp_cost.h"
+#include "core/pp_hash.h"
 #include "core/pp_json.h"
+#include "db/pp_db.h"
+#include "kernels/pp_backend.h"
+#include "profiler/pp_opprof.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -133,4 +138,68 @@ int pp_tool_print_json(struct pp_jw *w, pp_err *err) {
     int bad = fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0;
     free(text);
     return bad ? pp_err_set(err, PP_ERR_IO, "stdout: write error") : 0;
+}
+
+int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
+                          char *src, size_t n, int *missing, pp_err *err) {
+    struct stat st;
+    *missing = g->n_ops;
+    if (stat(db_path, &st) != 0) return 0;
+    pp_backend *be = NULL;
+    pp_db *db = NULL;
+    pp_op_measure *m = NULL;
+    char desc[1024], fp[65];
+    int rc = -1;
+    if (pp_backend_open(PP_BACKEND_CPU, threads, &be, err)) return -1;
+    pp_backend_describe(be, desc, sizeof desc);
+    pp_backend_close(be);
+    pp_sha256_hex(desc, strlen(desc), fp);
+    if (pp_db_open_readonly(db_path, &db, err)) return -1;
+    pp_db_device *devs = NULL;
+    int nd = 0;
+    long long dev = -1;
+    if (pp_db_devices_list(db, &devs, &nd, err)) goto done;
+    for (int i = 0; i < nd; i++)
+        if (!strcmp(devs[i].fingerprint, fp)) dev = devs[i].id;
+    pp_db_device_rows_free(devs, nd);
+    if (dev < 0) {
+        rc = 0;
+        goto done;
+    }
+    m = pp_calloc((unsigned long long)(g->n_ops ? g->n_ops : 1), sizeof *m, err);
+    if (!m) goto done;
+    *missing = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        char sig[512];
+        pp_db_op_profile p;
+        int found = 0;
+        pp_opprof_signature(g, i, sig, sizeof sig);
+        if (pp_db_op_profile_get(db, dev, sig, &p, &found, err)) goto done;
+        if (!found) {
+            (*missing)++;
+            continue;
+        }
+        for (int k = 0; k < 3; k++) {
+            m[i].t[k] = p.t[k];
+            m[i].spread[k] = p.spread[k];
+            m[i].samples[k] = p.samples[k];
+        }
+        m[i].param_bytes = p.param_bytes;
+        m[i].keep_f_bytes = p.keep_f_bytes;
+        m[i].keep_w_bytes = p.keep_w_bytes;
+        m[i].workspace_bytes = p.workspace_bytes;
+    }
+    if (*missing) {
+        rc = 0;
+        goto done;
+    }
+    char source[256];
+    snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops)", db_path, fp, g->n_ops);
+    if (pp_opprof_cost(g, m, source, out, err)) goto done;
+    snprintf(src, n, "%s", source);
+    rc = 1;
+done:
+    free(m);
+    pp_db_close(db);
+    return rc;
 }

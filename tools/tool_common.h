@@ -40,6 +40,16 @@ int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long lon
  * Returns buf (n >= 32). */
 const char *pp_tool_fmt_count(long long v, char *buf, size_t n);
 
+/* The measured cost profile of a graph on this machine, from the database
+ * (pippy profile): returns 1 and fills *out and src (which profile) when
+ * every op's signature is profiled for this device (fingerprint of a CPU
+ * backend with `threads` threads), 0 when not (missing counts the ops
+ * without a profile; *out untouched), -1 on error. A missing database is 0. */
+struct pp_graph;
+struct pp_cost_profile;
+int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
+                          char *src, size_t n, int *missing, pp_err *err);
+
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
 int pp_tool_print_json(struct pp_jw *w, pp_err *err);

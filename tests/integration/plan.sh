@@ -15,7 +15,7 @@ expect_out "candidates"
 expect_out "chosen: pp"
 expect_out "plan written to plan.json"
 expect_out "stored in"
-expect_err "no measured profile in use"
+expect_err "no measured profile for"
 grep -Eq "split by milp \((optimal|feasible|time-limit)" <<<"$out" || fail "no MILP status: $out"
 ok
 run "$PIPPY" check plan.json

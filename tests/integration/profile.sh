@@ -22,6 +22,17 @@ expect_out "$n1 reused"
 run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1 --no-check --force
 expect_out ": $n1 measured in"
 
+# pippy sim and pippy plan use the measured profile when every op has one.
+run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --db "$DB"
+expect_rc 0
+expect_out "costs: measured profile in $DB"
+run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --micro-batch 3 --db "$DB"
+expect_out "costs: graph FLOPs"
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 4 --pp 2 --microbatches 4 --schedule 1f1b --db "$DB" \
+  -o plan.json --no-db
+expect_rc 0
+expect_out "costs: measured profile in $DB"
+
 # Links between two ranks (mpirun started by pippy itself).
 run timeout 120 "$PIPPY" profile --only links --ranks 2 --db "$DB"
 expect_rc 0
