@@ -154,6 +154,71 @@ done:
     return rc;
 }
 
+int pp_opprof_sample(const pp_graph *g, int op_i, pp_backend *be, int warmup, int reps, double *t[3], int *n,
+                     long long *keep_f, long long *keep_w, pp_err *err) {
+    pp_engine *e;
+    if (pp_engine_create(g, op_i, op_i + 1, be, &e, err)) return -1;
+    const pp_op *op = &g->ops[op_i];
+    int rc = -1;
+    for (int k = 0; k < pp_engine_n_params(e); k++) {
+        int tt = pp_engine_param_tensor(e, k);
+        fill(&g->tensors[tt], pp_engine_param(e, tt), 99 + (uint64_t)tt, 0);
+    }
+    long long limit = op->n_param ? g->tensors[op->param[0]].shape[0] : 1;
+    for (int rep = -warmup; rep < reps; rep++) {
+        uint64_t seed = 1000 + (uint64_t)(*n + rep + warmup) * 7919;
+        if (pp_engine_begin(e, 0, err)) goto done;
+        for (int k = 0; k < pp_engine_n_inputs(e); k++) {
+            int tt = pp_engine_input_tensor(e, k);
+            void *buf = pp_engine_buffer(e, 0, tt, err);
+            if (!buf) goto done;
+            fill(&g->tensors[tt], buf, seed + (uint64_t)k, limit);
+        }
+        double t0 = pp_backend_now();
+        if (pp_engine_forward(e, 0, err)) goto done;
+        double t1 = pp_backend_now();
+        *keep_f = pp_engine_held_bytes(e, 0);
+        pp_engine_release_outputs(e, 0);
+        for (int k = 0; k < pp_engine_n_outputs(e); k++) {
+            int tt = pp_engine_output_tensor(e, k);
+            float *gbuf = pp_engine_output_grad(e, 0, tt, err);
+            if (!gbuf) goto done;
+            fill(&g->tensors[tt], gbuf, seed + 77 + (uint64_t)k, 0);
+        }
+        double t2 = pp_backend_now();
+        if (pp_engine_backward_input(e, 0, 1.0f, err)) goto done;
+        double t3 = pp_backend_now();
+        *keep_w = pp_engine_held_bytes(e, 0);
+        pp_engine_release_input_grads(e, 0);
+        double t4 = pp_backend_now();
+        if (pp_engine_backward_weight(e, 0, err)) goto done;
+        double t5 = pp_backend_now();
+        if (rep < 0) continue;
+        t[0][*n] = t1 - t0;
+        t[1][*n] = t3 - t2;
+        t[2][*n] = t5 - t4;
+        (*n)++;
+    }
+    rc = 0;
+done:
+    pp_engine_free(e);
+    return rc;
+}
+
+void pp_opprof_summarize(double *t[3], int n, pp_op_measure *out) {
+    double *s = malloc((size_t)(n ? n : 1) * sizeof *s);
+    if (!s) return;
+    for (int p = 0; p < 3; p++) {
+        memcpy(s, t[p], (size_t)n * sizeof *s);
+        qsort(s, (size_t)n, sizeof *s, cmp_d);
+        out->t[p] = n ? (n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])) : 0;
+        int lo = (int)(0.1 * (n - 1) + 0.5), hi = (int)(0.9 * (n - 1) + 0.5);
+        out->spread[p] = n ? 0.5 * (s[hi] - s[lo]) : 0;
+        out->samples[p] = n;
+    }
+    free(s);
+}
+
 int pp_opprof_cost(const pp_graph *g, const pp_op_measure *m, const char *source, pp_cost_profile *out, pp_err *err) {
     if (pp_cost_from_graph(g, 1e12, out, err)) return -1;
     for (int i = 0; i < g->n_ops; i++) {

@@ -36,10 +36,21 @@ typedef struct pp_opprof_opts {
 pp_opprof_opts pp_opprof_defaults(void);
 
 typedef struct pp_op_measure {
-    double t[3], spread[3]; /* median and median absolute deviation, seconds, F I W */
+    double t[3], spread[3]; /* median and (p90 - p10) / 2, seconds, F I W */
     int samples[3];
     long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
 } pp_op_measure;
+
+/* Appends `reps` timed repetitions of op i (after `warmup` untimed ones)
+ * to the sample arrays t[pass][*n .. *n + reps) and advances *n; the bytes
+ * the op keeps after F and after I go to *keep_f, *keep_w. Used to measure
+ * in rounds over all ops, so that each op's samples span the whole run and
+ * its spread shows the machine's drift. Returns 0 or -1 (err). */
+int pp_opprof_sample(const pp_graph *g, int op, pp_backend *be, int warmup, int reps, double *t[3], int *n,
+                     long long *keep_f, long long *keep_w, pp_err *err);
+/* Median of each pass and its spread, the half-width of the 10th to 90th
+ * percentile range. */
+void pp_opprof_summarize(double *t[3], int n, pp_op_measure *out);
 
 /* Measures op i of g. Returns 0 or -1 (err). */
 int pp_opprof_measure(const pp_graph *g, int op, pp_backend *be, const pp_opprof_opts *o, pp_op_measure *out,

@@ -273,22 +273,54 @@ int main(int argc, char **argv) {
             todo++;
         }
     }
+    /* Rounds over all the new ops, so that each op's samples span the whole
+     * run and its spread shows how the machine drifted meanwhile. */
     double t_start = pp_backend_now();
-    pp_opprof_opts o = pp_opprof_defaults();
-    for (int i = 0; i < g.n_ops; i++) {
+    const int rounds = 4, per_round = 3;
+    double **samples = pp_calloc((unsigned long long)g.n_ops * 3, sizeof(double *), &err);
+    int *ns = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
+    if (!samples || !ns) {
+        free(samples);
+        free(ns);
+        free(first);
+        goto fail;
+    }
+    int bad = 0;
+    for (int i = 0; i < g.n_ops && !bad; i++)
+        if (fresh[i])
+            for (int p = 0; p < 3 && !bad; p++)
+                bad = !(samples[3 * i + p] = pp_calloc((unsigned long long)rounds * per_round, sizeof(double), &err));
+    for (int round = 0; round < rounds && !bad; round++) {
+        for (int i = 0; i < g.n_ops && !bad; i++) {
+            if (!fresh[i]) continue;
+            if (pp_opprof_sample(&g, i, be, round == 0 ? 2 : 1, per_round, &samples[3 * i], &ns[i], &m[i].keep_f_bytes,
+                                 &m[i].keep_w_bytes, &err)) {
+                bad = 1;
+                break;
+            }
+            measured++;
+            if (isatty(2)) {
+                int total = todo * rounds;
+                double el = pp_backend_now() - t_start, eta = el / measured * (total - measured);
+                int bar = 30 * measured / (total ? total : 1);
+                fprintf(stderr, "\r[%.*s%*s] round %d/%d, %d/%d ops, %.0f s, ETA %.0f s ", bar,
+                        "==============================", 30 - bar, "", round + 1, rounds, measured, total, el, eta);
+                if (measured == total) fprintf(stderr, "\n");
+            }
+        }
+    }
+    for (int i = 0; i < g.n_ops && !bad; i++) {
         if (!fresh[i]) continue;
-        if (pp_opprof_measure(&g, i, be, &o, &m[i], &err)) {
-            free(first);
-            goto fail;
-        }
-        measured++;
-        if (isatty(2)) {
-            double el = pp_backend_now() - t_start, eta = el / measured * (todo - measured);
-            int bar = 30 * measured / (todo ? todo : 1);
-            fprintf(stderr, "\r[%.*s%*s] %d/%d ops, %.0f s, ETA %.0f s ", bar, "==============================",
-                    30 - bar, "", measured, todo, el, eta);
-            if (measured == todo) fprintf(stderr, "\n");
-        }
+        pp_opprof_summarize(&samples[3 * i], ns[i], &m[i]);
+        m[i].param_bytes = g.ops[i].cost.param_bytes;
+    }
+    for (int i = 0; i < 3 * g.n_ops; i++) free(samples[i]);
+    free(samples);
+    free(ns);
+    measured /= rounds;
+    if (bad) {
+        free(first);
+        goto fail;
     }
     for (int i = 0; i < g.n_ops; i++) m[i] = m[first[i]];
     free(first);
