@@ -80,77 +80,25 @@ static void fill(const pp_tensor *t, void *data, uint64_t seed, long long limit)
 int pp_opprof_measure(const pp_graph *g, int op_i, pp_backend *be, const pp_opprof_opts *o, pp_op_measure *out,
                       pp_err *err) {
     memset(out, 0, sizeof *out);
-    pp_engine *e;
-    if (pp_engine_create(g, op_i, op_i + 1, be, &e, err)) return -1;
-    const pp_op *op = &g->ops[op_i];
-    int rc = -1, cap = o->max_reps > 0 ? o->max_reps : 50;
-    double *ts[3], *scratch = pp_malloc((unsigned long long)cap * sizeof(double), err);
-    for (int p = 0; p < 3; p++) ts[p] = pp_calloc((unsigned long long)cap, sizeof(double), err);
-    if (!scratch || !ts[0] || !ts[1] || !ts[2]) goto done;
-    for (int k = 0; k < pp_engine_n_params(e); k++) {
-        int t = pp_engine_param_tensor(e, k);
-        fill(&g->tensors[t], pp_engine_param(e, t), 99 + (uint64_t)t, 0);
+    int cap = o->max_reps > 0 ? o->max_reps : 50, minr = o->min_reps > 0 ? o->min_reps : 5, n = 0, rc = -1;
+    if (minr > cap) minr = cap;
+    double *t[3] = {0}, *scratch = pp_malloc((unsigned long long)cap * sizeof(double), err);
+    for (int p = 0; p < 3; p++) t[p] = pp_calloc((unsigned long long)cap, sizeof(double), err);
+    if (!scratch || !t[0] || !t[1] || !t[2]) goto done;
+    double t0 = pp_backend_now(), last = -1;
+    if (pp_opprof_sample(g, op_i, be, o->warmup, minr, t, &n, &out->keep_f_bytes, &out->keep_w_bytes, err)) goto done;
+    while (n < cap) {
+        double med = median_of(t[0], n, scratch) + median_of(t[1], n, scratch) + median_of(t[2], n, scratch);
+        if ((last > 0 && fabs(med - last) <= o->stable * last) || pp_backend_now() - t0 > o->max_seconds) break;
+        last = med;
+        if (pp_opprof_sample(g, op_i, be, 0, 1, t, &n, &out->keep_f_bytes, &out->keep_w_bytes, err)) goto done;
     }
-    long long limit = op->n_param ? g->tensors[op->param[0]].shape[0] : 1;
-    int n = 0;
-    double spent = 0, last_med = -1;
-    for (int rep = -o->warmup; rep < cap; rep++) {
-        uint64_t seed = 1000 + (uint64_t)(rep + o->warmup) * 7919;
-        if (pp_engine_begin(e, 0, err)) goto done;
-        for (int k = 0; k < pp_engine_n_inputs(e); k++) {
-            int t = pp_engine_input_tensor(e, k);
-            void *buf = pp_engine_buffer(e, 0, t, err);
-            if (!buf) goto done;
-            fill(&g->tensors[t], buf, seed + (uint64_t)k, limit);
-        }
-        double t0 = pp_backend_now();
-        if (pp_engine_forward(e, 0, err)) goto done;
-        double t1 = pp_backend_now();
-        if (rep == 0) {
-            out->keep_f_bytes = pp_engine_held_bytes(e, 0);
-        }
-        pp_engine_release_outputs(e, 0);
-        for (int k = 0; k < pp_engine_n_outputs(e); k++) {
-            int t = pp_engine_output_tensor(e, k);
-            float *gbuf = pp_engine_output_grad(e, 0, t, err);
-            if (!gbuf) goto done;
-            fill(&g->tensors[t], gbuf, seed + 77 + (uint64_t)k, 0);
-        }
-        double t2 = pp_backend_now();
-        if (pp_engine_backward_input(e, 0, 1.0f, err)) goto done;
-        double t3 = pp_backend_now();
-        if (rep == 0) out->keep_w_bytes = pp_engine_held_bytes(e, 0);
-        pp_engine_release_input_grads(e, 0);
-        double t4 = pp_backend_now();
-        if (pp_engine_backward_weight(e, 0, err)) goto done;
-        double t5 = pp_backend_now();
-        if (rep < 0) continue;
-        ts[0][n] = t1 - t0;
-        ts[1][n] = t3 - t2;
-        ts[2][n] = t5 - t4;
-        n++;
-        spent += t5 - t0;
-        if (n >= (o->min_reps > 0 ? o->min_reps : 5)) {
-            double med = median_of(ts[0], n, scratch) + median_of(ts[1], n, scratch) + median_of(ts[2], n, scratch);
-            if (last_med > 0 && fabs(med - last_med) <= o->stable * last_med) break;
-            last_med = med;
-            if (spent > o->max_seconds) break;
-        }
-    }
-    for (int p = 0; p < 3; p++) {
-        double med = median_of(ts[p], n, scratch);
-        for (int k = 0; k < n; k++) scratch[k] = fabs(ts[p][k] - med);
-        qsort(scratch, (size_t)n, sizeof *scratch, cmp_d);
-        out->t[p] = med;
-        out->spread[p] = n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
-        out->samples[p] = n;
-    }
-    out->param_bytes = op->cost.param_bytes;
+    pp_opprof_summarize(t, n, out);
+    out->param_bytes = g->ops[op_i].cost.param_bytes;
     rc = 0;
 done:
     free(scratch);
-    for (int p = 0; p < 3; p++) free(ts[p]);
-    pp_engine_free(e);
+    for (int p = 0; p < 3; p++) free(t[p]);
     return rc;
 }
 
