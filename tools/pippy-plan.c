@@ -163,6 +163,17 @@ int main(int argc, char **argv) {
                   : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
     measured_ctx mctx = {.db = pp_tool_db_path(db_opt)};
     if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
+        double la, lb;
+        int nl;
+        int got = pp_tool_measured_links(mctx.db, 1, &la, &lb, &nl, &err);
+        if (got < 0) goto fail;
+        if (got) {
+            cl.intra_host = (pp_link_spec){.present = 1, .alpha_s = la, .beta_Bps = lb, .latency_us = la * 1e6,
+                                           .bandwidth_gbit_s = lb * 8 / 1e9};
+            printf("links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", mctx.db, nl, la * 1e6, lb / 1e9);
+        }
+    }
+    if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
         o.measured_cost = measured;
         o.measured_ctx = &mctx;
     }

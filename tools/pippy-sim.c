@@ -349,6 +349,7 @@ int main(int argc, char **argv) {
     }
     const char *cost_src;
     int measured = 0, missing = 0;
+    char linksrc[512] = "";
     char msrc[256] = "";
     if (x.have_model && o.tflops <= 0 && (!cluster || (cluster->n_devices && cluster->devices[0].type == PP_DEVICE_CPU))) {
         measured = pp_tool_measured_cost(pp_tool_db_path(o.db), &x.g, 1, &x.cost, msrc, sizeof msrc, &missing, &err);
@@ -379,6 +380,18 @@ int main(int argc, char **argv) {
         in.t_f = in.t_i = in.t_w = x.unit;
         cost_src = "unit costs (F = I = W = 1 s per stage and microbatch; give --model for a model's)";
     }
+    if (o.link_us < 0 && o.link_gbit <= 0 && (!cluster || (cluster->n_devices && cluster->devices[0].type == PP_DEVICE_CPU))) {
+        double la, lb;
+        int nl, got = pp_tool_measured_links(pp_tool_db_path(o.db), 1, &la, &lb, &nl, &err);
+        if (got < 0) goto fail;
+        if (got) {
+            /* Measured links stand for every pair of ranks on this machine. */
+            o.link_us = la * 1e6;
+            o.link_gbit = lb * 8 / 1e9;
+            snprintf(linksrc, sizeof linksrc, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s",
+                     pp_tool_db_path(o.db), nl, la * 1e6, lb / 1e9);
+        }
+    }
     if (set_links(&x, &o, cluster, rank_dev, R, &err)) goto fail;
     in.sched = &x.sched;
     in.alpha = x.alpha;
@@ -402,6 +415,7 @@ int main(int argc, char **argv) {
         if (print_json(&res, what, cost_src, &x.sched, &err)) goto fail;
     } else {
         print_text(&res, what, cost_src, tokens);
+        if (linksrc[0]) printf("%s\n", linksrc);
         if (o.trace) printf("\ntrace written to %s (open in Perfetto)\n", o.trace);
     }
     rc = 0;

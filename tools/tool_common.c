@@ -203,3 +203,46 @@ done:
     pp_db_close(db);
     return rc;
 }
+
+int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err) {
+    struct stat st;
+    *n = 0;
+    if (stat(db_path, &st) != 0) return 0;
+    pp_backend *be = NULL;
+    pp_db *db = NULL;
+    char desc[1024], fp[65];
+    if (pp_backend_open(PP_BACKEND_CPU, threads, &be, err)) return -1;
+    pp_backend_describe(be, desc, sizeof desc);
+    pp_backend_close(be);
+    pp_sha256_hex(desc, strlen(desc), fp);
+    if (pp_db_open_readonly(db_path, &db, err)) return -1;
+    int rc = -1, nd = 0, nl = 0;
+    pp_db_device *devs = NULL;
+    pp_db_link *links = NULL;
+    long long dev = -1;
+    if (pp_db_devices_list(db, &devs, &nd, err)) goto done;
+    for (int i = 0; i < nd; i++)
+        if (!strcmp(devs[i].fingerprint, fp)) dev = devs[i].id;
+    pp_db_device_rows_free(devs, nd);
+    rc = 0;
+    if (dev < 0) goto done;
+    if (pp_db_links_list(db, dev, &links, &nl, err)) {
+        rc = -1;
+        goto done;
+    }
+    double sa = 0, sb = 0;
+    for (int i = 0; i < nl; i++) {
+        sa += links[i].alpha_s;
+        sb += links[i].beta_Bps;
+    }
+    if (nl) {
+        *alpha = sa / nl;
+        *beta = sb / nl;
+        *n = nl;
+        rc = 1;
+    }
+    pp_db_links_free(links);
+done:
+    pp_db_close(db);
+    return rc;
+}

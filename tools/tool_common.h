@@ -50,6 +50,11 @@ struct pp_cost_profile;
 int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
                           char *src, size_t n, int *missing, pp_err *err);
 
+/* The mean latency (s) and bandwidth (bytes/s) of the links measured on
+ * this machine (pippy profile --ranks N), over *n links. Returns 1 when
+ * there are some, 0 when none (or no database), -1 on error. */
+int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err);
+
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
 int pp_tool_print_json(struct pp_jw *w, pp_err *err);

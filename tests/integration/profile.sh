@@ -42,6 +42,12 @@ expect_out "links stored"
 run "$PIPPY" db profiles --db "$DB"
 expect_rc 0
 expect_out "links: 2"
+# ... and sim and plan take the measured links.
+run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --db "$DB"
+expect_out "links: measured in $DB (mean of 2)"
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 4 --pp 2 --microbatches 4 --schedule 1f1b --db "$DB" \
+  -o plan2.json --no-db
+expect_out "links: measured in $DB (mean of 2)"
 
 # Two profilers into one database at once.
 "$PIPPY" profile --model llama-tiny --db "$DB" --ranks 1 --no-check >a.out 2>&1 &
