@@ -121,25 +121,14 @@ static int manual_bounds(const pp_graph *g, const char *spec, int **bounds, int 
     return 0;
 }
 
-/* Builds the simulator input for a candidate and simulates it. */
-static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, int dp, int v, int m, const int *bounds,
-                    int S, pp_sim_result *res, pp_sched *sched_out, pp_err *err) {
-    pp_sched s;
-    pp_pipeline_model pm;
+/* Simulates schedule s over the pipeline model pm (stage times already
+ * scaled by device speed), ranks 0 .. pp-1 on the cluster's first devices,
+ * dp replicas all-reducing over the inter-host link (else intra-host). */
+static int run_sim(const pp_search_opts *o, const pp_pipeline_model *pm, const pp_sched *s, int pp, int dp,
+                   pp_sim_result *res, pp_err *err) {
     int rc = -1;
-    double *alpha = NULL, *beta = NULL;
-    memset(&pm, 0, sizeof pm);
-    if (pp_schedule_generate((pp_schedule_kind)kind, pp, m, v, &s, err)) return -1;
-    if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
-    for (int st = 0; st < S; st++) {
-        int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, st);
-        double sp = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
-        pm.t_f[st] /= sp;
-        pm.t_i[st] /= sp;
-        pm.t_w[st] /= sp;
-    }
-    alpha = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
-    beta = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
+    double *alpha = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
+    double *beta = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
     if (!alpha || !beta) goto done;
     for (int a = 0; a < pp; a++)
         for (int c = 0; c < pp; c++) {
@@ -151,8 +140,8 @@ static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, i
         }
     pp_sim_input in;
     memset(&in, 0, sizeof in);
-    pp_pipeline_sim_input(&pm, &in);
-    in.sched = &s;
+    pp_pipeline_sim_input(pm, &in);
+    in.sched = s;
     in.alpha = alpha;
     in.beta = beta;
     in.dp = dp;
@@ -162,11 +151,32 @@ static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, i
     in.samples_per_step = o->global_batch;
     in.tokens_per_step = (double)o->global_batch * o->seq;
     in.any_order = 1; /* the same predictions, faster: the search simulates every candidate */
-    if (pp_sim_run(&in, res, err)) goto done;
-    rc = 0;
+    rc = pp_sim_run(&in, res, err);
 done:
     free(alpha);
     free(beta);
+    return rc;
+}
+
+/* Builds the simulator input for a candidate and simulates it. */
+static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, int dp, int v, int m, const int *bounds,
+                    int S, pp_sim_result *res, pp_sched *sched_out, pp_err *err) {
+    pp_sched s;
+    pp_pipeline_model pm;
+    int rc = -1;
+    memset(&pm, 0, sizeof pm);
+    if (pp_schedule_generate((pp_schedule_kind)kind, pp, m, v, &s, err)) return -1;
+    if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
+    for (int st = 0; st < S; st++) {
+        int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, st);
+        double sp = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        pm.t_f[st] /= sp;
+        pm.t_i[st] /= sp;
+        pm.t_w[st] /= sp;
+    }
+    if (run_sim(o, &pm, &s, pp, dp, res, err)) goto done;
+    rc = 0;
+done:
     pp_pipeline_model_free(&pm);
     if (rc == 0 && sched_out) *sched_out = s;
     else pp_sched_free(&s);
@@ -527,29 +537,8 @@ int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_l
         /* The ILP's order (or the better generated schedule it started from)
          * replaces the plan's schedule when the full model (links, skip
          * connections, data parallelism) predicts it faster too. */
-        pp_sim_input in;
-        memset(&in, 0, sizeof in);
-        pp_pipeline_sim_input(&pm, &in);
-        in.sched = &res.sched;
-        in.dp = plan->dp;
-        const pp_link_spec *dl = o->cluster->inter_host.present ? &o->cluster->inter_host : &o->cluster->intra_host;
-        in.dp_alpha = dl->present ? dl->alpha_s : 0;
-        in.dp_beta = dl->present ? dl->beta_Bps : 0;
-        in.samples_per_step = plan->global_batch;
-        in.tokens_per_step = (double)plan->global_batch * plan->seq_len;
-        double al[64 * 64], be[64 * 64];
-        if (p <= 64) {
-            for (int a = 0; a < p; a++)
-                for (int c = 0; c < p; c++) {
-                    const pp_link_spec *l = pp_cluster_link(o->cluster, a, c);
-                    al[a * p + c] = l->present ? l->alpha_s : 0;
-                    be[a * p + c] = l->present ? l->beta_Bps : 0;
-                }
-            in.alpha = al;
-            in.beta = be;
-        }
         pp_sim_result sr;
-        if (pp_sim_run(&in, &sr, err)) goto done;
+        if (run_sim(o, &pm, &res.sched, p, plan->dp, &sr, err)) goto done;
         if (sr.iteration_s >= plan->prediction.iteration_s) {
             pp_sim_result_free(&sr);
             rc = 0;

@@ -238,7 +238,7 @@ int main(int argc, char **argv) {
     sig = pp_calloc((unsigned long long)g.n_ops, sizeof *sig, &err);
     fresh = pp_calloc((unsigned long long)g.n_ops, sizeof *fresh, &err);
     if (!m || !sig || !fresh) goto fail;
-    int uniq = 0, measured = 0, reused = 0, todo = 0;
+    int uniq = 0, measured = 0, reused = 0, n_new = 0;
     int *first = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
     if (!first) goto fail;
     for (int i = 0; i < g.n_ops; i++) {
@@ -270,7 +270,7 @@ int main(int argc, char **argv) {
             reused++;
         } else {
             fresh[i] = 1;
-            todo++;
+            n_new++;
         }
     }
     /* Rounds over all the new ops, so that each op's samples span the whole
@@ -300,7 +300,7 @@ int main(int argc, char **argv) {
             }
             measured++;
             if (isatty(2)) {
-                int total = todo * rounds;
+                int total = n_new * rounds;
                 double el = pp_backend_now() - t_start, eta = el / measured * (total - measured);
                 int bar = 30 * measured / (total ? total : 1);
                 fprintf(stderr, "\r[%.*s%*s] round %d/%d, %d/%d ops, %.0f s, ETA %.0f s ", bar,

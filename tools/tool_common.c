@@ -140,32 +140,50 @@ int pp_tool_print_json(struct pp_jw *w, pp_err *err) {
     return bad ? pp_err_set(err, PP_ERR_IO, "stdout: write error") : 0;
 }
 
-int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
-                          char *src, size_t n, int *missing, pp_err *err) {
+/* Opens the database read-only and finds this machine's device in it (the
+ * fingerprint of a CPU backend with `threads` threads). Returns 1 with *db
+ * open (caller closes) and *dev, 0 when the file or the device is not
+ * there (*db NULL), -1 on error. */
+static int this_device(const char *db_path, int threads, pp_db **db, long long *dev, char fp[65], pp_err *err) {
     struct stat st;
-    *missing = g->n_ops;
-    if (stat(db_path, &st) != 0) return 0;
     pp_backend *be = NULL;
-    pp_db *db = NULL;
-    pp_op_measure *m = NULL;
-    char desc[1024], fp[65];
-    int rc = -1;
+    char desc[1024];
+    *db = NULL;
+    *dev = -1;
+    if (stat(db_path, &st) != 0) return 0;
     if (pp_backend_open(PP_BACKEND_CPU, threads, &be, err)) return -1;
     pp_backend_describe(be, desc, sizeof desc);
     pp_backend_close(be);
     pp_sha256_hex(desc, strlen(desc), fp);
-    if (pp_db_open_readonly(db_path, &db, err)) return -1;
+    if (pp_db_open_readonly(db_path, db, err)) return -1;
     pp_db_device *devs = NULL;
     int nd = 0;
-    long long dev = -1;
-    if (pp_db_devices_list(db, &devs, &nd, err)) goto done;
-    for (int i = 0; i < nd; i++)
-        if (!strcmp(devs[i].fingerprint, fp)) dev = devs[i].id;
-    pp_db_device_rows_free(devs, nd);
-    if (dev < 0) {
-        rc = 0;
-        goto done;
+    if (pp_db_devices_list(*db, &devs, &nd, err)) {
+        pp_db_close(*db);
+        *db = NULL;
+        return -1;
     }
+    for (int i = 0; i < nd; i++)
+        if (!strcmp(devs[i].fingerprint, fp)) *dev = devs[i].id;
+    pp_db_device_rows_free(devs, nd);
+    if (*dev < 0) {
+        pp_db_close(*db);
+        *db = NULL;
+        return 0;
+    }
+    return 1;
+}
+
+int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
+                          char *src, size_t n, int *missing, pp_err *err) {
+    pp_db *db = NULL;
+    pp_op_measure *m = NULL;
+    char fp[65];
+    long long dev;
+    *missing = g->n_ops;
+    int rc = this_device(db_path, threads, &db, &dev, fp, err);
+    if (rc <= 0) return rc;
+    rc = -1;
     m = pp_calloc((unsigned long long)(g->n_ops ? g->n_ops : 1), sizeof *m, err);
     if (!m) goto done;
     *missing = 0;
@@ -205,27 +223,15 @@ done:
 }
 
 int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err) {
-    struct stat st;
-    *n = 0;
-    if (stat(db_path, &st) != 0) return 0;
-    pp_backend *be = NULL;
     pp_db *db = NULL;
-    char desc[1024], fp[65];
-    if (pp_backend_open(PP_BACKEND_CPU, threads, &be, err)) return -1;
-    pp_backend_describe(be, desc, sizeof desc);
-    pp_backend_close(be);
-    pp_sha256_hex(desc, strlen(desc), fp);
-    if (pp_db_open_readonly(db_path, &db, err)) return -1;
-    int rc = -1, nd = 0, nl = 0;
-    pp_db_device *devs = NULL;
     pp_db_link *links = NULL;
-    long long dev = -1;
-    if (pp_db_devices_list(db, &devs, &nd, err)) goto done;
-    for (int i = 0; i < nd; i++)
-        if (!strcmp(devs[i].fingerprint, fp)) dev = devs[i].id;
-    pp_db_device_rows_free(devs, nd);
+    char fp[65];
+    long long dev;
+    int nl = 0;
+    *n = 0;
+    int rc = this_device(db_path, threads, &db, &dev, fp, err);
+    if (rc <= 0) return rc;
     rc = 0;
-    if (dev < 0) goto done;
     if (pp_db_links_list(db, dev, &links, &nl, err)) {
         rc = -1;
         goto done;
