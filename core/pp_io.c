@@ -45,9 +45,16 @@ done:
 }
 
 int pp_io_write_atomic(const char *path, const void *data, size_t len, pp_err *err) {
+    const void *parts[1] = {data};
+    return pp_io_write_atomic_parts(path, parts, &len, 1, err);
+}
+
+int pp_io_write_atomic_parts(const char *path, const void *const *parts, const size_t *lens, int n, pp_err *err) {
     if (!strcmp(path, "-")) {
-        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
-            return pp_err_set(err, PP_ERR_IO, "stdout: write error: %s", strerror(errno));
+        for (int i = 0; i < n; i++)
+            if (fwrite(parts[i], 1, lens[i], stdout) != lens[i])
+                return pp_err_set(err, PP_ERR_IO, "stdout: write error: %s", strerror(errno));
+        if (fflush(stdout) != 0) return pp_err_set(err, PP_ERR_IO, "stdout: write error: %s", strerror(errno));
         return 0;
     }
     size_t plen = strlen(path);
@@ -60,19 +67,21 @@ int pp_io_write_atomic(const char *path, const void *data, size_t len, pp_err *e
         pp_err_set(err, PP_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
         goto done;
     }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            pp_err_set(err, PP_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
-            close(fd);
-            unlink(tmp);
-            goto done;
+    for (int i = 0; i < n; i++) {
+        const char *p = parts[i];
+        size_t left = lens[i];
+        while (left > 0) {
+            ssize_t w = write(fd, p, left > ((size_t)1 << 30) ? ((size_t)1 << 30) : left);
+            if (w < 0) {
+                if (errno == EINTR) continue;
+                pp_err_set(err, PP_ERR_IO, "%s: write error: %s", tmp, strerror(errno));
+                close(fd);
+                unlink(tmp);
+                goto done;
+            }
+            p += w;
+            left -= (size_t)w;
         }
-        p += w;
-        left -= (size_t)w;
     }
     if (fsync(fd) != 0 || close(fd) != 0) {
         pp_err_set(err, PP_ERR_IO, "%s: cannot flush: %s", tmp, strerror(errno));

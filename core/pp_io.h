@@ -20,5 +20,8 @@ int pp_io_read_file(const char *path, char **data, size_t *len, pp_err *err);
  * Returns 0, or -1 with err set; on failure the target is untouched and the
  * temporary file removed. "-" writes to standard output. */
 int pp_io_write_atomic(const char *path, const void *data, size_t len, pp_err *err);
+/* The same for the concatenation of n parts (parts[i], lens[i] bytes), so a
+ * large file need not be assembled in memory first. */
+int pp_io_write_atomic_parts(const char *path, const void *const *parts, const size_t *lens, int n, pp_err *err);
 
 #endif /* PP_IO_H */

@@ -2,10 +2,10 @@
  * pp_db.c -- the SQLite layer under every pippy command (see pp_db.h).
  *
  * pippy keeps what it learns -- models, plans, device profiles and links,
- * and (in later migrations) predictions, runs and traces -- in one SQLite
- * file, so that `pippy profile`, `plan`, `sim`, `run` and `report` can
- * build on one another across processes and hosts. This file is the only place in pippy
- * that speaks SQL. It owns:
+ * measured runs with their traces, and (in later migrations) predictions --
+ * in one SQLite file, so that `pippy profile`, `plan`, `sim`, `run` and
+ * `report` can build on one another across processes and hosts. This file is
+ * the only place in pippy that speaks SQL. It owns:
  *
  *  - opening: WAL mode, a busy timeout so concurrent pippy processes wait
  *    for each other instead of failing, foreign keys on;
@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "core/pp_hash.h"
+#include "core/pp_sched.h"
 
 /* How long a connection waits for another process's write lock. */
 #define PP_DB_BUSY_TIMEOUT_MS 10000
@@ -139,7 +140,61 @@ static const char *const migrations[] = {
     "                        DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
     "    UNIQUE (device_id, src_rank, dst_rank, src_host, dst_host)\n"
     ") STRICT;\n",
-    /* Append migration 3 here. */
+    /* 3: measured training runs -- runs, their steps, ranks and trace events. */
+    "CREATE TABLE runs (\n"
+    "    id                    INTEGER PRIMARY KEY,\n"
+    "    plan_hash             TEXT    NOT NULL\n"
+    "                                  CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model                 TEXT    NOT NULL,\n"
+    "    schedule              TEXT    NOT NULL,\n"
+    "    pp                    INTEGER NOT NULL CHECK (pp >= 1),\n"
+    "    dp                    INTEGER NOT NULL CHECK (dp >= 1),\n"
+    "    n_ranks               INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    global_batch          INTEGER NOT NULL CHECK (global_batch >= 1),\n"
+    "    micro_batch           INTEGER NOT NULL CHECK (micro_batch >= 1),\n"
+    "    n_microbatches        INTEGER NOT NULL CHECK (n_microbatches >= 1),\n"
+    "    seq_len               INTEGER NOT NULL CHECK (seq_len >= 1),\n"
+    "    first_step            INTEGER NOT NULL CHECK (first_step >= 0),\n"
+    "    steps                 INTEGER NOT NULL CHECK (steps >= 0),\n"
+    "    status                TEXT    NOT NULL CHECK (status IN ('ok', 'failed')),\n"
+    "    message               TEXT    NOT NULL DEFAULT '',\n"
+    "    tokens_per_s          REAL    NOT NULL CHECK (tokens_per_s >= 0),\n"
+    "    iteration_s           REAL    NOT NULL CHECK (iteration_s >= 0),\n"
+    "    predicted_iteration_s REAL    CHECK (predicted_iteration_s > 0),\n" /* NULL: no prediction */
+    "    final_loss            REAL,\n"                                      /* NULL: NaN or no step */
+    "    created_at            TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX runs_by_plan ON runs (plan_hash);\n"
+    "CREATE TABLE run_steps (\n"
+    "    run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    step      INTEGER NOT NULL CHECK (step >= 0),\n"
+    "    loss      REAL,\n"                                     /* NULL: NaN */
+    "    grad_norm REAL    CHECK (grad_norm >= 0),\n"           /* NULL: NaN */
+    "    seconds   REAL    NOT NULL CHECK (seconds >= 0),\n"
+    "    PRIMARY KEY (run_id, step)\n"
+    ") STRICT;\n"
+    "CREATE TABLE run_ranks (\n"
+    "    run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    rank       INTEGER NOT NULL CHECK (rank >= 0),\n"
+    "    host       TEXT    NOT NULL,\n"
+    "    peak_bytes INTEGER NOT NULL CHECK (peak_bytes >= 0),\n"
+    "    busy_s     REAL    NOT NULL CHECK (busy_s >= 0),\n"
+    "    PRIMARY KEY (run_id, rank)\n"
+    ") STRICT;\n"
+    "CREATE TABLE run_events (\n"
+    "    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    step    INTEGER NOT NULL CHECK (step >= 0),\n"
+    "    rank    INTEGER NOT NULL CHECK (rank >= 0),\n"
+    "    stream  INTEGER NOT NULL CHECK (stream >= 0),\n"       /* pp_stream */
+    "    action  INTEGER NOT NULL CHECK (action >= 0),\n"       /* pp_act_type */
+    "    stage   INTEGER NOT NULL CHECK (stage >= -1),\n"
+    "    mb      INTEGER NOT NULL CHECK (mb >= -1),\n"
+    "    start_s REAL    NOT NULL,\n"
+    "    end_s   REAL    NOT NULL CHECK (end_s >= start_s),\n"
+    "    bytes   INTEGER NOT NULL CHECK (bytes >= 0)\n"
+    ") STRICT;\n"
+    "CREATE INDEX run_events_by_step ON run_events (run_id, step, rank);\n",
+    /* Append migration 4 here. */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PP_DB_SCHEMA_VERSION,
@@ -148,7 +203,7 @@ _Static_assert(PP_DB_APPLICATION_ID == 1346981968, "migration 1 writes PP_DB_APP
 
 /* The schema version that created each table, so a read-only look at an
  * older database can report a table it does not have yet as empty. */
-enum { MODELS_SINCE = 1, PLANS_SINCE = 1, PROFILES_SINCE = 2 };
+enum { MODELS_SINCE = 1, PLANS_SINCE = 1, PROFILES_SINCE = 2, RUNS_SINCE = 3 };
 
 /* ---- Errors --------------------------------------------------------------- */
 
@@ -1223,6 +1278,472 @@ int pp_db_profile_counts(pp_db *db, int *devices, int *op_profiles, int *links, 
     if (devices) *devices = v[0];
     if (op_profiles) *op_profiles = v[1];
     if (links) *links = v[2];
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* ---- Runs: measured training runs -------------------------------------------- */
+
+/* Binds v, or NULL when v is NaN (SQLite has no NaN). */
+static int bind_real_or_null(sqlite3_stmt *st, int i, double v) {
+    return isnan(v) ? sqlite3_bind_null(st, i) : sqlite3_bind_double(st, i, v);
+}
+
+/* Column i as a double, NaN for NULL. */
+static double col_real_or_nan(sqlite3_stmt *st, int i) {
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
+}
+
+/* Grows *items (elem bytes each, *cap slots) to at least need slots, like
+ * pp_grow but with a long long count. Returns 0, or -1 with err set (the old
+ * array stays valid). */
+static int grow_ll(void **items, long long *cap, long long need, size_t elem, pp_err *err) {
+    if (need <= *cap) return 0;
+    long long c = *cap > 0 ? *cap : 16;
+    while (c < need) c *= 2;
+    void *p = pp_realloc(*items, (unsigned long long)c * elem, err);
+    if (!p) return -1;
+    *items = p;
+    *cap = c;
+    return 0;
+}
+
+/* Checks a run and its rows against pp_db_run_put's contract (pp_db.h);
+ * fills err naming the first field that breaks it. Touches no table. */
+static int run_check(const pp_db *db, const pp_db_run *r, const pp_db_run_step *steps, int n_steps,
+                     const pp_db_run_rank *ranks, int n_ranks, const pp_db_run_event *ev, long long n_ev,
+                     pp_err *err) {
+    int ret = -1;
+    if (!fits(r->plan_hash, sizeof r->plan_hash) || !pp_sha256_hex_valid(r->plan_hash))
+        DB_FAIL(PP_ERR_INVALID, "storing a run: plan_hash is not 64 lowercase hex digits");
+    const char *h = r->plan_hash;
+    if (!fits(r->model, sizeof r->model))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: model is not terminated", h);
+    if (!fits(r->schedule, sizeof r->schedule))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: schedule is not terminated", h);
+    if (!fits(r->status, sizeof r->status) || (strcmp(r->status, "ok") != 0 && strcmp(r->status, "failed") != 0))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status must be \"ok\" or \"failed\"", h);
+    if (!fits(r->message, sizeof r->message))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: message is not terminated", h);
+    if (!strcmp(r->status, "failed") && !r->message[0])
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status \"failed\" needs a message saying why", h);
+    if (!fits(r->created_at, sizeof r->created_at))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: created_at is not terminated", h);
+    const struct {
+        const char *name;
+        int v;
+    } pos[] = {{"pp", r->pp},
+               {"dp", r->dp},
+               {"n_ranks", r->n_ranks},
+               {"global_batch", r->global_batch},
+               {"micro_batch", r->micro_batch},
+               {"n_microbatches", r->n_microbatches},
+               {"seq_len", r->seq_len}};
+    for (size_t i = 0; i < sizeof pos / sizeof pos[0]; i++)
+        if (pos[i].v < 1)
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: %s %d is below 1", h, pos[i].name, pos[i].v);
+    if (r->first_step < 0)
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: first_step %d is negative", h, r->first_step);
+    if (r->steps < 0) DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: steps %d is negative", h, r->steps);
+    long long end_step = (long long)r->first_step + r->steps; /* steps lie in [first_step, end_step) */
+    if (end_step > 2147483647LL)
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: first_step %d + steps %d overflows", h, r->first_step,
+                r->steps);
+    const struct {
+        const char *name;
+        double v;
+    } secs[] = {{"tokens_per_s", r->tokens_per_s},
+                {"iteration_s", r->iteration_s},
+                {"predicted_iteration_s", r->predicted_iteration_s}};
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++)
+        if (!nonneg_finite(secs[i].v))
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: %s %g must be finite and >= 0", h, secs[i].name,
+                    secs[i].v);
+    if (n_steps < 0 || n_ranks < 0 || n_ev < 0 || (n_steps > 0 && !steps) || (n_ranks > 0 && !ranks) ||
+        (n_ev > 0 && !ev))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: a row count is negative or its array is missing", h);
+
+    for (int i = 0; i < n_steps; i++) {
+        const pp_db_run_step *s = &steps[i];
+        if (s->step < r->first_step || s->step >= end_step)
+            DB_FAIL(PP_ERR_INVALID,
+                    "storing run of plan %.12s: steps[%d]: step %d is outside the run's steps [%d, %lld)", h, i,
+                    s->step, r->first_step, end_step);
+        if (!isnan(s->grad_norm) && !(s->grad_norm >= 0))
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: steps[%d] (step %d): grad_norm %g is negative", h, i,
+                    s->step, s->grad_norm);
+        if (!nonneg_finite(s->seconds))
+            DB_FAIL(PP_ERR_INVALID,
+                    "storing run of plan %.12s: steps[%d] (step %d): seconds %g must be finite and >= 0", h, i,
+                    s->step, s->seconds);
+    }
+    for (int i = 0; i < n_ranks; i++) {
+        const pp_db_run_rank *k = &ranks[i];
+        if (k->rank < 0 || k->rank >= r->n_ranks)
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: ranks[%d]: rank %d is outside [0, n_ranks %d)", h, i,
+                    k->rank, r->n_ranks);
+        if (!fits(k->host, sizeof k->host))
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: ranks[%d] (rank %d): host is not terminated", h, i,
+                    k->rank);
+        if (k->peak_bytes < 0)
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: ranks[%d] (rank %d): peak_bytes %lld is negative", h,
+                    i, k->rank, k->peak_bytes);
+        if (!nonneg_finite(k->busy_s))
+            DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: ranks[%d] (rank %d): busy_s %g must be finite and >= 0",
+                    h, i, k->rank, k->busy_s);
+    }
+    for (long long i = 0; i < n_ev; i++) {
+        const pp_trace_event *e = &ev[i].ev;
+        const char *bad = NULL;
+        if (ev[i].step < r->first_step || ev[i].step >= end_step) bad = "step is outside the run's steps";
+        else if (e->rank < 0 || e->rank >= r->n_ranks) bad = "rank is outside [0, n_ranks)";
+        else if (e->stream < 0 || e->stream >= PP_STREAM__COUNT) bad = "stream is not a pp_stream";
+        else if (e->action < 0 || e->action >= PP_ACT__COUNT) bad = "action is not a pp_act_type";
+        else if (e->stage < -1) bad = "stage is below -1";
+        else if (e->mb < -1) bad = "mb is below -1";
+        else if (!isfinite(e->start) || !isfinite(e->end)) bad = "start or end is not finite";
+        else if (e->end < e->start) bad = "end is before start";
+        else if (e->bytes < 0) bad = "bytes is negative";
+        if (bad)
+            DB_FAIL(PP_ERR_INVALID,
+                    "storing run of plan %.12s: events[%lld]: %s (step %d, rank %d, stream %d, action %d, stage %d, "
+                    "mb %d, start %g s, end %g s, bytes %lld)",
+                    h, i, bad, ev[i].step, e->rank, e->stream, e->action, e->stage, e->mb, e->start, e->end,
+                    e->bytes);
+    }
+    ret = 0;
+cleanup:
+    return ret;
+}
+
+/* Inserts the steps of run_id with one statement. Inside a transaction. */
+static int run_put_steps(pp_db *db, const char *h, long long run_id, const pp_db_run_step *steps, int n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    if (n == 0) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "INSERT INTO run_steps (run_id, step, loss, grad_norm, seconds) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)",
+                                -1, &st, NULL),
+             "storing run of plan %.12s: steps", h);
+    for (int i = 0; i < n; i++) {
+        const pp_db_run_step *s = &steps[i];
+        sqlite3_reset(st);
+        DB_CHECK(sqlite3_bind_int64(st, 1, run_id), "storing run of plan %.12s: steps[%d]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 2, s->step), "storing run of plan %.12s: steps[%d]", h, i);
+        DB_CHECK(bind_real_or_null(st, 3, s->loss), "storing run of plan %.12s: steps[%d]", h, i);
+        DB_CHECK(bind_real_or_null(st, 4, s->grad_norm), "storing run of plan %.12s: steps[%d]", h, i);
+        DB_CHECK(sqlite3_bind_double(st, 5, s->seconds), "storing run of plan %.12s: steps[%d]", h, i);
+        DB_CHECK(sqlite3_step(st), "storing run of plan %.12s: steps[%d] (step %d)", h, i, s->step);
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Inserts the ranks of run_id with one statement. Inside a transaction. */
+static int run_put_ranks(pp_db *db, const char *h, long long run_id, const pp_db_run_rank *ranks, int n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    if (n == 0) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "INSERT INTO run_ranks (run_id, rank, host, peak_bytes, busy_s) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5)",
+                                -1, &st, NULL),
+             "storing run of plan %.12s: ranks", h);
+    for (int i = 0; i < n; i++) {
+        const pp_db_run_rank *k = &ranks[i];
+        sqlite3_reset(st);
+        DB_CHECK(sqlite3_bind_int64(st, 1, run_id), "storing run of plan %.12s: ranks[%d]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 2, k->rank), "storing run of plan %.12s: ranks[%d]", h, i);
+        DB_CHECK(sqlite3_bind_text(st, 3, k->host, -1, SQLITE_STATIC), "storing run of plan %.12s: ranks[%d]", h, i);
+        DB_CHECK(sqlite3_bind_int64(st, 4, k->peak_bytes), "storing run of plan %.12s: ranks[%d]", h, i);
+        DB_CHECK(sqlite3_bind_double(st, 5, k->busy_s), "storing run of plan %.12s: ranks[%d]", h, i);
+        DB_CHECK(sqlite3_step(st), "storing run of plan %.12s: ranks[%d] (rank %d)", h, i, k->rank);
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+/* Inserts the events of run_id with one prepared statement, reset and
+ * rebound per event. Inside a transaction. */
+static int run_put_events(pp_db *db, const char *h, long long run_id, const pp_db_run_event *ev, long long n,
+                          pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    if (n == 0) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "INSERT INTO run_events (run_id, step, rank, stream, action, stage, mb, start_s, "
+                                "end_s, bytes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                -1, &st, NULL),
+             "storing run of plan %.12s: events", h);
+    DB_CHECK(sqlite3_bind_int64(st, 1, run_id), "storing run of plan %.12s: events", h);
+    for (long long i = 0; i < n; i++) {
+        const pp_trace_event *e = &ev[i].ev;
+        sqlite3_reset(st); /* bindings survive a reset: run_id stays bound */
+        DB_CHECK(sqlite3_bind_int(st, 2, ev[i].step), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 3, e->rank), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 4, e->stream), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 5, e->action), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 6, e->stage), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int(st, 7, e->mb), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_double(st, 8, e->start), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_double(st, 9, e->end), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_bind_int64(st, 10, e->bytes), "storing run of plan %.12s: events[%lld]", h, i);
+        DB_CHECK(sqlite3_step(st), "storing run of plan %.12s: events[%lld]", h, i);
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps, const pp_db_run_rank *ranks,
+                  int n_ranks, const pp_db_run_event *ev, long long n_ev, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1, began = 0;
+    long long run_id = 0;
+    char created[sizeof run->created_at] = "";
+    if (!run) DB_FAIL(PP_ERR_INVALID, "storing a run: no run");
+    run->id = 0;
+    if (run_check(db, run, steps, n_steps, ranks, n_ranks, ev, n_ev, err)) goto cleanup;
+    const char *h = run->plan_hash;
+
+    if (pp_db_begin(db, err)) goto cleanup;
+    began = 1;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "INSERT INTO runs (plan_hash, model, schedule, pp, dp, n_ranks, global_batch, "
+                                "micro_batch, n_microbatches, seq_len, first_step, steps, status, message, "
+                                "tokens_per_s, iteration_s, predicted_iteration_s, final_loss, created_at) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+                                "nullif(?17, 0.0), ?18, coalesce(nullif(?19, ''), " UTC_NOW_SQL "))\n"
+                                "RETURNING id, created_at",
+                                -1, &st, NULL),
+             "storing run of plan %.12s", h);
+    const int ints[] = {run->pp,      run->dp,          run->n_ranks,    run->global_batch, run->micro_batch,
+                        run->n_microbatches, run->seq_len, run->first_step, run->steps};
+    DB_CHECK(sqlite3_bind_text(st, 1, h, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_text(st, 2, run->model, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_text(st, 3, run->schedule, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    for (int i = 0; i < (int)(sizeof ints / sizeof ints[0]); i++)
+        DB_CHECK(sqlite3_bind_int(st, 4 + i, ints[i]), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_text(st, 13, run->status, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_text(st, 14, run->message, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_double(st, 15, run->tokens_per_s), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_double(st, 16, run->iteration_s), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_double(st, 17, run->predicted_iteration_s), "storing run of plan %.12s", h);
+    DB_CHECK(bind_real_or_null(st, 18, run->final_loss), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_bind_text(st, 19, run->created_at, -1, SQLITE_STATIC), "storing run of plan %.12s", h);
+    DB_CHECK(sqlite3_step(st), "storing run of plan %.12s", h);
+    if (rc != SQLITE_ROW) DB_FAIL(PP_ERR_DB, "storing run of plan %.12s: no id returned", h);
+    run_id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, created, sizeof created);
+    DB_CHECK(sqlite3_step(st), "storing run of plan %.12s", h); /* to SQLITE_DONE */
+    sqlite3_finalize(st);
+    st = NULL;
+    if (run_put_steps(db, h, run_id, steps, n_steps, err) || run_put_ranks(db, h, run_id, ranks, n_ranks, err) ||
+        run_put_events(db, h, run_id, ev, n_ev, err))
+        goto cleanup;
+    began = 0;
+    if (pp_db_commit(db, err)) goto cleanup;
+    run->id = run_id;
+    memcpy(run->created_at, created, sizeof created);
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    if (began) pp_db_rollback(db, NULL);
+    return ret;
+}
+
+#define RUN_SELECT                                                                                            \
+    "SELECT id, plan_hash, model, schedule, status, message, created_at, pp, dp, n_ranks, global_batch, "    \
+    "micro_batch, n_microbatches, seq_len, first_step, steps, tokens_per_s, iteration_s, "                   \
+    "predicted_iteration_s, final_loss FROM runs "
+
+static void run_fill(sqlite3_stmt *st, pp_db_run *r) {
+    memset(r, 0, sizeof *r);
+    r->id = sqlite3_column_int64(st, 0);
+    col_hash(st, 1, r->plan_hash);
+    col_copy(st, 2, r->model, sizeof r->model);
+    col_copy(st, 3, r->schedule, sizeof r->schedule);
+    col_copy(st, 4, r->status, sizeof r->status);
+    col_copy(st, 5, r->message, sizeof r->message);
+    col_copy(st, 6, r->created_at, sizeof r->created_at);
+    int *ints[] = {&r->pp,           &r->dp,      &r->n_ranks,    &r->global_batch, &r->micro_batch,
+                   &r->n_microbatches, &r->seq_len, &r->first_step, &r->steps};
+    for (int i = 0; i < (int)(sizeof ints / sizeof ints[0]); i++) *ints[i] = sqlite3_column_int(st, 7 + i);
+    r->tokens_per_s = sqlite3_column_double(st, 16);
+    r->iteration_s = sqlite3_column_double(st, 17);
+    r->predicted_iteration_s = sqlite3_column_double(st, 18); /* NULL reads as 0 */
+    r->final_loss = col_real_or_nan(st, 19);
+}
+
+int pp_db_runs_list(pp_db *db, pp_db_run **rows, int *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_run *a = NULL;
+    int rc, ret = -1, cnt = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, RUN_SELECT "ORDER BY id DESC", -1, &st, NULL), "listing runs");
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "listing runs");
+        if (rc == SQLITE_DONE) break;
+        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        run_fill(st, &a[cnt++]);
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    free(a);
+    return ret;
+}
+
+int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    memset(run, 0, sizeof *run);
+    *found = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, RUN_SELECT "WHERE id = ?1", -1, &st, NULL), "looking up run %lld", id);
+    DB_CHECK(sqlite3_bind_int64(st, 1, id), "looking up run %lld", id);
+    DB_CHECK(sqlite3_step(st), "looking up run %lld", id);
+    if (rc == SQLITE_ROW) {
+        run_fill(st, run);
+        *found = 1;
+    }
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    return ret;
+}
+
+int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_run_step *a = NULL;
+    int rc, ret = -1, cnt = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "SELECT step, loss, grad_norm, seconds FROM run_steps WHERE run_id = ?1 ORDER BY step",
+                                -1, &st, NULL),
+             "reading the steps of run %lld", id);
+    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the steps of run %lld", id);
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "reading the steps of run %lld", id);
+        if (rc == SQLITE_DONE) break;
+        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        pp_db_run_step *s = &a[cnt++];
+        s->step = sqlite3_column_int(st, 0);
+        s->loss = col_real_or_nan(st, 1);
+        s->grad_norm = col_real_or_nan(st, 2);
+        s->seconds = sqlite3_column_double(st, 3);
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    free(a);
+    return ret;
+}
+
+int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_run_rank *a = NULL;
+    int rc, ret = -1, cnt = 0, cap = 0;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "SELECT rank, host, peak_bytes, busy_s FROM run_ranks WHERE run_id = ?1 ORDER BY rank",
+                                -1, &st, NULL),
+             "reading the ranks of run %lld", id);
+    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the ranks of run %lld", id);
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "reading the ranks of run %lld", id);
+        if (rc == SQLITE_DONE) break;
+        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        pp_db_run_rank *k = &a[cnt++];
+        memset(k, 0, sizeof *k);
+        k->rank = sqlite3_column_int(st, 0);
+        col_copy(st, 1, k->host, sizeof k->host);
+        k->peak_bytes = sqlite3_column_int64(st, 2);
+        k->busy_s = sqlite3_column_double(st, 3);
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    free(a);
+    return ret;
+}
+
+int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    pp_db_run_event *a = NULL;
+    long long cnt = 0, cap = 0;
+    int rc, ret = -1;
+    *rows = NULL;
+    *n = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    /* Two statements, so the one-step form can seek on (run_id, step). */
+    const char *sql = step < 0 ? "SELECT step, rank, stream, action, stage, mb, start_s, end_s, bytes FROM run_events "
+                                 "WHERE run_id = ?1 ORDER BY step, rank, stream, start_s, end_s, rowid"
+                               : "SELECT step, rank, stream, action, stage, mb, start_s, end_s, bytes FROM run_events "
+                                 "WHERE run_id = ?1 AND step = ?2 ORDER BY rank, stream, start_s, end_s, rowid";
+    DB_CHECK(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), "reading the events of run %lld", id);
+    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the events of run %lld", id);
+    if (step >= 0) DB_CHECK(sqlite3_bind_int(st, 2, step), "reading the events of run %lld", id);
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "reading the events of run %lld", id);
+        if (rc == SQLITE_DONE) break;
+        if (grow_ll((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
+        pp_db_run_event *r = &a[cnt++];
+        memset(r, 0, sizeof *r);
+        r->step = sqlite3_column_int(st, 0);
+        r->ev.rank = sqlite3_column_int(st, 1);
+        r->ev.stream = sqlite3_column_int(st, 2);
+        r->ev.action = sqlite3_column_int(st, 3);
+        r->ev.stage = sqlite3_column_int(st, 4);
+        r->ev.mb = sqlite3_column_int(st, 5);
+        r->ev.start = sqlite3_column_double(st, 6);
+        r->ev.end = sqlite3_column_double(st, 7);
+        r->ev.bytes = sqlite3_column_int64(st, 8);
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    free(a);
+    return ret;
+}
+
+int pp_db_run_event_count(pp_db *db, long long id, long long *n, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1;
+    *n = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT count(*) FROM run_events WHERE run_id = ?1", -1, &st, NULL),
+             "counting the events of run %lld", id);
+    DB_CHECK(sqlite3_bind_int64(st, 1, id), "counting the events of run %lld", id);
+    DB_CHECK(sqlite3_step(st), "counting the events of run %lld", id);
+    if (rc != SQLITE_ROW) DB_FAIL(PP_ERR_DB, "counting the events of run %lld: no result", id);
+    *n = sqlite3_column_int64(st, 0);
     ret = 0;
 cleanup:
     sqlite3_finalize(st);

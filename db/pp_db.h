@@ -30,9 +30,10 @@
 #define PP_DB_H
 
 #include "core/pp_err.h"
+#include "core/pp_trace.h"
 
 /* The newest schema version this build knows (= number of migrations). */
-#define PP_DB_SCHEMA_VERSION 2
+#define PP_DB_SCHEMA_VERSION 3
 
 /* Written into PRAGMA application_id by migration 1 ("PIPP"). */
 #define PP_DB_APPLICATION_ID 0x50495050
@@ -260,5 +261,104 @@ void pp_db_links_free(pp_db_link *rows);
 /* How many devices, op profiles and links are stored (0 each on an older
  * schema). Any pointer may be NULL. Returns 0, or -1 with err set. */
 int pp_db_profile_counts(pp_db *db, int *devices, int *op_profiles, int *links, pp_err *err);
+
+/* ---- Runs: measured training runs ----------------------------------------
+ *
+ * Schema version 3. A run is one `pippy run` of a plan: its setup, outcome
+ * and summary numbers (pp_db_run), the loss and time of each step, the peak
+ * memory and busy time of each rank, and the measured trace events of each
+ * step. Steps are numbered as the training saw them (0-based, absolute): a
+ * run resumed at step 100 that ran 5 steps covers steps 100..104, with
+ * first_step 100 and steps 5. Deleting a run (in SQL) deletes its steps,
+ * ranks and events with it.
+ *
+ * A loss, grad norm or final loss may be NaN (a diverged step, or a run
+ * that finished no step); NaN is stored as NULL and read back as NaN.
+ *
+ * On a read-only open of an older database (schema < 3), the functions
+ * below report no runs, nothing found and empty lists.
+ */
+
+/* A stored run. The strings are fixed buffers and must be terminated. */
+typedef struct pp_db_run {
+    long long id;              /* set by pp_db_run_put */
+    char plan_hash[65];        /* SHA-256 hex of the plan run (need not be a stored plan) */
+    char model[64];            /* model name, may be empty */
+    char schedule[32];         /* schedule name, may be empty */
+    char status[16];           /* "ok" or "failed" */
+    char message[512];         /* why it failed; "" when ok */
+    char created_at[32];       /* UTC "YYYY-MM-DDTHH:MM:SSZ"; empty on put means now, set by put */
+    int pp, dp, n_ranks;       /* each >= 1 */
+    int global_batch, micro_batch, n_microbatches, seq_len; /* each >= 1 */
+    int first_step;            /* the step the run started at (a resumed run's > 0), >= 0 */
+    int steps;                 /* steps started, >= 0 (a failed run's last may be incomplete) */
+    double tokens_per_s;       /* measured throughput, finite, >= 0 */
+    double iteration_s;        /* median step wall time in seconds, finite, >= 0 */
+    double predicted_iteration_s; /* the plan's prediction; 0 when it had none */
+    double final_loss;         /* loss of the last finished step; NaN when none */
+} pp_db_run;
+
+/* One step of a run: step in [first_step, first_step + steps). loss may be
+ * NaN; grad_norm NaN or >= 0; seconds (its wall time) finite and >= 0. */
+typedef struct pp_db_run_step {
+    int step;
+    double loss, grad_norm, seconds;
+} pp_db_run_step;
+
+/* One rank of a run: rank in [0, n_ranks), host may be empty, peak_bytes
+ * >= 0 its peak memory, busy_s (compute time summed over the run) finite
+ * and >= 0. */
+typedef struct pp_db_run_rank {
+    int rank;
+    char host[128];
+    long long peak_bytes;
+    double busy_s;
+} pp_db_run_rank;
+
+/* One measured trace event of a step: step in [first_step, first_step +
+ * steps); ev.rank in [0, n_ranks), ev.stream a pp_stream, ev.action a
+ * pp_act_type, stage and mb >= -1, start and end finite with end >= start
+ * (seconds from the start of the step), bytes >= 0. */
+typedef struct pp_db_run_event {
+    int step;
+    pp_trace_event ev;
+} pp_db_run_event;
+
+/* Stores a run with its n_steps steps, n_ranks ranks and n_ev events in one
+ * transaction: its own, or a savepoint inside the caller's pp_db_begin. A
+ * step or rank given twice, or any value outside its contract above, is
+ * refused with an error naming the field (and the index of the step, rank
+ * or event); predicted_iteration_s must be finite and >= 0 (0: no
+ * prediction, stored as NULL); status "failed" needs a message. The arrays
+ * may be NULL when their count is 0. Sets run->id and run->created_at.
+ * Returns 0, or -1 with err set and the database unchanged (run->id then 0). */
+int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps,
+                  const pp_db_run_rank *ranks, int n_ranks, const pp_db_run_event *ev, long long n_ev,
+                  pp_err *err);
+
+/* All stored runs, newest first. Returns 0 with *rows (NULL when *n is 0;
+ * free with free()) and *n, or -1 with err set, *rows NULL and *n 0. */
+int pp_db_runs_list(pp_db *db, pp_db_run **rows, int *n, pp_err *err);
+
+/* Looks a run up by id. Returns 0 with *found 1 and *run filled, 0 with
+ * *found 0 and *run zeroed, or -1 with err set. */
+int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *err);
+
+/* The steps of run id, by step. An unknown id has none. Returns 0 with
+ * *rows (NULL when *n is 0; free with free()) and *n, or -1 with err set,
+ * *rows NULL and *n 0. */
+int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_err *err);
+
+/* The ranks of run id, by rank; same contract as pp_db_run_steps. */
+int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err);
+
+/* The events of run id at one step (step < 0: of all steps, by step), ordered
+ * by rank, stream, start, end, then the order stored; same contract as
+ * pp_db_run_steps. */
+int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err);
+
+/* How many events run id has (0 for an unknown id or an older schema), without
+ * loading them. Returns 0, or -1 with err set. */
+int pp_db_run_event_count(pp_db *db, long long id, long long *n, pp_err *err);
 
 #endif /* PP_DB_H */

@@ -82,6 +82,7 @@ int pp_train(const pp_model_config *cfg, const pp_train_opts *o, void (*on_step)
         if (on_step) on_step(ctx, &st);
     }
     sum->final_loss = tail / (tail_n ? tail_n : 1);
+    if (o->on_params) o->on_params(o->params_ctx, &g, e);
     sum->peak_bytes = be->peak_bytes;
     rc = 0;
 fail_step:

@@ -11,6 +11,8 @@
 
 #include "core/pp_err.h"
 #include "core/pp_zoo.h"
+#include "core/pp_graph.h"
+#include "kernels/pp_engine.h"
 #include "kernels/pp_optim.h"
 
 typedef struct pp_train_opts {
@@ -22,6 +24,10 @@ typedef struct pp_train_opts {
     uint64_t seed;      /* parameters and data order */
     const char *data_path; /* NULL: the default corpus */
     pp_adamw_hyper hyper;
+    /* Called (when not NULL) after the last step with the trained graph
+     * and engine, e.g. to read the final parameters. */
+    void (*on_params)(void *ctx, const pp_graph *g, pp_engine *e);
+    void *params_ctx;
 } pp_train_opts;
 
 typedef struct pp_train_step {

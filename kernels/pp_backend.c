@@ -53,6 +53,11 @@ void pp_backend_set_threads(pp_backend *be, int n) {
     be->vt->set_threads(be, n);
 }
 
+int pp_backend_supports(pp_backend *be, pp_op_kind k) {
+    if (k < 0 || k >= PP_OP__COUNT) return 0;
+    return be->vt->supports ? be->vt->supports(be, k) : 1;
+}
+
 int pp_backend_run_op(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err) {
     return be->vt->run_op(be, g, op, pass, a, err);
 }

@@ -70,6 +70,8 @@ typedef struct pp_backend_vtable {
     /* Seconds from start to end, waiting for end to complete. */
     double (*event_elapsed)(pp_backend *be, const pp_event *start, const pp_event *end);
     void (*close)(pp_backend *be);
+    /* 1 when run_op has a kernel for every pass of this op kind (NULL: all kinds). */
+    int (*supports)(pp_backend *be, pp_op_kind kind);
 } pp_backend_vtable;
 
 struct pp_backend {
@@ -99,6 +101,9 @@ void pp_backend_sync(pp_backend *be);
 
 /* Runs one pass of one op. Returns 0, or -1 when the backend cannot run it
  * (an op kind or dtype it lacks), with err naming the op. */
+/* 1 when the backend has kernels for op kind k, else 0: a plan is checked
+ * with it before any compute. */
+int pp_backend_supports(pp_backend *be, pp_op_kind k);
 int pp_backend_run_op(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err);
 
 void pp_backend_adamw(pp_backend *be, float *p, const float *g, float *m, float *v, long n, float lr, float beta1,

@@ -383,6 +383,17 @@ float *pp_engine_output_grad(pp_engine *e, int mb, int t, pp_err *err) {
     return alloc_grad(e, sl, t, err);
 }
 
+void pp_engine_add_f32(float *dst, const float *src, long long n) {
+    for (long long i = 0; i < n; i++) dst[i] += src[i];
+}
+
+int pp_engine_add_output_grad(pp_engine *e, int mb, int t, const float *src, pp_err *err) {
+    float *g = pp_engine_output_grad(e, mb, t, err);
+    if (!g) return -1;
+    pp_engine_add_f32(g, src, pp_tensor_numel(&e->g->tensors[t]));
+    return 0;
+}
+
 int pp_engine_backward_input(pp_engine *e, int mb, float loss_grad, pp_err *err) {
     slot *sl = find(e, mb);
     if (!sl || sl->state != ST_FORWARD)

@@ -75,6 +75,10 @@ void pp_engine_release_outputs(pp_engine *e, int mb);
 float pp_engine_loss(const pp_engine *e, int mb);
 /* Buffer (zeroed) for the gradient of an output, filled before I. */
 float *pp_engine_output_grad(pp_engine *e, int mb, int tensor, pp_err *err);
+/* Adds n = numel floats of src into the gradient of output `tensor` of mb
+ * (the buffer of pp_engine_output_grad): an output read by several stages
+ * (a skip connection) gets the sum of their gradients. Returns 0 or -1. */
+int pp_engine_add_output_grad(pp_engine *e, int mb, int tensor, const float *src, pp_err *err);
 /* Backward for inputs. loss_grad: d(step loss)/d(this microbatch's loss),
  * used by the LM head (1 / n_microbatches for a mean over microbatches). */
 int pp_engine_backward_input(pp_engine *e, int mb, float loss_grad, pp_err *err);
@@ -85,6 +89,9 @@ void pp_engine_release_input_grads(pp_engine *e, int mb);
 int pp_engine_backward_weight(pp_engine *e, int mb, pp_err *err);
 /* I then W. */
 int pp_engine_backward(pp_engine *e, int mb, float loss_grad, pp_err *err);
+
+/* dst[i] += src[i] for i < n (tied gradients summed on one rank). */
+void pp_engine_add_f32(float *dst, const float *src, long long n);
 
 /* Bytes microbatch mb holds now, not counting outputs and input gradients
  * waiting to be sent. -1 when mb is not in flight. */

@@ -2,15 +2,17 @@
  * pippy-db.c -- `pippy db`: what the database holds.
  *
  * Every other command stores its results (models, plans, device profiles
- * and links, and later predictions, runs) in one SQLite file; this command
- * is the window onto it. It opens the database read-only, so looking never
- * creates, migrates or changes the file, and prints the schema version and
- * the stored models and plans (with counts of the profiles), or the
- * profiles themselves with `profiles`, as tables, or as JSON with --json.
+ * and links, measured runs, and later predictions) in one SQLite file; this
+ * command is the window onto it. It opens the database read-only, so
+ * looking never creates, migrates or changes the file, and prints the schema
+ * version and the stored models and plans (with counts of the profiles and
+ * runs), or the profiles themselves with `profiles`, the runs with `runs`,
+ * one run's steps and ranks with `run ID`, as tables, or as JSON with --json.
  * `pippy db init` is the one writing form: it creates the database, or
  * brings an older one up to this pippy's schema.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,17 +27,25 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: pippy db [--db PATH] [--json] [models|plans|profiles]\n"
+            "usage: pippy db [--db PATH] [--json] [models|plans|profiles|runs]\n"
+            "       pippy db [--db PATH] [--json] run ID\n"
             "       pippy db [--db PATH] [--json] init\n"
             "\n"
             "Lists what the pippy database holds: its schema version, then the stored\n"
-            "models and plans and how many device profiles and links there are (or\n"
-            "only the kind named). Listing opens the database read-only and never\n"
+            "models and plans and how many device profiles, links and runs there are\n"
+            "(or only the kind named). Listing opens the database read-only and never\n"
             "creates or changes it.\n"
             "\n"
             "  profiles     the profiled devices, their op timings (F, I, W medians\n"
             "               in microseconds with their spread, and sample counts) and\n"
             "               their links (latency alpha, bandwidth beta, fit residual)\n"
+            "  runs         the measured training runs, newest first: model, schedule,\n"
+            "               pp x dp, steps, tokens/s, median iteration time, the plan's\n"
+            "               predicted iteration time and its error ((measured -\n"
+            "               predicted) / predicted), final loss, status\n"
+            "  run ID       one run in full: its setup and outcome, its steps (loss,\n"
+            "               grad norm, seconds), its ranks (host, peak memory, busy\n"
+            "               time) and how many trace events were stored\n"
             "  init         create the database, or upgrade an older one to this\n"
             "               pippy's schema (version %d), and print its version\n"
             "\n"
@@ -47,7 +57,7 @@ static void usage(FILE *f) {
 }
 
 /* A text table: columns sized to their widest cell, two spaces apart. */
-#define MAX_COLS 8
+#define MAX_COLS 12
 typedef struct table {
     int ncol, nrow;
     const char *head[MAX_COLS];
@@ -386,17 +396,217 @@ static void json_links(pp_jw *w, const pp_db_link *l, int nl, const pp_db_device
     pp_jw_arr_end(w);
 }
 
+/* ---- Runs --------------------------------------------------------------------- */
+
+/* The prediction's relative error, (measured - predicted) / predicted;
+ * NAN when the run had no prediction. */
+static double run_rel_error(const pp_db_run *r) {
+    return r->predicted_iteration_s > 0 ? (r->iteration_s - r->predicted_iteration_s) / r->predicted_iteration_s
+                                        : NAN;
+}
+
+/* v with the given printf format, or "-" when v is not finite. */
+static void fmt_or_dash(double v, const char *fmt, char *out, size_t n) {
+    if (isfinite(v)) snprintf(out, n, fmt, v);
+    else snprintf(out, n, "-");
+}
+
+static void fmt_steps(const pp_db_run *r, char *out, size_t n) {
+    if (r->first_step > 0) snprintf(out, n, "%d from %d", r->steps, r->first_step);
+    else snprintf(out, n, "%d", r->steps);
+}
+
+static int print_runs_text(const pp_db_run *r, int nr, pp_err *err) {
+    table t = {.ncol = 12,
+               .head = {"ID", "CREATED", "MODEL", "SCHEDULE", "PP x DP", "STEPS", "TOKENS/S", "ITER S", "PRED S",
+                        "PRED ERR", "FINAL LOSS", "STATUS"},
+               .right = {1, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 0}};
+    int ret = -1;
+    printf("runs: %d\n", nr);
+    if (nr == 0) printf("  (none stored yet; `pippy run` stores each run it makes)\n");
+    for (int i = 0; i < nr; i++) {
+        char id[32], par[32], steps[48], tps[48], it[48], pred[48], rel[48], loss[48];
+        snprintf(id, sizeof id, "%lld", r[i].id);
+        snprintf(par, sizeof par, "%d x %d", r[i].pp, r[i].dp);
+        fmt_steps(&r[i], steps, sizeof steps);
+        snprintf(tps, sizeof tps, "%.1f", r[i].tokens_per_s);
+        snprintf(it, sizeof it, "%.4f", r[i].iteration_s);
+        fmt_or_dash(r[i].predicted_iteration_s > 0 ? r[i].predicted_iteration_s : NAN, "%.4f", pred, sizeof pred);
+        fmt_or_dash(run_rel_error(&r[i]) * 100, "%+.1f%%", rel, sizeof rel);
+        fmt_or_dash(r[i].final_loss, "%.4f", loss, sizeof loss);
+        const char *model = r[i].model[0] ? r[i].model : "-", *sched = r[i].schedule[0] ? r[i].schedule : "-";
+        const char *vals[] = {id, r[i].created_at, model, sched, par, steps, tps, it, pred, rel, loss, r[i].status};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (nr > 0) table_print(&t);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    return ret;
+}
+
+/* One run in full: its fields as "key  value" lines, then its steps and
+ * ranks as tables and its event count. */
+static int print_run_text(const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k, int nk,
+                          long long n_ev, pp_err *err) {
+    char buf[96], steps[48];
+    int ret = -1;
+    printf("run %lld: %s\n", r->id, r->status);
+    printf("  created      %s\n", r->created_at);
+    printf("  plan         %s\n", r->plan_hash);
+    printf("  model        %s\n", r->model[0] ? r->model : "-");
+    printf("  schedule     %s\n", r->schedule[0] ? r->schedule : "-");
+    printf("  parallel     pp %d x dp %d (%d ranks)\n", r->pp, r->dp, r->n_ranks);
+    printf("  batch        global %d, micro %d, %d microbatches, seq_len %d\n", r->global_batch, r->micro_batch,
+           r->n_microbatches, r->seq_len);
+    fmt_steps(r, steps, sizeof steps);
+    printf("  steps        %s\n", steps);
+    printf("  tokens/s     %.1f\n", r->tokens_per_s);
+    printf("  iteration    %.6f s (median step)\n", r->iteration_s);
+    if (r->predicted_iteration_s > 0)
+        printf("  predicted    %.6f s (measured is %+.1f%% off)\n", r->predicted_iteration_s, run_rel_error(r) * 100);
+    else
+        printf("  predicted    - (the plan had no prediction)\n");
+    fmt_or_dash(r->final_loss, "%.6f", buf, sizeof buf);
+    printf("  final loss   %s\n", buf);
+    if (r->message[0]) printf("  message      %s\n", r->message);
+    printf("  events       %lld\n", n_ev);
+
+    table ts = {.ncol = 4, .head = {"STEP", "LOSS", "GRAD NORM", "SECONDS"}, .right = {1, 1, 1, 1}};
+    table tk = {.ncol = 5, .head = {"RANK", "HOST", "PEAK BYTES", "BUSY S", "BUSY %"}, .right = {1, 0, 1, 1, 1}};
+    double total_s = 0;
+    printf("\nsteps: %d\n", ns);
+    for (int i = 0; i < ns; i++) {
+        char step[32], loss[48], gn[48], sec[48];
+        snprintf(step, sizeof step, "%d", s[i].step);
+        fmt_or_dash(s[i].loss, "%.6f", loss, sizeof loss);
+        fmt_or_dash(s[i].grad_norm, "%.4f", gn, sizeof gn);
+        snprintf(sec, sizeof sec, "%.6f", s[i].seconds);
+        total_s += s[i].seconds;
+        const char *vals[] = {step, loss, gn, sec};
+        if (table_add(&ts, vals, err)) goto cleanup;
+    }
+    if (ns > 0) table_print(&ts);
+    printf("\nranks: %d\n", nk);
+    for (int i = 0; i < nk; i++) {
+        char rank[32], peak[48], busy[48], util[48];
+        snprintf(rank, sizeof rank, "%d", k[i].rank);
+        pp_tool_fmt_count(k[i].peak_bytes, peak, sizeof peak);
+        snprintf(busy, sizeof busy, "%.6f", k[i].busy_s);
+        /* Busy share of the stored steps' wall time. */
+        fmt_or_dash(total_s > 0 ? 100 * k[i].busy_s / total_s : NAN, "%.1f", util, sizeof util);
+        const char *vals[] = {rank, k[i].host[0] ? k[i].host : "-", peak, busy, util};
+        if (table_add(&tk, vals, err)) goto cleanup;
+    }
+    if (nk > 0) table_print(&tk);
+    ret = 0;
+cleanup:
+    table_free(&ts);
+    table_free(&tk);
+    return ret;
+}
+
+/* A number, or null when it is not finite (NaN loss) or, with zero_null,
+ * when it is 0 (no prediction). */
+static void json_num_or_null(pp_jw *w, const char *key, double v, int zero_null) {
+    pp_jw_key(w, key);
+    if (!isfinite(v) || (zero_null && v == 0)) pp_jw_null(w);
+    else pp_jw_num(w, v);
+}
+
+static void json_run(pp_jw *w, const pp_db_run *r) {
+    pp_jw_obj_begin(w);
+    pp_jw_key(w, "id");
+    pp_jw_int(w, r->id);
+    pp_jw_key(w, "created_at");
+    pp_jw_str(w, r->created_at);
+    pp_jw_key(w, "plan_hash");
+    pp_jw_str(w, r->plan_hash);
+    pp_jw_key(w, "model");
+    pp_jw_str(w, r->model);
+    pp_jw_key(w, "schedule");
+    pp_jw_str(w, r->schedule);
+    const struct {
+        const char *k;
+        int v;
+    } ints[] = {{"pp", r->pp},
+                {"dp", r->dp},
+                {"n_ranks", r->n_ranks},
+                {"global_batch", r->global_batch},
+                {"micro_batch", r->micro_batch},
+                {"n_microbatches", r->n_microbatches},
+                {"seq_len", r->seq_len},
+                {"first_step", r->first_step},
+                {"steps", r->steps}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        pp_jw_key(w, ints[i].k);
+        pp_jw_int(w, ints[i].v);
+    }
+    pp_jw_key(w, "status");
+    pp_jw_str(w, r->status);
+    pp_jw_key(w, "message");
+    pp_jw_str(w, r->message);
+    json_num_or_null(w, "tokens_per_s", r->tokens_per_s, 0);
+    json_num_or_null(w, "iteration_s", r->iteration_s, 0);
+    json_num_or_null(w, "predicted_iteration_s", r->predicted_iteration_s, 1);
+    json_num_or_null(w, "relative_error", run_rel_error(r), 0);
+    json_num_or_null(w, "final_loss", r->final_loss, 0);
+    pp_jw_obj_end(w);
+}
+
+static void json_runs(pp_jw *w, const pp_db_run *r, int nr) {
+    pp_jw_key(w, "runs");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nr; i++) json_run(w, &r[i]);
+    pp_jw_arr_end(w);
+}
+
+static void json_run_detail(pp_jw *w, const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k,
+                            int nk, long long n_ev) {
+    pp_jw_key(w, "run");
+    json_run(w, r);
+    pp_jw_key(w, "steps");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < ns; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "step");
+        pp_jw_int(w, s[i].step);
+        json_num_or_null(w, "loss", s[i].loss, 0);
+        json_num_or_null(w, "grad_norm", s[i].grad_norm, 0);
+        json_num_or_null(w, "seconds", s[i].seconds, 0);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+    pp_jw_key(w, "ranks");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nk; i++) {
+        pp_jw_obj_begin(w);
+        pp_jw_key(w, "rank");
+        pp_jw_int(w, k[i].rank);
+        pp_jw_key(w, "host");
+        pp_jw_str(w, k[i].host);
+        pp_jw_key(w, "peak_bytes");
+        pp_jw_int(w, k[i].peak_bytes);
+        json_num_or_null(w, "busy_s", k[i].busy_s, 0);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+    pp_jw_key(w, "event_count");
+    pp_jw_int(w, n_ev);
+}
+
 static int write_stdout(const char *s, size_t n, pp_err *err) {
     if (fwrite(s, 1, n, stdout) != n || fflush(stdout) != 0)
         return pp_err_set(err, PP_ERR_IO, "writing to standard output failed");
     return 0;
 }
 
-enum what { WHAT_ALL, WHAT_MODELS, WHAT_PLANS, WHAT_PROFILES, WHAT_INIT };
+enum what { WHAT_ALL, WHAT_MODELS, WHAT_PLANS, WHAT_PROFILES, WHAT_RUNS, WHAT_RUN, WHAT_INIT };
 
 int main(int argc, char **argv) {
     const char *db_opt = NULL;
-    int json = 0, have_what = 0, only_args = 0;
+    int json = 0, have_what = 0, have_id = 0, only_args = 0;
+    long long run_id = 0;
     enum what what = WHAT_ALL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -420,14 +630,24 @@ int main(int argc, char **argv) {
             }
             continue;
         }
+        if (have_what && what == WHAT_RUN && !have_id) {
+            if (pp_tool_parse_int(TOOL, "run ID", a, 1, 9223372036854775807LL, &run_id)) return 2;
+            have_id = 1;
+            continue;
+        }
         if (have_what) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", a);
         if (!strcmp(a, "models")) what = WHAT_MODELS;
         else if (!strcmp(a, "plans")) what = WHAT_PLANS;
         else if (!strcmp(a, "profiles")) what = WHAT_PROFILES;
+        else if (!strcmp(a, "runs")) what = WHAT_RUNS;
+        else if (!strcmp(a, "run")) what = WHAT_RUN;
         else if (!strcmp(a, "init")) what = WHAT_INIT;
-        else return pp_tool_usage_error(TOOL, "unknown argument '%s' (expected models, plans, profiles or init)", a);
+        else
+            return pp_tool_usage_error(
+                TOOL, "unknown argument '%s' (expected models, plans, profiles, runs, run or init)", a);
         have_what = 1;
     }
+    if (what == WHAT_RUN && !have_id) return pp_tool_usage_error(TOOL, "run needs a run ID (see `pippy db runs`)");
 
     const char *path = pp_tool_db_path(db_opt);
     pp_err err = {0};
@@ -437,7 +657,11 @@ int main(int argc, char **argv) {
     pp_db_device *devices = NULL;
     pp_db_op_profile *profiles = NULL;
     pp_db_link *links = NULL;
-    int nm = 0, np = 0, nd = 0, nop = 0, nl = 0, status = 1, version = 0;
+    pp_db_run *runs = NULL, run = {0};
+    pp_db_run_step *run_steps = NULL;
+    pp_db_run_rank *run_ranks = NULL;
+    long long n_ev = 0;
+    int nm = 0, np = 0, nd = 0, nop = 0, nl = 0, nr = 0, nrs = 0, nrk = 0, status = 1, version = 0;
     char *text = NULL;
     size_t text_len = 0;
     pp_jw w;
@@ -464,6 +688,19 @@ int main(int argc, char **argv) {
     } else if (want_counts && pp_db_profile_counts(db, &nd, &nop, &nl, &err)) {
         goto cleanup;
     }
+    int want_runs = what == WHAT_RUNS, want_run_count = what == WHAT_ALL;
+    if ((want_runs || want_run_count) && pp_db_runs_list(db, &runs, &nr, &err)) goto cleanup;
+    if (what == WHAT_RUN) {
+        int found = 0;
+        if (pp_db_run_get(db, run_id, &run, &found, &err)) goto cleanup;
+        if (!found) {
+            pp_err_set(&err, PP_ERR_INVALID, "%s: no run %lld (`pippy db runs` lists the stored runs)", path, run_id);
+            goto cleanup;
+        }
+        if (pp_db_run_steps(db, run_id, &run_steps, &nrs, &err) ||
+            pp_db_run_ranks(db, run_id, &run_ranks, &nrk, &err) || pp_db_run_event_count(db, run_id, &n_ev, &err))
+            goto cleanup;
+    }
 
     if (json) {
         pp_jw_obj_begin(&w);
@@ -473,7 +710,7 @@ int main(int argc, char **argv) {
         pp_jw_int(&w, version);
         pp_jw_key(&w, "schema_version_supported");
         pp_jw_int(&w, PP_DB_SCHEMA_VERSION);
-        if (want_models || want_plans || want_counts) {
+        if (want_models || want_plans || want_counts || want_runs || want_run_count) {
             pp_jw_key(&w, "counts");
             pp_jw_obj_begin(&w);
             if (want_models) {
@@ -492,6 +729,10 @@ int main(int argc, char **argv) {
                 pp_jw_key(&w, "links");
                 pp_jw_int(&w, nl);
             }
+            if (want_runs || want_run_count) {
+                pp_jw_key(&w, "runs");
+                pp_jw_int(&w, nr);
+            }
             pp_jw_obj_end(&w);
         }
         if (want_models) json_models(&w, models, nm);
@@ -501,6 +742,8 @@ int main(int argc, char **argv) {
             json_op_profiles(&w, profiles, nop, devices, nd);
             json_links(&w, links, nl, devices, nd);
         }
+        if (want_runs) json_runs(&w, runs, nr);
+        if (what == WHAT_RUN) json_run_detail(&w, &run, run_steps, nrs, run_ranks, nrk, n_ev);
         pp_jw_obj_end(&w);
         if (pp_jw_finish(&w, &text, &text_len, &err) || write_stdout(text, text_len, &err)) goto cleanup;
     } else {
@@ -528,6 +771,15 @@ int main(int argc, char **argv) {
             printf("\n");
             print_profile_counts(nd, nop, nl);
         }
+        if (want_run_count) printf("runs: %d\n", nr);
+        if (want_runs) {
+            printf("\n");
+            if (print_runs_text(runs, nr, &err)) goto cleanup;
+        }
+        if (what == WHAT_RUN) {
+            printf("\n");
+            if (print_run_text(&run, run_steps, nrs, run_ranks, nrk, n_ev, &err)) goto cleanup;
+        }
         if (write_stdout("", 0, &err)) goto cleanup;
     }
     status = 0;
@@ -540,6 +792,9 @@ cleanup:
     pp_db_device_rows_free(devices, nd);
     pp_db_op_profiles_free(profiles);
     pp_db_links_free(links);
+    free(runs);
+    free(run_steps);
+    free(run_ranks);
     pp_db_close(db);
     return status;
 }

@@ -1,7 +1,9 @@
 /*
- * pippy-run.c -- `pippy run`: train for real. Without a plan, on one
- * process: the global batch accumulated over microbatches, loss and tokens/s
- * per step, and at the end the data's unigram entropy beside the loss.
+ * pippy-run.c -- `pippy run`: train for real. With --plan, the plan's
+ * pipeline under MPI (run_plan.c: mpirun started when needed, checkpoints,
+ * the run stored in the database). Without a plan, on one process: the
+ * global batch accumulated over microbatches, loss and tokens/s per step,
+ * and at the end the data's unigram entropy beside the loss.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -10,18 +12,40 @@
 
 #include "core/pp_zoo.h"
 #include "executor/pp_trainer.h"
+#include "tools/run_plan.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: pippy run --model CONFIG|PRESET [options]\n\n"
-            "Trains the model on one process (CPU, fp32): each step accumulates the\n"
-            "global batch over microbatches, clips the gradient norm and takes an AdamW\n"
-            "step. Prints the loss and tokens/s of every step, then the unigram entropy\n"
-            "of the data (the loss of a model that knows only token frequencies).\n\n"
-            "  --model CONFIG       model config file or preset (required)\n"
+            "usage: pippy run --plan PLAN.json [options]\n"
+            "       pippy run --model CONFIG|PRESET [options]\n\n"
+            "With --plan: runs the plan's pipeline for real, one process per rank\n"
+            "(pp x dp): starts `mpirun -np pp*dp` on this host unless already under\n"
+            "mpirun or srun. Every schedule of the plan runs as written; the result\n"
+            "equals a single-process run of the same model, data and seed. Prints each\n"
+            "step, then the measured step time beside the plan's prediction and each\n"
+            "rank's peak memory, and stores the run (steps, ranks, every action's start\n"
+            "and end) in the database. A rank that dies or meets a NaN stops every rank\n"
+            "within --timeout seconds with a message naming it.\n\n"
+            "  --plan FILE          a plan from `pippy plan`\n"
+            "  --checkpoint DIR     write checkpoints here (per stage, atomic)\n"
+            "  --checkpoint-every K every K steps (default 10) and at the end\n"
+            "  --resume             continue from the checkpoint in DIR (bit for bit)\n"
+            "  --stop-after K       stop after K steps of this invocation (the schedule\n"
+            "                       of the learning rate still spans --steps)\n"
+            "  --timeout S          longest wait for another rank (default 30)\n"
+            "  --trace FILE         the measured trace as Chrome JSON (Perfetto)\n"
+            "  --status-dir DIR     where ranks leave rank-R.pid/.err/.done files\n"
+            "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --no-db              do not store the run\n\n"
+            "Without --plan: trains the model on one process (CPU, fp32): each step\n"
+            "accumulates the global batch over microbatches, clips the gradient norm\n"
+            "and takes an AdamW step. Prints the loss and tokens/s of every step, then\n"
+            "the unigram entropy of the data (the loss of a model that knows only\n"
+            "token frequencies).\n\n"
+            "  --model CONFIG       model config file or preset\n"
             "  --steps N            training steps (default 100)\n"
             "  --batch B            sequences per step (default 8)\n"
             "  --microbatches M     B is split into M microbatches (default 2)\n"
@@ -56,8 +80,17 @@ int main(int argc, char **argv) {
         {"data", required_argument, 0, 'd'},    {"lr", required_argument, 0, 'l'},
         {"warmup", required_argument, 0, 'w'},  {"threads", required_argument, 0, 't'},
         {"log-every", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"plan", required_argument, 0, 'P'},    {"checkpoint", required_argument, 0, 'c'},
+        {"checkpoint-every", required_argument, 0, 'E'}, {"resume", no_argument, 0, 'R'},
+        {"stop-after", required_argument, 0, 'A'}, {"timeout", required_argument, 0, 'O'},
+        {"trace", required_argument, 0, 'X'},   {"status-dir", required_argument, 0, 'Z'},
+        {"db", required_argument, 0, 'D'},      {"no-db", no_argument, 0, 'N'},
         {0, 0, 0, 0},
     };
+    run_plan_opts ro = {.checkpoint_every = 10, .timeout_s = 30, .use_db = 1};
+    const char *db_opt = NULL;
+    long long ck_every = 10, stop_after = 0, timeout = 30;
+    int steps_given = 0;
     const char *model = NULL;
     long long steps = 100, batch = 8, mbs = 2, seq = 0, seed = 1234, threads = 1, warmup = 20, every = 1;
     pp_train_opts o = {.hyper = pp_adamw_defaults()};
@@ -66,7 +99,17 @@ int main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
-        case 's': if (pp_tool_parse_int(TOOL, "--steps", optarg, 1, 100000000, &steps)) return 2; break;
+        case 's': if (pp_tool_parse_int(TOOL, "--steps", optarg, 1, 100000000, &steps)) return 2; steps_given = 1; break;
+        case 'P': ro.plan_path = optarg; break;
+        case 'c': ro.checkpoint_dir = optarg; break;
+        case 'E': if (pp_tool_parse_int(TOOL, "--checkpoint-every", optarg, 1, 100000000, &ck_every)) return 2; break;
+        case 'R': ro.resume = 1; break;
+        case 'A': if (pp_tool_parse_int(TOOL, "--stop-after", optarg, 1, 100000000, &stop_after)) return 2; break;
+        case 'O': if (pp_tool_parse_int(TOOL, "--timeout", optarg, 1, 86400, &timeout)) return 2; break;
+        case 'X': ro.trace_path = optarg; break;
+        case 'Z': ro.status_dir = optarg; break;
+        case 'D': db_opt = optarg; break;
+        case 'N': ro.use_db = 0; break;
         case 'b': if (pp_tool_parse_int(TOOL, "--batch", optarg, 1, 1 << 20, &batch)) return 2; break;
         case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
         case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
@@ -88,7 +131,25 @@ int main(int argc, char **argv) {
         }
     }
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
-    if (!model) return pp_tool_usage_error(TOOL, "--model is required (a config file or a preset)");
+    if (ro.plan_path) {
+        if (model) return pp_tool_usage_error(TOOL, "--plan and --model do not go together (the plan names its model)");
+        ro.steps = (int)(steps_given ? steps : 100);
+        ro.stop_after = (int)stop_after;
+        ro.seed = (uint64_t)seed;
+        ro.data_path = o.data_path;
+        ro.hyper = o.hyper;
+        ro.hyper.warmup = (int)warmup;
+        ro.threads = (int)threads;
+        ro.log_every = (int)every;
+        ro.timeout_s = (double)timeout;
+        ro.checkpoint_every = (int)ck_every;
+        ro.db_path = pp_tool_db_path(db_opt);
+        if (ro.resume && !ro.checkpoint_dir) return pp_tool_usage_error(TOOL, "--resume needs --checkpoint DIR");
+        return run_plan_main(argc, argv, &ro);
+    }
+    if (ro.checkpoint_dir || ro.resume || stop_after || ro.trace_path)
+        return pp_tool_usage_error(TOOL, "--checkpoint, --resume, --stop-after and --trace need --plan");
+    if (!model) return pp_tool_usage_error(TOOL, "--plan or --model is required");
     pp_err err = {0};
     char path[4096];
     pp_model_config cfg;

@@ -6,7 +6,10 @@
  * processes writing one database at once; profiles (schema version 2):
  * the upgrade of a version-1 file, device/op-profile/link round trips and
  * replacement, two processes writing profiles at once, and a writer killed
- * inside a transaction leaving the database intact.
+ * inside a transaction leaving the database intact; runs (schema version 3):
+ * the upgrade of a version-2 file, run/step/rank/event round trips (NaN
+ * losses, 120k events), refusal of each bad field, all-or-nothing puts alone
+ * and inside a group, newest-first listing and cascading deletes.
  *
  * Raw sqlite3 calls appear here only to inspect or prepare files behind the
  * layer's back.
@@ -27,6 +30,8 @@
 #include <unistd.h>
 
 #include "core/pp_hash.h"
+#include "core/pp_sched.h"
+#include "core/pp_trace.h"
 #include "db/pp_db.h"
 
 static char g_dir[256];
@@ -1164,6 +1169,576 @@ START_TEST(killed_writer_leaves_database_intact) {
 }
 END_TEST
 
+/* ---- Runs (schema version 3) ---------------------------------------------- */
+
+/* Migration 2 as pippy wrote it, verbatim: with V1_SCHEMA it makes a version-2
+ * database. */
+static const char *const V2_MIGRATION =
+    "BEGIN;\n"
+    "CREATE TABLE devices (\n"
+    "    id               INTEGER PRIMARY KEY,\n"
+    "    fingerprint      TEXT    NOT NULL UNIQUE\n"
+    "                             CHECK (length(fingerprint) = 64 AND fingerprint NOT GLOB '*[^0-9a-f]*'),\n"
+    "    description_json TEXT    NOT NULL CHECK (json_valid(description_json)),\n"
+    "    created_at       TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE TABLE op_signatures (\n"
+    "    id        INTEGER PRIMARY KEY,\n"
+    "    signature TEXT    NOT NULL UNIQUE CHECK (length(signature) > 0),\n"
+    "    kind      TEXT    NOT NULL CHECK (length(kind) > 0)\n"
+    ") STRICT;\n"
+    "CREATE INDEX op_signatures_by_kind ON op_signatures (kind);\n"
+    "CREATE TABLE op_profiles (\n"
+    "    id              INTEGER PRIMARY KEY,\n"
+    "    device_id       INTEGER NOT NULL REFERENCES devices (id),\n"
+    "    signature_id    INTEGER NOT NULL REFERENCES op_signatures (id),\n"
+    "    f_s             REAL    NOT NULL CHECK (f_s >= 0),\n"
+    "    i_s             REAL    NOT NULL CHECK (i_s >= 0),\n"
+    "    w_s             REAL    NOT NULL CHECK (w_s >= 0),\n"
+    "    f_spread        REAL    NOT NULL CHECK (f_spread >= 0),\n"
+    "    i_spread        REAL    NOT NULL CHECK (i_spread >= 0),\n"
+    "    w_spread        REAL    NOT NULL CHECK (w_spread >= 0),\n"
+    "    f_samples       INTEGER NOT NULL CHECK (f_samples >= 0),\n"
+    "    i_samples       INTEGER NOT NULL CHECK (i_samples >= 0),\n"
+    "    w_samples       INTEGER NOT NULL CHECK (w_samples >= 0),\n"
+    "    param_bytes     INTEGER NOT NULL CHECK (param_bytes >= 0),\n"
+    "    keep_f_bytes    INTEGER NOT NULL CHECK (keep_f_bytes >= 0),\n"
+    "    keep_w_bytes    INTEGER NOT NULL CHECK (keep_w_bytes >= 0),\n"
+    "    workspace_bytes INTEGER NOT NULL CHECK (workspace_bytes >= 0),\n"
+    "    measured_at     TEXT    NOT NULL CHECK (length(measured_at) > 0)\n"
+    "                            DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+    "    UNIQUE (device_id, signature_id)\n"
+    ") STRICT;\n"
+    "CREATE INDEX op_profiles_by_signature ON op_profiles (signature_id);\n"
+    "CREATE TABLE links (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    device_id   INTEGER NOT NULL REFERENCES devices (id),\n"
+    "    src_rank    INTEGER NOT NULL CHECK (src_rank >= 0),\n"
+    "    dst_rank    INTEGER NOT NULL CHECK (dst_rank >= 0),\n"
+    "    src_host    TEXT    NOT NULL,\n"
+    "    dst_host    TEXT    NOT NULL,\n"
+    "    alpha_s     REAL    NOT NULL CHECK (alpha_s >= 0),\n"
+    "    beta_Bps    REAL    NOT NULL CHECK (beta_Bps >= 0),\n"
+    "    residual    REAL    NOT NULL CHECK (residual >= 0),\n"
+    "    sizes_json  TEXT    NOT NULL CHECK (json_valid(sizes_json)),\n"
+    "    measured_at TEXT    NOT NULL CHECK (length(measured_at) > 0)\n"
+    "                        DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+    "    UNIQUE (device_id, src_rank, dst_rank, src_host, dst_host)\n"
+    ") STRICT;\n"
+    "PRAGMA user_version = 2;\n"
+    "COMMIT;\n";
+
+/* A valid run whose numbers all derive from x, so a round trip can be checked
+ * field by field: 2 x 2 ranks, steps [first_step, first_step + 3). */
+static pp_db_run make_run(const char *seed, double x) {
+    pp_db_run r;
+    memset(&r, 0, sizeof r);
+    hash_of(seed, r.plan_hash);
+    snprintf(r.model, sizeof r.model, "gpt2-%s", seed);
+    snprintf(r.schedule, sizeof r.schedule, "zb1p");
+    snprintf(r.status, sizeof r.status, "ok");
+    r.pp = 2;
+    r.dp = 2;
+    r.n_ranks = 4;
+    r.global_batch = 32;
+    r.micro_batch = 2;
+    r.n_microbatches = 8;
+    r.seq_len = 128;
+    r.first_step = 100;
+    r.steps = 3;
+    r.tokens_per_s = 1234.5 * x;
+    r.iteration_s = 0.125 * x + 1e-9;
+    r.predicted_iteration_s = 0.1 * x + 3e-9;
+    r.final_loss = 2.5 / x + 1e-7;
+    return r;
+}
+
+/* Three steps, given out of order, one with a NaN loss and grad norm. */
+static void make_steps(pp_db_run_step s[3]) {
+    s[0] = (pp_db_run_step){.step = 102, .loss = 3.25, .grad_norm = 0.5, .seconds = 0.130000001};
+    s[1] = (pp_db_run_step){.step = 100, .loss = 4.0 + 1e-12, .grad_norm = 1.75, .seconds = 0.2};
+    s[2] = (pp_db_run_step){.step = 101, .loss = NAN, .grad_norm = NAN, .seconds = 0.125};
+}
+
+/* Ranks 3, 0, 2 (rank 1 not reported), peak above 32 bits. */
+static void make_ranks(pp_db_run_rank k[3]) {
+    memset(k, 0, 3 * sizeof *k);
+    const int ids[3] = {3, 0, 2};
+    for (int i = 0; i < 3; i++) {
+        k[i].rank = ids[i];
+        snprintf(k[i].host, sizeof k[i].host, "node%d.example", ids[i] / 2);
+        k[i].peak_bytes = (5LL << 32) + ids[i];
+        k[i].busy_s = 0.3 + ids[i] * 0.01;
+    }
+}
+
+/* Event i of n, its fields all derived from i: steps 100..102, ranks 0..3,
+ * every stream and action, stage/mb -1 sometimes, exact-double times. */
+static pp_db_run_event make_event(long long i) {
+    pp_db_run_event e;
+    memset(&e, 0, sizeof e);
+    e.step = 100 + (int)(i % 3);
+    e.ev.rank = (int)((i / 3) % 4);
+    e.ev.stream = (int)((i / 12) % PP_STREAM__COUNT); /* varies within one (step, rank) */
+    e.ev.action = (int)(i % PP_ACT__COUNT);
+    e.ev.stage = (int)(i % 5) - 1;
+    e.ev.mb = (int)(i % 7) - 1;
+    e.ev.start = (double)i * 1e-6 + 1.0 / 3.0;
+    e.ev.end = e.ev.start + (double)(i % 11) * 1e-7;
+    e.ev.bytes = (i % 2) ? (long long)i << 20 : 0;
+    return e;
+}
+
+static void assert_run_eq(const pp_db_run *a, const pp_db_run *b) {
+    ck_assert_int_eq(a->id, b->id);
+    ck_assert_str_eq(a->plan_hash, b->plan_hash);
+    ck_assert_str_eq(a->model, b->model);
+    ck_assert_str_eq(a->schedule, b->schedule);
+    ck_assert_str_eq(a->status, b->status);
+    ck_assert_str_eq(a->message, b->message);
+    ck_assert_str_eq(a->created_at, b->created_at);
+    ck_assert_int_eq(a->pp, b->pp);
+    ck_assert_int_eq(a->dp, b->dp);
+    ck_assert_int_eq(a->n_ranks, b->n_ranks);
+    ck_assert_int_eq(a->global_batch, b->global_batch);
+    ck_assert_int_eq(a->micro_batch, b->micro_batch);
+    ck_assert_int_eq(a->n_microbatches, b->n_microbatches);
+    ck_assert_int_eq(a->seq_len, b->seq_len);
+    ck_assert_int_eq(a->first_step, b->first_step);
+    ck_assert_int_eq(a->steps, b->steps);
+    ck_assert(a->tokens_per_s == b->tokens_per_s); /* REAL keeps a double exactly */
+    ck_assert(a->iteration_s == b->iteration_s);
+    ck_assert(a->predicted_iteration_s == b->predicted_iteration_s);
+    ck_assert(a->final_loss == b->final_loss || (isnan(a->final_loss) && isnan(b->final_loss)));
+}
+
+static void assert_event_eq(const pp_db_run_event *a, const pp_db_run_event *b) {
+    ck_assert_int_eq(a->step, b->step);
+    ck_assert_int_eq(a->ev.rank, b->ev.rank);
+    ck_assert_int_eq(a->ev.stream, b->ev.stream);
+    ck_assert_int_eq(a->ev.action, b->ev.action);
+    ck_assert_int_eq(a->ev.stage, b->ev.stage);
+    ck_assert_int_eq(a->ev.mb, b->ev.mb);
+    ck_assert(a->ev.start == b->ev.start);
+    ck_assert(a->ev.end == b->ev.end);
+    ck_assert_int_eq(a->ev.bytes, b->ev.bytes);
+}
+
+/* Orders events as pp_db_run_events promises: step, rank, stream, start, end. */
+static int event_cmp(const void *pa, const void *pb) {
+    const pp_db_run_event *a = pa, *b = pb;
+    if (a->step != b->step) return a->step < b->step ? -1 : 1;
+    if (a->ev.rank != b->ev.rank) return a->ev.rank < b->ev.rank ? -1 : 1;
+    if (a->ev.stream != b->ev.stream) return a->ev.stream < b->ev.stream ? -1 : 1;
+    if (a->ev.start != b->ev.start) return a->ev.start < b->ev.start ? -1 : 1;
+    if (a->ev.end != b->ev.end) return a->ev.end < b->ev.end ? -1 : 1;
+    return 0;
+}
+
+static long long put_run(pp_db *db, pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k, int nk,
+                         const pp_db_run_event *ev, long long ne) {
+    pp_err err = {0};
+    ck_assert_msg(pp_db_run_put(db, r, s, ns, k, nk, ev, ne, &err) == 0, "run_put: %s", err.msg);
+    ck_assert_int_gt(r->id, 0);
+    return r->id;
+}
+
+static int count_runs(pp_db *db) {
+    pp_db_run *rows = NULL;
+    int n = -1;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_runs_list(db, &rows, &n, &err) == 0, "%s", err.msg);
+    ck_assert(n > 0 || rows == NULL);
+    free(rows);
+    return n;
+}
+
+/* Rows in the three child tables, read behind pp_db's back. */
+static long long raw_run_rows(const char *p) {
+    return raw_int(p, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM run_steps) + "
+                      "(SELECT count(*) FROM run_ranks) + (SELECT count(*) FROM run_events)");
+}
+
+START_TEST(migration_2_to_3_keeps_profiles) {
+    const char *p = tmp_path("v2.db");
+    raw_exec(p, V1_SCHEMA);
+    raw_exec(p, V2_MIGRATION);
+    char h[65], ph[65], fp[65];
+    hash_of("v2 model", h);
+    hash_of("v2 plan", ph);
+    hash_of("v2 device", fp);
+    char sql[2048];
+    snprintf(sql, sizeof sql,
+             "INSERT INTO models (name, family, hash, n_params, config_json) VALUES ('old', 'gpt2', '%s', 42, '{}');"
+             "INSERT INTO plans (name, plan_hash, model_hash, n_ranks, schedule, plan_json) "
+             "VALUES ('old-plan', '%s', '%s', 2, '1f1b', '{}');"
+             "INSERT INTO devices (fingerprint, description_json) VALUES ('%s', '{\"cpu\": \"old\"}');"
+             "INSERT INTO op_signatures (signature, kind) VALUES ('linear f32 x[2]', 'linear');"
+             "INSERT INTO op_profiles (device_id, signature_id, f_s, i_s, w_s, f_spread, i_spread, w_spread, "
+             "f_samples, i_samples, w_samples, param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes) "
+             "VALUES (1, 1, 0.5, 0.25, 0.125, 0, 0, 0, 3, 3, 3, 8, 16, 32, 0);"
+             "INSERT INTO links (device_id, src_rank, dst_rank, src_host, dst_host, alpha_s, beta_Bps, residual, "
+             "sizes_json) VALUES (1, 0, 1, 'a', 'b', 1e-5, 1e10, 0.01, '[1024]');",
+             h, ph, h, fp);
+    raw_exec(p, sql);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 2);
+
+    /* Read-only: still version 2, runs read as empty, nothing changes. */
+    pp_db *db = NULL;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_open_readonly(p, &db, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(pp_db_schema_version(db), 2);
+    ck_assert_int_eq(count_profiles(db, 0), 1);
+    ck_assert_int_eq(count_runs(db), 0);
+    pp_db_run run;
+    int found = -1;
+    ck_assert_int_eq(pp_db_run_get(db, 1, &run, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    pp_db_run_step *steps = (pp_db_run_step *)1;
+    pp_db_run_event *evs = (pp_db_run_event *)1;
+    int n = -1;
+    long long ne = -1;
+    ck_assert_int_eq(pp_db_run_steps(db, 1, &steps, &n, &err), 0);
+    ck_assert(steps == NULL && n == 0);
+    ck_assert_int_eq(pp_db_run_events(db, 1, -1, &evs, &ne, &err), 0);
+    ck_assert(evs == NULL && ne == 0);
+    ne = -1;
+    ck_assert_int_eq(pp_db_run_event_count(db, 1, &ne, &err), 0);
+    ck_assert_int_eq(ne, 0);
+    pp_db_run r = make_run("ro", 1);
+    ck_assert_int_eq(pp_db_run_put(db, &r, NULL, 0, NULL, 0, NULL, 0, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "read-only"));
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name LIKE 'run%'"), 0);
+
+    /* Read-write: migrated to 3, every version-2 row kept as it was. */
+    db = open_ok(p);
+    ck_assert_int_eq(pp_db_schema_version(db), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(count_models(db), 1);
+    ck_assert_int_eq(count_plans(db), 1);
+    pp_db_op_profile prof;
+    ck_assert_int_eq(pp_db_op_profile_get(db, 1, "linear f32 x[2]", &prof, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert(prof.t[0] == 0.5 && prof.t[2] == 0.125 && prof.keep_w_bytes == 32);
+    pp_db_link *links = NULL;
+    ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    ck_assert_str_eq(links[0].dst_host, "b");
+    ck_assert(links[0].beta_Bps == 1e10);
+    pp_db_links_free(links);
+    r = make_run("after migration", 1);
+    long long id = put_run(db, &r, NULL, 0, NULL, 0, NULL, 0);
+    ck_assert_int_eq(count_runs(db), 1);
+    pp_db_close(db);
+    ck_assert_int_eq(id, 1);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN "
+                                "('runs', 'run_steps', 'run_ranks', 'run_events')"),
+                     4);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE type = 'index' "
+                                "AND name = 'run_events_by_step'"),
+                     1);
+    char ok[64];
+    raw_text(p, "PRAGMA integrity_check", ok, sizeof ok);
+    ck_assert_str_eq(ok, "ok");
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+}
+END_TEST
+
+START_TEST(run_round_trip) {
+    const char *p = tmp_path("runs.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    pp_db_run r = make_run("round trip", 3);
+    pp_db_run_step s[3];
+    pp_db_run_rank k[3];
+    make_steps(s);
+    make_ranks(k);
+    enum { NE = 300 };
+    pp_db_run_event ev[NE];
+    for (int i = 0; i < NE; i++) ev[i] = make_event(NE - 1 - i); /* stored out of order */
+    long long id = put_run(db, &r, s, 3, k, 3, ev, NE);
+    ck_assert_int_eq(strlen(r.created_at), 20); /* "YYYY-MM-DDTHH:MM:SSZ", set by put */
+    ck_assert_int_eq(r.created_at[10], 'T');
+
+    pp_db_run got;
+    int found = -1;
+    ck_assert_int_eq(pp_db_run_get(db, id, &got, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    assert_run_eq(&got, &r);
+
+    /* Steps by step; NaN loss and grad norm come back as NaN. */
+    pp_db_run_step *gs = NULL;
+    int n = 0;
+    ck_assert_int_eq(pp_db_run_steps(db, id, &gs, &n, &err), 0);
+    ck_assert_int_eq(n, 3);
+    ck_assert_int_eq(gs[0].step, 100);
+    ck_assert(gs[0].loss == s[1].loss && gs[0].grad_norm == 1.75 && gs[0].seconds == 0.2);
+    ck_assert_int_eq(gs[1].step, 101);
+    ck_assert(isnan(gs[1].loss) && isnan(gs[1].grad_norm) && gs[1].seconds == 0.125);
+    ck_assert_int_eq(gs[2].step, 102);
+    ck_assert(gs[2].loss == 3.25 && gs[2].grad_norm == 0.5 && gs[2].seconds == 0.130000001);
+    free(gs);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_steps WHERE loss IS NULL AND grad_norm IS NULL"), 1);
+
+    /* Ranks by rank. */
+    pp_db_run_rank *gk = NULL;
+    ck_assert_int_eq(pp_db_run_ranks(db, id, &gk, &n, &err), 0);
+    ck_assert_int_eq(n, 3);
+    const int want_rank[3] = {0, 2, 3};
+    for (int i = 0; i < 3; i++) {
+        const pp_db_run_rank *w = NULL;
+        for (int j = 0; j < 3; j++)
+            if (k[j].rank == want_rank[i]) w = &k[j];
+        ck_assert_int_eq(gk[i].rank, want_rank[i]);
+        ck_assert_str_eq(gk[i].host, w->host);
+        ck_assert_int_eq(gk[i].peak_bytes, w->peak_bytes);
+        ck_assert(gk[i].busy_s == w->busy_s);
+    }
+    free(gk);
+
+    /* Events: all of them sorted, and one step's alone. */
+    pp_db_run_event sorted[NE];
+    memcpy(sorted, ev, sizeof ev);
+    qsort(sorted, NE, sizeof sorted[0], event_cmp);
+    pp_db_run_event *ge = NULL;
+    long long ne = 0;
+    ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
+    ck_assert_int_eq(ne, NE);
+    for (int i = 0; i < NE; i++) assert_event_eq(&ge[i], &sorted[i]);
+    free(ge);
+    ck_assert_int_eq(pp_db_run_events(db, id, 101, &ge, &ne, &err), 0);
+    ck_assert_int_eq(ne, NE / 3);
+    int first101 = 0;
+    while (sorted[first101].step != 101) first101++;
+    for (int i = 0; i < NE / 3; i++) assert_event_eq(&ge[i], &sorted[first101 + i]);
+    free(ge);
+    ck_assert_int_eq(pp_db_run_events(db, id, 7, &ge, &ne, &err), 0); /* a step the run has not */
+    ck_assert(ge == NULL && ne == 0);
+    ck_assert_int_eq(pp_db_run_event_count(db, id, &ne, &err), 0);
+    ck_assert_int_eq(ne, NE);
+
+    /* No prediction and no finished step: 0 and NaN, stored as NULL; a
+     * failed run keeps its message; a given created_at is kept. */
+    pp_db_run f = make_run("failed", 1);
+    snprintf(f.status, sizeof f.status, "failed");
+    snprintf(f.message, sizeof f.message, "rank 1: out of memory in stage 1 forward");
+    snprintf(f.created_at, sizeof f.created_at, "2024-05-06T07:08:09Z");
+    f.first_step = 0;
+    f.steps = 1;
+    f.predicted_iteration_s = 0;
+    f.final_loss = NAN;
+    f.tokens_per_s = 0;
+    f.iteration_s = 0;
+    long long fid = put_run(db, &f, NULL, 0, NULL, 0, NULL, 0);
+    ck_assert_str_eq(f.created_at, "2024-05-06T07:08:09Z");
+    ck_assert_int_eq(pp_db_run_get(db, fid, &got, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    assert_run_eq(&got, &f);
+    ck_assert(got.predicted_iteration_s == 0 && isnan(got.final_loss));
+    char q[128];
+    snprintf(q, sizeof q, "SELECT predicted_iteration_s IS NULL AND final_loss IS NULL FROM runs WHERE id = %lld", fid);
+    ck_assert_int_eq(raw_int(p, q), 1);
+    ck_assert_int_eq(pp_db_run_event_count(db, fid, &ne, &err), 0);
+    ck_assert_int_eq(ne, 0);
+
+    /* Unknown id: not found, zeroed; empty lists. */
+    memset(&got, 0x5a, sizeof got);
+    ck_assert_int_eq(pp_db_run_get(db, 9999, &got, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert(got.id == 0 && got.plan_hash[0] == '\0' && got.steps == 0);
+    gs = (pp_db_run_step *)1;
+    ck_assert_int_eq(pp_db_run_steps(db, 9999, &gs, &n, &err), 0);
+    ck_assert(gs == NULL && n == 0);
+    pp_db_close(db);
+}
+END_TEST
+
+/* 120,000 events in one put, read back bit for bit. */
+START_TEST(many_events_round_trip) {
+    const char *p = tmp_path("events.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    const long long NE = 120000;
+    pp_db_run_event *ev = malloc((size_t)NE * sizeof *ev);
+    ck_assert_ptr_nonnull(ev);
+    for (long long i = 0; i < NE; i++) ev[i] = make_event(i);
+    pp_db_run r = make_run("many events", 1);
+    long long id = put_run(db, &r, NULL, 0, NULL, 0, ev, NE);
+    qsort(ev, (size_t)NE, sizeof *ev, event_cmp);
+    pp_db_run_event *ge = NULL;
+    long long ne = 0;
+    ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
+    ck_assert_int_eq(ne, NE);
+    for (long long i = 0; i < NE; i++) assert_event_eq(&ge[i], &ev[i]);
+    free(ge);
+    free(ev);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_events"), NE);
+}
+END_TEST
+
+/* Each broken field is refused before anything is written, naming it. */
+START_TEST(bad_runs_are_refused) {
+    const char *p = tmp_path("bad-runs.db");
+    pp_db *db = open_ok(p);
+    enum { NB = 24 };
+    const char *want[NB] = {"plan_hash", "status", "needs a message", "pp 0", "n_ranks 0", "seq_len 0",
+                            "first_step -1", "steps -1", "tokens_per_s", "iteration_s", "predicted_iteration_s",
+                            "steps[0]: step 3", "grad_norm", "seconds", "ranks[0]: rank 4", "peak_bytes",
+                            "busy_s", "events[0]: step", "events[0]: rank", "events[0]: stream",
+                            "events[0]: action", "events[0]: stage", "events[0]: end is before start",
+                            "events[0]: bytes"};
+    for (int b = 0; b < NB; b++) {
+        pp_db_run r = make_run("bad", 1);
+        pp_db_run_step s = {.step = 100, .loss = 1, .grad_norm = 1, .seconds = 0.1};
+        pp_db_run_rank k = {.rank = 0, .host = "h", .peak_bytes = 1, .busy_s = 0.1};
+        pp_db_run_event e = make_event(0);
+        switch (b) {
+        case 0: r.plan_hash[5] = 'G'; break;
+        case 1: snprintf(r.status, sizeof r.status, "maybe"); break;
+        case 2: snprintf(r.status, sizeof r.status, "failed"); break;
+        case 3: r.pp = 0; break;
+        case 4: r.n_ranks = 0; break;
+        case 5: r.seq_len = 0; break;
+        case 6: r.first_step = -1; break;
+        case 7: r.steps = -1; break;
+        case 8: r.tokens_per_s = NAN; break;
+        case 9: r.iteration_s = -1; break;
+        case 10: r.predicted_iteration_s = INFINITY; break;
+        case 11: s.step = 3; break; /* relative, not absolute, step number */
+        case 12: s.grad_norm = -1; break;
+        case 13: s.seconds = NAN; break;
+        case 14: k.rank = 4; break;
+        case 15: k.peak_bytes = -1; break;
+        case 16: k.busy_s = INFINITY; break;
+        case 17: e.step = 103; break;
+        case 18: e.ev.rank = -1; break;
+        case 19: e.ev.stream = PP_STREAM__COUNT; break;
+        case 20: e.ev.action = PP_ACT__COUNT; break;
+        case 21: e.ev.stage = -2; break;
+        case 22: e.ev.end = e.ev.start - 1e-9; break;
+        case 23: e.ev.bytes = -1; break;
+        }
+        pp_err err = {0};
+        r.id = 77;
+        ck_assert_int_eq(pp_db_run_put(db, &r, &s, 1, &k, 1, &e, 1, &err), -1);
+        ck_assert_msg(strstr(err.msg, want[b]) != NULL, "case %d: expected '%s' in: %s", b, want[b], err.msg);
+        ck_assert_msg(strstr(err.msg, p) != NULL, "case %d: no path in: %s", b, err.msg);
+        ck_assert_int_eq(r.id, 0);
+    }
+    pp_err err = {0};
+    pp_db_run r = make_run("bad", 1);
+    ck_assert_int_eq(pp_db_run_put(db, &r, NULL, 1, NULL, 0, NULL, 0, &err), -1); /* count without array */
+    ck_assert_int_eq(pp_db_run_put(db, NULL, NULL, 0, NULL, 0, NULL, 0, &err), -1);
+    ck_assert_int_eq(count_runs(db), 0);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_run_rows(p), 0);
+}
+END_TEST
+
+/* A bad event (or a step given twice, which only SQLite catches) leaves
+ * nothing behind, alone or inside the caller's transaction. */
+START_TEST(bad_run_rolls_back) {
+    const char *p = tmp_path("rollback-runs.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    pp_db_run r = make_run("rollback", 1);
+    pp_db_run_step s[3];
+    pp_db_run_rank k[3];
+    make_steps(s);
+    make_ranks(k);
+    enum { NE = 1000 };
+    pp_db_run_event ev[NE];
+    for (int i = 0; i < NE; i++) ev[i] = make_event(i);
+    ev[NE - 1].ev.end = ev[NE - 1].ev.start - 0.5; /* the last one is bad */
+    ck_assert_int_eq(pp_db_run_put(db, &r, s, 3, k, 3, ev, NE, &err), -1);
+    ck_assert_msg(strstr(err.msg, "events[999]") && strstr(err.msg, "end is before start"), "%s", err.msg);
+    ck_assert_int_eq(r.id, 0);
+    ck_assert_int_eq(count_runs(db), 0);
+
+    /* Valid on its own, refused by the primary key after the run row, the
+     * other steps, and no events were written: all of it is undone. */
+    ev[NE - 1] = make_event(NE - 1);
+    s[2].step = s[0].step;
+    ck_assert_int_eq(pp_db_run_put(db, &r, s, 3, k, 3, ev, NE, &err), -1);
+    ck_assert_msg(strstr(err.msg, "steps[2]") && strstr(err.msg, "UNIQUE"), "%s", err.msg);
+    ck_assert_int_eq(r.id, 0);
+    ck_assert_int_eq(count_runs(db), 0);
+
+    /* Inside a group: the failed put undoes only itself; the group goes on. */
+    ck_assert_int_eq(pp_db_begin(db, &err), 0);
+    put_model(db, "kept", "gpt2", "rollback model", 5);
+    ck_assert_int_eq(pp_db_run_put(db, &r, s, 3, k, 3, ev, NE, &err), -1);
+    make_steps(s);
+    long long id = put_run(db, &r, s, 3, k, 3, ev, NE);
+    ck_assert_int_eq(pp_db_commit(db, &err), 0);
+    ck_assert_int_eq(count_models(db), 1);
+    ck_assert_int_eq(count_runs(db), 1);
+    long long ne = 0;
+    ck_assert_int_eq(pp_db_run_event_count(db, id, &ne, &err), 0);
+    ck_assert_int_eq(ne, NE);
+
+    /* A run stored inside a group that is rolled back is gone with it. */
+    ck_assert_int_eq(pp_db_begin(db, &err), 0);
+    pp_db_run r2 = make_run("rolled back group", 2);
+    put_run(db, &r2, s, 3, k, 3, ev, NE);
+    ck_assert_int_eq(count_runs(db), 2);
+    ck_assert_int_eq(pp_db_rollback(db, &err), 0);
+    ck_assert_int_eq(count_runs(db), 1);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_run_rows(p), 1 + 3 + 3 + NE);
+}
+END_TEST
+
+/* Runs list newest first; deleting a run deletes its rows in every child
+ * table (ON DELETE CASCADE) and no other run's. */
+START_TEST(runs_list_order_and_cascade) {
+    const char *p = tmp_path("list-runs.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    pp_db_run_step s[3];
+    pp_db_run_rank k[3];
+    make_steps(s);
+    make_ranks(k);
+    pp_db_run_event ev[30];
+    for (int i = 0; i < 30; i++) ev[i] = make_event(i);
+    long long ids[3];
+    const char *seeds[3] = {"first", "second", "third"};
+    for (int i = 0; i < 3; i++) {
+        pp_db_run r = make_run(seeds[i], i + 1);
+        ids[i] = put_run(db, &r, s, 3, k, 3, ev, 30);
+    }
+    pp_db_run *rows = NULL;
+    int n = 0;
+    ck_assert_int_eq(pp_db_runs_list(db, &rows, &n, &err), 0);
+    ck_assert_int_eq(n, 3);
+    for (int i = 0; i < 3; i++) {
+        pp_db_run want = make_run(seeds[2 - i], 3 - i);
+        want.id = ids[2 - i];
+        snprintf(want.created_at, sizeof want.created_at, "%s", rows[i].created_at);
+        assert_run_eq(&rows[i], &want);
+    }
+    ck_assert(ids[0] < ids[1] && ids[1] < ids[2]);
+    free(rows);
+    pp_db_close(db);
+
+    char sql[512];
+    snprintf(sql, sizeof sql, "PRAGMA foreign_keys = ON; DELETE FROM runs WHERE id = %lld;", ids[1]);
+    raw_exec(p, sql);
+    ck_assert_int_eq(raw_run_rows(p), 2 * (1 + 3 + 3 + 30));
+    snprintf(sql, sizeof sql,
+             "SELECT (SELECT count(*) FROM run_steps WHERE run_id = %lld) + (SELECT count(*) FROM run_ranks "
+             "WHERE run_id = %lld) + (SELECT count(*) FROM run_events WHERE run_id = %lld)",
+             ids[1], ids[1], ids[1]);
+    ck_assert_int_eq(raw_int(p, sql), 0);
+    db = open_ok(p);
+    ck_assert_int_eq(count_runs(db), 2);
+    pp_db_close(db);
+}
+END_TEST
+
 /* ---- Runner --------------------------------------------------------------- */
 
 static void remove_dir(const char *dir) {
@@ -1207,6 +1782,16 @@ static Suite *db_suite(void) {
     tcase_add_test(prof, bad_profiles_are_refused);
     tcase_add_test(prof, profile_group_rolls_back);
     suite_add_tcase(s, prof);
+
+    TCase *runs = tcase_create("runs");
+    tcase_set_timeout(runs, 60);
+    tcase_add_test(runs, migration_2_to_3_keeps_profiles);
+    tcase_add_test(runs, run_round_trip);
+    tcase_add_test(runs, many_events_round_trip);
+    tcase_add_test(runs, bad_runs_are_refused);
+    tcase_add_test(runs, bad_run_rolls_back);
+    tcase_add_test(runs, runs_list_order_and_cascade);
+    suite_add_tcase(s, runs);
 
     TCase *txn = tcase_create("transactions");
     tcase_add_test(txn, failed_group_leaves_database_unchanged);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # db.sh -- `pippy db` end to end: help and usage errors, a missing database
-# (reported, not created), `init`, listing as tables and as JSON, --db and
-# PIPPY_DB, and refusal of a non-SQLite file and of a newer-schema database,
+# (reported, not created), `init`, listing as tables and as JSON, measured
+# runs (`runs`, `run ID`, an unknown run), --db and PIPPY_DB, and refusal
+# of a non-SQLite file and of a newer-schema database,
 # both left byte for byte as they were. Rows are written with the sqlite3
 # command-line shell, standing in for the commands that store them, and the
 # --json output is read with SQLite's JSON functions in that same shell.
@@ -73,6 +74,8 @@ run "$PIPPY" db --help
 expect_rc 0 "pippy db --help"
 has "$out" "usage: pippy db" "help"
 has "$out" "--json" "help"
+has "$out" "runs" "help"
+has "$out" "run ID" "help"
 run "$PIPPY_BIN/pippy-db" -h
 expect_rc 0 "pippy-db -h"
 has "$out" "usage: pippy db" "pippy-db -h"
@@ -87,6 +90,14 @@ run "$PIPPY" db --db
 expect_rc 2 "--db without a path"
 run "$PIPPY" db models plans
 expect_rc 2 "two listings"
+run "$PIPPY" db run
+expect_rc 2 "run without an ID"
+has "$errout" "run needs a run ID" "run without an ID"
+run "$PIPPY" db run abc
+expect_rc 2 "run with a non-numeric ID"
+has "$errout" "'abc' is not an integer" "run with a non-numeric ID"
+run "$PIPPY" db run 1 2
+expect_rc 2 "run with two IDs"
 
 # ---- a missing database is reported, never created -------------------------
 run "$PIPPY" db --db "$T/none.db"
@@ -128,6 +139,7 @@ has "$out" "models: 0" "empty listing"
 has "$out" "plans: 0" "empty listing"
 has "$out" "op profiles: 0" "empty listing"
 has "$out" "links: 0" "empty listing"
+has "$out" "runs: 0" "empty listing"
 
 # `profiles` on an empty database: zero counts, as text and as JSON.
 run "$PIPPY" db --db "$DB" profiles
@@ -141,6 +153,116 @@ expect_rc 0 "empty profiles json"
 jcheck "empty profiles json" "json_extract(j, '$.counts.devices') = 0 AND json_extract(j, '$.counts.op_profiles') = 0
     AND json_extract(j, '$.counts.links') = 0 AND json_array_length(j, '$.op_profiles') = 0
     AND json_array_length(j, '$.links') = 0"
+
+# `runs` on an empty database says there are none; an unknown run is an error.
+run "$PIPPY" db --db "$DB" runs
+expect_rc 0 "empty runs"
+has "$out" "runs: 0" "empty runs"
+has "$out" "none stored yet" "empty runs"
+lacks "$out" "models:" "empty runs"
+run "$PIPPY" db --db "$DB" --json runs
+expect_rc 0 "empty runs json"
+jcheck "empty runs json" "json_extract(j, '$.counts.runs') = 0 AND json_array_length(j, '$.runs') = 0
+    AND (SELECT count(*) FROM json_each(j, '$.counts')) = 1"
+for args in "run 42" "--json run 42"; do
+    # shellcheck disable=SC2086
+    run "$PIPPY" db --db "$DB" $args
+    expect_rc 1 "unknown run ($args)"
+    has "$errout" "no run 42" "unknown run ($args)"
+    [[ -z "$out" ]] || fail "unknown run ($args) printed to stdout: $out"; ok
+done
+
+# Two runs written behind pippy's back: one resumed with a prediction, steps,
+# ranks and events; one failed without a prediction or a finished step.
+RDB="$T/runs.db"
+cp "$DB" "$RDB"
+RUN_PLAN=$(sha run-plan)
+sql "$RDB" "PRAGMA foreign_keys = ON;
+INSERT INTO runs (plan_hash, model, schedule, pp, dp, n_ranks, global_batch, micro_batch, n_microbatches, seq_len,
+    first_step, steps, status, message, tokens_per_s, iteration_s, predicted_iteration_s, final_loss)
+    VALUES ('$RUN_PLAN', 'gpt2-tiny', '1f1b', 2, 1, 2, 8, 2, 4, 64, 10, 2, 'ok', '', 4096.5, 0.25, 0.2, 3.125);
+INSERT INTO run_steps (run_id, step, loss, grad_norm, seconds) VALUES (1, 10, 3.5, 1.25, 0.3), (1, 11, 3.125, NULL, 0.25);
+INSERT INTO run_ranks (run_id, rank, host, peak_bytes, busy_s) VALUES (1, 0, 'node0', 123456789, 0.275),
+    (1, 1, 'node1', 98765432, 0.11);
+INSERT INTO run_events (run_id, step, rank, stream, action, stage, mb, start_s, end_s, bytes)
+    VALUES (1, 10, 0, 0, 1, 0, 0, 0.0, 0.01, 0), (1, 10, 1, 0, 1, 1, 0, 0.01, 0.02, 0),
+    (1, 11, 0, 1, 5, 0, 0, 0.01, 0.011, 4096);
+INSERT INTO runs (plan_hash, model, schedule, pp, dp, n_ranks, global_batch, micro_batch, n_microbatches, seq_len,
+    first_step, steps, status, message, tokens_per_s, iteration_s, predicted_iteration_s, final_loss)
+    VALUES ('$RUN_PLAN', 'gpt2-tiny', 'gpipe', 1, 2, 2, 8, 4, 1, 64, 0, 1, 'failed', 'rank 1: out of memory',
+    0, 0, NULL, NULL);" || fail "writing runs into $RDB"
+run "$PIPPY" db --db "$RDB"
+expect_rc 0 "listing with runs"
+has "$out" "runs: 2" "listing counts runs"
+run "$PIPPY" db --db "$RDB" runs
+expect_rc 0 "runs"
+has "$out" "runs: 2" "runs"
+# Newest first: the failed run (id 2) before run 1.
+[[ "$(printf '%s
+' "$out" | grep -nE '^ +2 ' | cut -d: -f1)" -lt "$(printf '%s
+' "$out" | grep -nE '^ +1 ' | cut -d: -f1)" ]] ||
+    fail "runs are not newest first:
+$out"
+ok
+run1=$(printf '%s
+' "$out" | grep -E '^ +1 ')
+has "$run1" "gpt2-tiny" "run 1 model"
+has "$run1" "2 x 1" "run 1 pp x dp"
+has "$run1" "2 from 10" "run 1 steps of a resumed run"
+has "$run1" "4096.5" "run 1 tokens/s"
+has "$run1" "0.2500" "run 1 iteration"
+has "$run1" "0.2000" "run 1 predicted"
+has "$run1" "+25.0%" "run 1 prediction error"
+has "$run1" "3.1250" "run 1 final loss"
+has "$run1" " ok" "run 1 status"
+run2=$(printf '%s
+' "$out" | grep -E '^ +2 ')
+has "$run2" "failed" "run 2 status"
+lacks "$run2" "%" "run 2 has no prediction error"
+run "$PIPPY" db --db "$RDB" --json runs
+expect_rc 0 "runs json"
+jcheck "runs json" "json_extract(j, '$.counts.runs') = 2 AND json_extract(j, '$.runs[0].id') = 2
+    AND json_extract(j, '$.runs[1].id') = 1 AND json_extract(j, '$.runs[1].plan_hash') = '$RUN_PLAN'
+    AND json_extract(j, '$.runs[1].first_step') = 10 AND json_extract(j, '$.runs[1].steps') = 2
+    AND json_extract(j, '$.runs[1].predicted_iteration_s') = 0.2
+    AND abs(json_extract(j, '$.runs[1].relative_error') - 0.25) < 1e-12
+    AND json_extract(j, '$.runs[1].final_loss') = 3.125
+    AND json_type(j, '$.runs[0].predicted_iteration_s') = 'null'
+    AND json_type(j, '$.runs[0].relative_error') = 'null' AND json_type(j, '$.runs[0].final_loss') = 'null'
+    AND json_extract(j, '$.runs[0].message') = 'rank 1: out of memory'"
+run "$PIPPY" db --db "$RDB" run 1
+expect_rc 0 "run 1"
+has "$out" "run 1: ok" "run 1"
+has "$out" "$RUN_PLAN" "run 1 plan"
+has "$out" "pp 2 x dp 1 (2 ranks)" "run 1 parallel"
+has "$out" "seq_len 64" "run 1 batch"
+has "$out" "events       3" "run 1 event count"
+has "$out" "steps: 2" "run 1 steps"
+has "$out" "ranks: 2" "run 1 ranks"
+has "$out" "123,456,789" "run 1 peak bytes"
+has "$out" "node1" "run 1 host"
+step11=$(printf '%s
+' "$out" | grep -E '^ +11 ')
+has "$step11" "3.125000" "step 11 loss"
+has "$step11" " - " "step 11 has no grad norm"
+# Busy share: 0.275 s of the steps' 0.55 s.
+rank0=$(printf '%s
+' "$out" | grep -E '^ +0 +node0')
+has "$rank0" "50.0" "rank 0 busy share"
+run "$PIPPY" db --db "$RDB" run 2
+expect_rc 0 "run 2"
+has "$out" "run 2: failed" "run 2"
+has "$out" "message      rank 1: out of memory" "run 2 message"
+has "$out" "the plan had no prediction" "run 2 prediction"
+has "$out" "steps: 0" "run 2 steps"
+run "$PIPPY" db --db "$RDB" --json run 1
+expect_rc 0 "run 1 json"
+jcheck "run 1 json" "json_extract(j, '$.run.id') = 1 AND json_extract(j, '$.event_count') = 3
+    AND json_array_length(j, '$.steps') = 2 AND json_extract(j, '$.steps[0].step') = 10
+    AND json_extract(j, '$.steps[1].loss') = 3.125 AND json_type(j, '$.steps[1].grad_norm') = 'null'
+    AND json_array_length(j, '$.ranks') = 2 AND json_extract(j, '$.ranks[0].peak_bytes') = 123456789
+    AND json_extract(j, '$.ranks[1].host') = 'node1'"
+rm -f "$RDB"*
 
 # One device, op profile and link written behind pippy's back show up.
 PDB="$T/prof.db"
@@ -210,7 +332,7 @@ run "$PIPPY" db --db "$DB" --json
 expect_rc 0 "json"
 jcheck "json schema version" "json_extract(j, '$.schema_version') = json_extract(j, '$.schema_version_supported')
     AND json_extract(j, '$.schema_version_supported') >= 1"
-jcheck "json counts" "(SELECT count(*) FROM json_each(j, '$.counts')) = 5
+jcheck "json counts" "(SELECT count(*) FROM json_each(j, '$.counts')) = 6 AND json_extract(j, '$.counts.runs') = 0
     AND json_extract(j, '$.counts.models') = 2 AND json_extract(j, '$.counts.plans') = 1
     AND json_extract(j, '$.counts.op_profiles') = 0 AND json_extract(j, '$.counts.links') = 0"
 # model NAME: that model's row in the listing.
@@ -256,6 +378,13 @@ run "$PIPPY" db --db "$OLD"
 expect_rc 0 "old database"
 has "$out" "schema version 0" "old database"
 has "$out" "models: 0" "old database"
+has "$out" "runs: 0" "old database"
+run "$PIPPY" db --db "$OLD" runs
+expect_rc 0 "old database runs"
+has "$out" "runs: 0" "old database runs"
+run "$PIPPY" db --db "$OLD" run 1
+expect_rc 1 "old database run 1"
+has "$errout" "no run 1" "old database run 1"
 [[ ! -s "$OLD" ]] || fail "listing migrated $OLD"; ok
 run "$PIPPY" db --db "$OLD" init
 expect_rc 0 "init old database"

@@ -48,7 +48,7 @@ expect_err "token 258 does not fit model 'gpt2-tiny' (vocab_size 256)"
 # Usage errors.
 run "$PIPPY" run --steps 3
 expect_rc 2
-expect_err "--model is required"
+expect_err "--plan or --model is required"
 run "$PIPPY" run --model gpt2-tiny --batch 5 --microbatches 2
 expect_rc 2
 expect_err "--batch 5 is not a multiple of --microbatches 2"
