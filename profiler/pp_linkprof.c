@@ -1,6 +1,7 @@
 /*
  * pp_linkprof.c -- ping-pong and streaming between rank pairs, and the
- * alpha-beta fit (see pp_linkprof.h).
+ * alpha-beta fit, and which pairs to measure on many ranks (see
+ * pp_linkprof.h).
  */
 #include "profiler/pp_linkprof.h"
 
@@ -23,6 +24,8 @@ void pp_linkprof_opts_default(pp_linkprof_opts *o) {
         .min_stream = 2,
         .max_stream = 64,
         .stream_bytes = (size_t)64 << 20,
+        .sample_above = 8,
+        .max_host_pairs = 256,
     };
 }
 
@@ -38,6 +41,9 @@ static int check_opts(const pp_linkprof_opts *o, pp_err *err) {
     if (o->min_stream < 1 || o->max_stream < o->min_stream)
         return pp_err_set(err, PP_ERR_INVALID, "link profile: stream length %d..%d: need 1 <= min <= max",
                           o->min_stream, o->max_stream);
+    if (o->sample_above < 0 || o->max_host_pairs < 0)
+        return pp_err_set(err, PP_ERR_INVALID, "link profile: sample above %d ranks, %d host pairs: need >= 0",
+                          o->sample_above, o->max_host_pairs);
     return 0;
 }
 
@@ -110,6 +116,79 @@ int pp_linkprof_fit(const double *n, const double *t, int k, double *alpha, doub
     *beta = 1.0 / b;
     *residual = sqrt(ss / k);
     return 0;
+}
+
+int pp_linkprof_pairs(const pp_linkprof_opts *o, int n_ranks, const char (*hosts)[128], int **pairs, int *n_pairs,
+                      pp_err *err) {
+    if (!pairs || !n_pairs) return pp_err_set(err, PP_ERR_INVALID, "link pairs: missing argument");
+    *pairs = NULL;
+    *n_pairs = 0;
+    if (check_opts(o, err)) return -1;
+    if (n_ranks < 1) return pp_err_set(err, PP_ERR_INVALID, "link pairs: %d ranks", n_ranks);
+    if (n_ranks == 1) return 0;
+    int n = n_ranks;
+    if (o->sample_above == 0 || n <= o->sample_above) {
+        int *p = pp_malloc((unsigned long long)n * (unsigned long long)(n - 1) * 2 * sizeof(int), err);
+        if (!p) return -1;
+        int k = 0;
+        for (int s = 0; s < n; s++)
+            for (int d = 0; d < n; d++)
+                if (s != d) {
+                    p[2 * k] = s;
+                    p[2 * k + 1] = d;
+                    k++;
+                }
+        *pairs = p;
+        *n_pairs = k;
+        return 0;
+    }
+    /* host[r]: the number of rank r's host, numbered by first rank; first[h]
+     * that first rank. */
+    int *host = pp_calloc((unsigned long long)n, sizeof(int), err);
+    int *first = pp_calloc((unsigned long long)n, sizeof(int), err);
+    int *p = pp_malloc(((unsigned long long)2 * n + (unsigned long long)o->max_host_pairs) * 2 * sizeof(int), err);
+    unsigned char *joined = NULL;
+    int n_hosts = 0, k = 0, rc = -1;
+    if (!host || !first || !p) goto done;
+    for (int r = 0; r < n; r++) {
+        int h = 0;
+        while (hosts && h < n_hosts && strncmp(hosts[first[h]], hosts[r], 128) != 0) h++;
+        if (!hosts) h = 0;
+        if (h == n_hosts) first[n_hosts++] = r;
+        host[r] = h;
+    }
+    if (!(joined = pp_calloc((unsigned long long)n_hosts * (unsigned long long)n_hosts, 1, err))) goto done;
+    for (int r = 0; r < n; r++) {
+        int a = r, b = (r + 1) % n;
+        for (int dir = 0; dir < 2; dir++) {
+            int s = dir ? b : a, d = dir ? a : b, dup = 0;
+            for (int j = 0; n == 2 && j < k; j++) dup |= p[2 * j] == s && p[2 * j + 1] == d;
+            if (dup) continue;
+            p[2 * k] = s;
+            p[2 * k + 1] = d;
+            k++;
+            joined[(size_t)host[s] * (size_t)n_hosts + (size_t)host[d]] = 1;
+        }
+    }
+    int extra = 0;
+    for (int a = 0; a < n_hosts && extra < o->max_host_pairs; a++)
+        for (int b = 0; b < n_hosts && extra < o->max_host_pairs; b++) {
+            if (a == b || joined[(size_t)a * (size_t)n_hosts + (size_t)b]) continue;
+            p[2 * k] = first[a];
+            p[2 * k + 1] = first[b];
+            k++;
+            extra++;
+        }
+    *pairs = p;
+    *n_pairs = k;
+    p = NULL;
+    rc = 0;
+done:
+    free(host);
+    free(first);
+    free(p);
+    free(joined);
+    return rc;
 }
 
 static double now_s(void) {
@@ -196,7 +275,7 @@ int pp_linkprof_run(pp_comm *c, const pp_linkprof_opts *o, const int *pairs, int
     *n_out = 0;
     if (check_opts(o, err)) return -1;
     int me = pp_comm_rank(c), size = pp_comm_size(c);
-    int np = pairs ? n_pairs : size * (size - 1);
+    int np = pairs ? n_pairs : 0;
     if (pairs && n_pairs < 0) return pp_err_set(err, PP_ERR_INVALID, "link profile: %d pairs", n_pairs);
     for (int i = 0; pairs && i < n_pairs; i++) {
         int s = pairs[2 * i], d = pairs[2 * i + 1];
@@ -210,14 +289,18 @@ int pp_linkprof_run(pp_comm *c, const pp_linkprof_opts *o, const int *pairs, int
     char mine[128];
     pp_link_result *res = NULL;
     char *buf = NULL;
-    int rc = -1;
+    int *chosen = NULL, rc = -1;
+    memset(mine, 0, sizeof mine);
     if (pp_comm_hostname(c, mine, sizeof mine, err) || pp_comm_allgather(c, mine, sizeof mine, hosts, err))
         goto done;
+    /* Every rank holds the same host names, so every rank chooses the same pairs. */
+    if (!pairs) {
+        if (pp_linkprof_pairs(o, size, (const char(*)[128])hosts, &chosen, &np, err)) goto done;
+        pairs = chosen;
+    }
     if (me == 0 && np > 0 && !(res = pp_calloc((unsigned long long)np, sizeof *res, err))) goto done;
     for (int p = 0; p < np; p++) {
-        int s = pairs ? pairs[2 * p] : p / (size - 1);
-        int d = pairs ? pairs[2 * p + 1] : p % (size - 1);
-        if (!pairs && d >= s) d++;
+        int s = pairs[2 * p], d = pairs[2 * p + 1];
         if (pp_comm_barrier(c, err)) goto done;
         if (me != s && me != d && me != 0) continue;
         pp_link_result r = {.src = s, .dst = d};
@@ -248,6 +331,7 @@ int pp_linkprof_run(pp_comm *c, const pp_linkprof_opts *o, const int *pairs, int
 done:
     free(res);
     free(buf);
+    free(chosen);
     free(hosts);
     return rc;
 }

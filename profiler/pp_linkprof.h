@@ -16,6 +16,15 @@
  *
  * Model: t(n) = alpha + n / beta, fitted to the ping-pong times by least
  * squares on relative errors (see pp_linkprof_fit).
+ *
+ * Pairs: on up to sample_above ranks (8) every ordered pair is measured,
+ * n (n - 1) of them. On more, a sample (pp_linkprof_pairs): the ring
+ * neighbours r -> r+1 and r+1 -> r for every rank r (mod n: the links that
+ * consecutive pipeline stages use), then every ordered pair of distinct
+ * hosts that no ring pair joins yet, once, between the first ranks of the
+ * two hosts, at most max_host_pairs of these. That is 2n pairs plus the
+ * host pairs the ring misses: 64 ranks on 8 hosts of 8 ranks in rank order
+ * give 128 + 40 pairs instead of 4032.
  */
 #ifndef PP_LINKPROF_H
 #define PP_LINKPROF_H
@@ -50,6 +59,8 @@ typedef struct pp_linkprof_opts {
     int min_stream;      /* messages per stream: stream_bytes / n, clamped */
     int max_stream;      /*   to min_stream..max_stream (2..64) */
     size_t stream_bytes; /*   (64 MiB) */
+    int sample_above;    /* more ranks than this: measure a sample of the pairs, not all (8; 0: always all) */
+    int max_host_pairs;  /* at most this many host pairs added to a sample (256) */
 } pp_linkprof_opts;
 
 void pp_linkprof_opts_default(pp_linkprof_opts *o);
@@ -69,9 +80,21 @@ int pp_linkprof_sizes(const pp_linkprof_opts *o, double *sizes, int *n, pp_err *
  * grow with size, b n_max under 1e-9 of t at n_max counting as flat). Pure: no MPI, no clock. */
 int pp_linkprof_fit(const double *n, const double *t, int k, double *alpha, double *beta, double *residual);
 
+/* The ordered pairs to measure among n_ranks ranks whose host names are
+ * hosts[0..n_ranks) (NULL: all on one host): every pair, or the sample
+ * described above when n_ranks > o->sample_above > 0. Ring pairs come first
+ * (0->1, 1->0, 1->2, 2->1, ..., n-1->0, 0->n-1), then host pairs in host
+ * order (hosts numbered by their first rank); no pair twice. Sets *pairs to
+ * a malloc'd array of 2 *n_pairs ranks (src, dst; free it; NULL when
+ * *n_pairs is 0). Returns 0 or -1 (err: bad options, n_ranks < 1, out of
+ * memory). Pure: no MPI. */
+int pp_linkprof_pairs(const pp_linkprof_opts *o, int n_ranks, const char (*hosts)[128], int **pairs, int *n_pairs,
+                      pp_err *err);
+
 /* Measures the links of n_pairs ordered pairs (pairs[2i] -> pairs[2i+1]),
- * or of every ordered pair of distinct ranks when pairs is NULL, one pair at
- * a time. Collective: every rank calls it with the same arguments. On rank 0
+ * or of the pairs pp_linkprof_pairs chooses (every ordered pair of distinct
+ * ranks up to o->sample_above ranks, a sample above) when pairs is NULL,
+ * one pair at a time. Collective: every rank calls it with the same arguments. On rank 0
  * *out is a malloc'd array of *n_out results in pair order (free it); on
  * other ranks *out = NULL and *n_out = 0. A failure on one rank can leave
  * the others waiting: the caller should pp_comm_abort on error. */

@@ -153,18 +153,38 @@ done:
     return rc;
 }
 
-void pp_opprof_summarize(double *t[3], int n, pp_op_measure *out) {
+void pp_opprof_summarize_rounds(double *t[3], int n, int rounds, double res, pp_op_measure *out) {
+    if (n < 0) n = 0;
+    if (rounds > n) rounds = 1;
     double *s = malloc((size_t)(n ? n : 1) * sizeof *s);
-    if (!s) return;
     for (int p = 0; p < 3; p++) {
-        memcpy(s, t[p], (size_t)n * sizeof *s);
-        qsort(s, (size_t)n, sizeof *s, cmp_d);
-        out->t[p] = n ? (n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2])) : 0;
+        out->samples[p] = s ? n : 0; /* out of memory: nothing summarized */
+        out->t[p] = out->spread[p] = 0;
+        if (!n || !s) continue;
+        double m = median_of(t[p], n, s);
         int lo = (int)(0.1 * (n - 1) + 0.5), hi = (int)(0.9 * (n - 1) + 0.5);
-        out->spread[p] = n ? 0.5 * (s[hi] - s[lo]) : 0;
-        out->samples[p] = n;
+        double spread = 0.5 * (s[hi] - s[lo]);
+        for (int k = 0; rounds > 1 && k < rounds; k++) {
+            int a = (int)((long long)k * n / rounds), b = (int)((long long)(k + 1) * n / rounds);
+            double d = fabs(median_of(t[p] + a, b - a, s) - m);
+            if (d > spread) spread = d;
+        }
+        out->t[p] = m;
+        out->spread[p] = spread > res ? spread : res;
     }
     free(s);
+}
+
+void pp_opprof_summarize(double *t[3], int n, pp_op_measure *out) { pp_opprof_summarize_rounds(t, n, 1, 0, out); }
+
+double pp_opprof_timer_resolution(void) {
+    double best = 0, prev = pp_backend_now();
+    for (int i = 0; i < 500; i++) {
+        double now = pp_backend_now(), d = now - prev;
+        if (d > 0 && (best == 0 || d < best)) best = d;
+        prev = now;
+    }
+    return best;
 }
 
 int pp_opprof_cost(const pp_graph *g, const pp_op_measure *m, const char *source, pp_cost_profile *out, pp_err *err) {

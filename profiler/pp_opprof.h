@@ -36,7 +36,7 @@ typedef struct pp_opprof_opts {
 pp_opprof_opts pp_opprof_defaults(void);
 
 typedef struct pp_op_measure {
-    double t[3], spread[3]; /* median and (p90 - p10) / 2, seconds, F I W */
+    double t[3], spread[3]; /* median and spread (see pp_opprof_summarize_rounds), seconds, F I W */
     int samples[3];
     long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
 } pp_op_measure;
@@ -48,9 +48,42 @@ typedef struct pp_op_measure {
  * its spread shows the machine's drift. Returns 0 or -1 (err). */
 int pp_opprof_sample(const pp_graph *g, int op, pp_backend *be, int warmup, int reps, double *t[3], int *n,
                      long long *keep_f, long long *keep_w, pp_err *err);
-/* Median of each pass and its spread, the half-width of the 10th to 90th
- * percentile range. */
+
+/* The spread: how far the median of a repeat profile of the same op on the
+ * same machine can land from this one. A profile takes its samples in
+ * `rounds` rounds spread over the whole run (pippy profile: 6 rounds of 2
+ * timings, every new op once per round), so that what the machine does
+ * meanwhile (other jobs, frequency, caches) shows up between rounds. Per
+ * pass, with m the median of all n samples:
+ *
+ *   w     = (p90 - p10) / 2 of all samples (nearest rank on 0..n-1): how
+ *           much one timing scatters;
+ *   d     = max over rounds k of |median(round k) - m|: how far the median
+ *           of a short repeat measurement, taken at another moment of the
+ *           run, landed from m (the machine's drift; a round's median is
+ *           noisier than m, so d errs on the wide side);
+ *   floor = the timer's resolution `res` (pp_opprof_timer_resolution),
+ *           below which no two timings can be told apart (ops that do
+ *           nearly nothing, e.g. W of an op without weights);
+ *
+ *   spread = max(w, d, floor).
+ *
+ * With pure noise d is about as large as w (normal noise of deviation
+ * sigma, 6 rounds of 2: both about 1.12 sigma, the spread about 1.26 sigma;
+ * two such profiles agree on 99% of passes, 98% by w alone), so the spread
+ * stays near the percentile width; rounds that are alike give exactly it. A
+ * load change between rounds widens the spread to cover the shift. Two profiles agree on a pass when |m_new - m_old| <=
+ * max(spread_new, spread_old) (pippy profile --force prints how many do).
+ * Round k holds samples [k n / rounds, (k + 1) n / rounds) of each pass;
+ * rounds <= 1 (or more rounds than samples) leaves d out. */
+void pp_opprof_summarize_rounds(double *t[3], int n, int rounds, double res, pp_op_measure *out);
+/* pp_opprof_summarize_rounds with one round and no floor: the spread is w. */
 void pp_opprof_summarize(double *t[3], int n, pp_op_measure *out);
+
+/* The resolution of pp_backend_now as seen by a caller: the smallest
+ * positive difference between consecutive readings (of a few hundred),
+ * seconds. It includes the cost of reading the clock. */
+double pp_opprof_timer_resolution(void);
 
 /* Measures op i of g. Returns 0 or -1 (err). */
 int pp_opprof_measure(const pp_graph *g, int op, pp_backend *be, const pp_opprof_opts *o, pp_op_measure *out,

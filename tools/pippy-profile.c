@@ -5,8 +5,11 @@
  * reused unless --force. Everything measured is written in one transaction
  * at the end, so an interrupted run leaves the database as it was.
  * With --ranks N (N >= 2) it then measures the links between N MPI ranks
- * (ping-pong and streaming, 8 B to 64 MiB, alpha-beta fit), starting
- * mpirun itself when it is not already running under one.
+ * (ping-pong and streaming, 8 B to 64 MiB, alpha-beta fit; every ordered
+ * pair up to 8 ranks, a sample of them above: see pp_linkprof.h), starting
+ * mpirun itself when it is not already running under one. With --force it
+ * says how many re-measured op medians agree with the stored ones within
+ * their spread.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -42,10 +45,13 @@ static void usage(FILE *f) {
             "  --micro-batch N      sequences per microbatch (default 1)\n"
             "  --seq N              sequence length (default: the config's)\n"
             "  --threads N          compute threads (default 1)\n"
-            "  --ranks N            also measure the links between N ranks (default 2; 1: none);\n"
-            "                       starts mpirun itself unless already under mpirun or srun\n"
+            "  --ranks N            also measure the links between N ranks (default 2; 1: none):\n"
+            "                       every ordered pair up to 8 ranks, above that the ring\n"
+            "                       neighbours and every host pair; starts mpirun itself\n"
+            "                       unless already under mpirun or srun\n"
             "  --only ops|links     measure only the ops, or only the links\n"
-            "  --force              measure again what the database already holds\n"
+            "  --force              measure again what the database already holds, and print how\n"
+            "                       many op medians lie within the spread of the stored profile\n"
             "  --no-check           skip the whole-step comparison\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
             "  -h, --help           this help\n");
@@ -86,6 +92,46 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
 done:
     pp_engine_free(e);
     return rc;
+}
+
+/* With --force: how many of the re-measured op medians (op signature and
+ * pass, a pass timed 0 both times left out) lie within the spread of the
+ * profile stored before, |new - old| <= max(spread new, spread old), and
+ * the worst of those that do not. Nothing when no op had a profile. */
+static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp_db_op_profile *prev,
+                             const int *had_prev, double res) {
+    static const char pass[3] = {'F', 'I', 'W'};
+    int agree = 0, total = 0, worst_op = -1, worst_p = 0;
+    double worst = 0;
+    for (int i = 0; i < g->n_ops; i++) {
+        if (!had_prev[i]) continue;
+        for (int p = 0; p < 3; p++) {
+            double mn = m[i].t[p], mo = prev[i].t[p];
+            double s = m[i].spread[p] > prev[i].spread[p] ? m[i].spread[p] : prev[i].spread[p];
+            if (mn <= 0 && mo <= 0) continue;
+            total++;
+            double dev = mn > mo ? mn - mo : mo - mn;
+            if (dev <= s) {
+                agree++;
+            } else if (dev / (s > res ? s : res) > worst) {
+                worst = dev / (s > res ? s : res);
+                worst_op = i;
+                worst_p = p;
+            }
+        }
+    }
+    if (!total) return;
+    printf("stability: %d/%d op medians within the spread of the previous profile "
+           "(|median new - median old| <= max(spread new, spread old))\n",
+           agree, total);
+    if (worst_op >= 0) {
+        const pp_op_measure *w = &m[worst_op];
+        const pp_db_op_profile *o = &prev[worst_op];
+        double s = w->spread[worst_p] > o->spread[worst_p] ? w->spread[worst_p] : o->spread[worst_p];
+        printf("  farthest outside: %s %c: %.4f ms now, %.4f ms before, spread %.4f ms\n",
+               pp_op_kind_name(g->ops[worst_op].kind), pass[worst_p], w->t[worst_p] * 1e3, o->t[worst_p] * 1e3,
+               s * 1e3);
+    }
 }
 
 /* The link phase, on every rank under MPI: measure, and rank 0 stores. */
@@ -137,6 +183,13 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
                    res[i].beta_Bps / 1e9, res[i].residual);
         }
         if (pp_db_commit(db, &err)) goto out;
+        int size = pp_comm_size(c), all = size * (size - 1);
+        if (n < all)
+            printf("measured %d of %d ordered rank pairs: a sample on more than %d ranks (ring neighbours both ways, "
+                   "every host pair at least once)\n",
+                   n, all, o.sample_above);
+        else
+            printf("measured %d of %d ordered rank pairs: all\n", n, all);
         printf("links stored in %s (device %.12s)\n", db_path, fp);
         rc = 0;
     out:
@@ -227,7 +280,8 @@ int main(int argc, char **argv) {
     pp_db *db = NULL;
     pp_op_measure *m = NULL;
     char (*sig)[512] = NULL;
-    int *fresh = NULL, rc = 1;
+    pp_db_op_profile *prev = NULL; /* with --force: what was stored before, to compare */
+    int *fresh = NULL, *had_prev = NULL, rc = 1;
     long long dev = 0;
     if (pp_backend_open(PP_BACKEND_CPU, (int)threads, &be, &err)) goto fail;
     pp_backend_describe(be, desc, sizeof desc);
@@ -237,7 +291,9 @@ int main(int argc, char **argv) {
     m = pp_calloc((unsigned long long)g.n_ops, sizeof *m, &err);
     sig = pp_calloc((unsigned long long)g.n_ops, sizeof *sig, &err);
     fresh = pp_calloc((unsigned long long)g.n_ops, sizeof *fresh, &err);
-    if (!m || !sig || !fresh) goto fail;
+    had_prev = pp_calloc((unsigned long long)g.n_ops, sizeof *had_prev, &err);
+    prev = pp_calloc((unsigned long long)g.n_ops, sizeof *prev, &err);
+    if (!m || !sig || !fresh || !had_prev || !prev) goto fail;
     int uniq = 0, measured = 0, reused = 0, n_new = 0;
     int *first = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
     if (!first) goto fail;
@@ -253,11 +309,15 @@ int main(int argc, char **argv) {
         uniq++;
         pp_db_op_profile p;
         int found = 0;
-        if (!force && pp_db_op_profile_get(db, dev, sig[i], &p, &found, &err)) {
+        if (pp_db_op_profile_get(db, dev, sig[i], &p, &found, &err)) {
             free(first);
             goto fail;
         }
-        if (found) {
+        if (found && force) {
+            prev[i] = p;
+            had_prev[i] = 1;
+        }
+        if (found && !force) {
             for (int k = 0; k < 3; k++) {
                 m[i].t[k] = p.t[k];
                 m[i].spread[k] = p.spread[k];
@@ -274,9 +334,10 @@ int main(int argc, char **argv) {
         }
     }
     /* Rounds over all the new ops, so that each op's samples span the whole
-     * run and its spread shows how the machine drifted meanwhile. */
-    double t_start = pp_backend_now();
-    const int rounds = 4, per_round = 3;
+     * run and its spread shows how the machine drifted meanwhile (see
+     * pp_opprof_summarize_rounds). */
+    double t_start = pp_backend_now(), res = pp_opprof_timer_resolution();
+    const int rounds = 6, per_round = 2;
     double **samples = pp_calloc((unsigned long long)g.n_ops * 3, sizeof(double *), &err);
     int *ns = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
     if (!samples || !ns) {
@@ -311,7 +372,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < g.n_ops && !bad; i++) {
         if (!fresh[i]) continue;
-        pp_opprof_summarize(&samples[3 * i], ns[i], &m[i]);
+        pp_opprof_summarize_rounds(&samples[3 * i], ns[i], rounds, res, &m[i]);
         m[i].param_bytes = g.ops[i].cost.param_bytes;
     }
     for (int i = 0; i < 3 * g.n_ops; i++) free(samples[i]);
@@ -354,6 +415,7 @@ int main(int argc, char **argv) {
     printf("%s, micro-batch %lld x seq %lld: %d ops, %d distinct signatures: %d measured in %.2f s, %d reused\n",
            cfg.name, mb, seq, g.n_ops, uniq, measured, pp_backend_now() - t_start, reused);
     printf("sum of per-op F+I+W times for one microbatch: %.4f ms\n", sum * 1e3);
+    compare_previous(&g, m, prev, had_prev, res);
     if (check) {
         double whole;
         if (whole_step(&cfg, &g, be, 5, &whole, &err)) goto fail;
@@ -373,6 +435,8 @@ done:
     free(m);
     free(sig);
     free(fresh);
+    free(had_prev);
+    free(prev);
     pp_db_close(db);
     pp_backend_close(be);
     pp_graph_free(&g);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # links.sh -- the link benchmark (profiler/pp_linkprof.h over comm/) under
-# mpirun with 2 ranks: both ordered pairs, 0->1 and 1->0, come back with a
-# positive latency alpha, a positive bandwidth beta and a finite relative
-# residual, and the run exits 0 within 120 s.
+# mpirun with 2 ranks: both ordered pairs (all of them, 2 of 2), 0->1 and
+# 1->0, come back with a positive latency alpha, a positive bandwidth beta
+# and a finite relative residual, and the run exits 0 within 120 s.
 #
 # Env: PIPPY_BIN, the directory holding the built executables.
 # Needs: mpirun (Debian package openmpi-bin), timeout (coreutils).
@@ -20,6 +20,7 @@ echo "$out"
 [[ $rc -ne 124 ]] || fail "the link benchmark ran past 120 s"
 expect_rc 0
 expect_out "ranks 2, under mpirun: yes"
+expect_out "pairs measured: 2 of 2"
 
 for pair in "0->1" "1->0"; do
   line=$(grep -F "link $pair host " <<<"$out") || fail "no result for pair $pair"

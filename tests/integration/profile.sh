@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # profile.sh -- `pippy profile` end to end: a model profiled once and reused
-# the second time; the whole-step comparison printed; links between two MPI
-# ranks measured and stored; two profilers writing one database at once both
-# succeed; a profiler killed with SIGKILL leaves a database that opens clean
-# and holds none of its profile.
+# the second time, and measured again with --force, which says how many op
+# medians agree with the stored ones; the whole-step comparison printed;
+# links between two MPI ranks (both pairs) measured and stored; two
+# profilers writing one database at once both succeed; a profiler killed
+# with SIGKILL leaves a database that opens clean and holds none of its
+# profile.
 source "$(dirname "$0")/lib.bash"
 cd "$T"
 DB="$T/p.db"
@@ -21,6 +23,20 @@ expect_out ": 0 measured in"
 expect_out "$n1 reused"
 run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1 --no-check --force
 expect_out ": $n1 measured in"
+# --force compares the new medians with the stored ones: N of M (at least F
+# of every signature) within max(spread new, spread old).
+expect_out "(|median new - median old| <= max(spread new, spread old))"
+agree=$(sed -n 's|^stability: \([0-9]*\)/\([0-9]*\) op medians within the spread of the previous profile.*|\1 \2|p' <<<"$out")
+read -r na nm <<<"$agree"
+[[ -n "${na:-}" && -n "${nm:-}" ]] || fail "no parseable stability line: $out"
+[ "$nm" -ge "$n1" ] && [ "$nm" -le $((3 * n1)) ] || fail "stability counts $nm op medians for $n1 signatures: $out"
+[ "$na" -gt 0 ] && [ "$na" -le "$nm" ] || fail "stability: $na of $nm agree: $out"
+ok
+# Nothing to compare with on a first profile.
+run "$PIPPY" profile --model gpt2-tiny --seq 32 --db "$DB" --ranks 1 --no-check
+expect_rc 0
+grep -q "^stability:" <<<"$out" && fail "stability printed without a previous profile: $out"
+ok
 
 # pippy sim and pippy plan use the measured profile when every op has one.
 run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --db "$DB"
@@ -38,6 +54,7 @@ run timeout 120 "$PIPPY" profile --only links --ranks 2 --db "$DB"
 expect_rc 0
 expect_out "0->1"
 expect_out "1->0"
+expect_out "measured 2 of 2 ordered rank pairs: all"
 expect_out "links stored"
 run "$PIPPY" db profiles --db "$DB"
 expect_rc 0

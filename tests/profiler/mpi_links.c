@@ -1,7 +1,9 @@
 /*
  * mpi_links.c -- the link benchmark under mpirun, for
- * tests/integration/links.sh: every ordered rank pair over comm/ with the
- * default sizes (8 B .. 64 MiB). Rank 0 prints, per pair, one summary line
+ * tests/integration/links.sh: the rank pairs pp_linkprof_run chooses
+ * (every ordered pair up to 8 ranks, a sample above) over comm/ with the
+ * default sizes (8 B .. 64 MiB). Rank 0 prints how many pairs it measured
+ * ("pairs measured: 2 of 2") and, per pair, one summary line
  *
  *     link 0->1 host a->b alpha_us=0.412 beta_GBps=5.21 residual=0.183
  *
@@ -40,6 +42,7 @@ int main(int argc, char **argv) {
         pp_comm_abort(c, 1);
         return 1;
     }
+    if (me == 0) printf("pairs measured: %d of %d\n", n, pp_comm_size(c) * (pp_comm_size(c) - 1));
     for (int p = 0; p < n; p++) {
         const pp_link_result *r = &res[p];
         printf("link %d->%d host %s->%s alpha_us=%.4f beta_GBps=%.4f residual=%.4f\n", r->src, r->dst,

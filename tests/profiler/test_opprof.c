@@ -3,9 +3,12 @@
  * (every block of a model shares its ops' signatures), each distinct op of
  * the four tiny families is measured with positive times and keeps exactly
  * the bytes the graph predicts, and the summary's median and spread are
- * those of the samples.
+ * those of the samples: the percentile width when the rounds are alike,
+ * wide enough to cover a shift between rounds, never under the timer's
+ * resolution.
  */
 #include <check.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -70,12 +73,77 @@ START_TEST(test_summary) {
 }
 END_TEST
 
+/* Six rounds of two samples each: the same noise in every round. */
+static void noise_rounds(double *v, double shift_from_round, double shift) {
+    static const double noise[12] = {1.00, 1.04, 0.98, 1.02, 1.01, 0.97, 1.03, 0.99, 1.00, 1.05, 0.96, 1.02};
+    for (int k = 0; k < 12; k++) v[k] = noise[k] + (k / 2 >= shift_from_round ? shift : 0);
+}
+
+START_TEST(test_spread_rounds) {
+    double f[12], i[12], w[12];
+    double *t[3] = {f, i, w};
+    pp_op_measure m, one;
+    /* Pure noise: every round's median lies within the percentile width,
+     * so the spread is that width, as with one round. */
+    noise_rounds(f, 99, 0);
+    noise_rounds(i, 99, 0);
+    noise_rounds(w, 99, 0);
+    pp_opprof_summarize_rounds(t, 12, 6, 0, &m);
+    pp_opprof_summarize(t, 12, &one);
+    /* sorted: .96 .97 .98 .99 1 1 1.01 1.02 1.02 1.03 1.04 1.05; p10 = [1], p90 = [10] */
+    ck_assert_double_eq_tol(m.t[0], 1.005, 1e-12);
+    ck_assert_double_eq_tol(m.spread[0], 0.5 * (1.04 - 0.97), 1e-12);
+    ck_assert_double_eq_tol(one.spread[0], m.spread[0], 1e-12);
+    ck_assert_int_eq(m.samples[0], 12);
+    /* The last round 0.5 slower (a load change late in the run): the
+     * percentile width alone ((1.46 - 0.98) / 2 = 0.24) misses it; the
+     * spread covers the distance of that round's median from the median. */
+    noise_rounds(f, 5, 0.5);
+    pp_opprof_summarize(t, 12, &one);
+    pp_opprof_summarize_rounds(t, 12, 6, 0, &m);
+    double late = 0.5 * (0.96 + 1.02) + 0.5; /* round 5's median */
+    ck_assert_msg(one.spread[0] < late - m.t[0], "one round: spread %g should miss the shift", one.spread[0]);
+    ck_assert_double_eq_tol(m.spread[0], late - m.t[0], 1e-12);
+    ck_assert_msg(fabs(late - m.t[0]) <= m.spread[0], "the shifted round's median %g is outside %g +- %g", late,
+                  m.t[0], m.spread[0]);
+    /* Half the run 0.3 faster: a repeat run at either level is covered. */
+    noise_rounds(f, 3, -0.3);
+    pp_opprof_summarize_rounds(t, 12, 6, 0, &m);
+    for (int k = 0; k < 6; k++) {
+        double r = 0.5 * (f[2 * k] + f[2 * k + 1]);
+        ck_assert_msg(fabs(r - m.t[0]) <= m.spread[0] + 1e-12, "round %d median %g outside %g +- %g", k, r, m.t[0],
+                      m.spread[0]);
+    }
+    ck_assert_double_eq_tol(m.spread[1], 0.5 * (1.04 - 0.97), 1e-12); /* I unshifted: unchanged */
+    /* Identical timings: the spread is the timer's resolution, not 0. */
+    for (int k = 0; k < 12; k++) w[k] = 3e-7;
+    pp_opprof_summarize_rounds(t, 12, 6, 4e-8, &m);
+    ck_assert_double_eq(m.t[2], 3e-7);
+    ck_assert_double_eq(m.spread[2], 4e-8);
+    /* More rounds than samples: one round; no samples: zeros. */
+    pp_opprof_summarize_rounds(t, 3, 6, 0, &m);
+    ck_assert_int_eq(m.samples[0], 3);
+    ck_assert_double_eq_tol(m.t[0], 1.00, 1e-12); /* median of 1.00 1.04 0.98 */
+    pp_opprof_summarize_rounds(t, 0, 6, 1e-8, &m);
+    ck_assert_int_eq(m.samples[1], 0);
+    ck_assert(m.t[1] == 0 && m.spread[1] == 0);
+}
+END_TEST
+
+START_TEST(test_timer_resolution) {
+    double r = pp_opprof_timer_resolution();
+    ck_assert_msg(r > 0 && r < 1e-3, "timer resolution %g s", r);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("opprof");
     TCase *tc = tcase_create("opprof");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_signatures_and_measures);
     tcase_add_test(tc, test_summary);
+    tcase_add_test(tc, test_spread_rounds);
+    tcase_add_test(tc, test_timer_resolution);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
