@@ -34,6 +34,7 @@
 #include "executor/pp_exec.h"
 #include "executor/pp_trainer.h"
 #include "planner/pp_schedgen.h"
+#include "tests/executor/plan_fixture.h"
 
 #define STEPS 3
 #define MICRO 2
@@ -69,58 +70,6 @@ static void ref_free(ref_run *r) {
     for (int i = 0; r->params && i < r->n_tensors; i++) free(r->params[i]);
     free(r->params);
     memset(r, 0, sizeof *r);
-}
-
-/* A plan for model cfg (graph g), the table (stage_rank from it), pp x dp. */
-static int make_plan(const pp_model_config *cfg, const pp_graph *g, const pp_sched *table, const char *sched_name,
-                     int pp, int dp, int m, pp_plan *plan, pp_err *err) {
-    memset(plan, 0, sizeof *plan);
-    int S = pp_sched_n_stages(table);
-    int *srank = calloc((size_t)S, sizeof(int));
-    if (!srank || pp_sched_stage_ranks(table, srank, err)) {
-        free(srank);
-        return -1;
-    }
-    char cl[512];
-    int n = snprintf(cl, sizeof cl,
-                     "{\"name\": \"test\", \"hosts\": [{\"name\": \"localhost\", \"devices\": [{\"type\": \"cpu\", "
-                     "\"model\": \"core\", \"count\": %d, \"memory_gib\": 4}]}]}",
-                     pp * dp);
-    if (pp_cluster_parse(cl, (size_t)n, "test-cluster", &plan->cluster, err)) {
-        free(srank);
-        return -1;
-    }
-    plan->version = PP_PLAN_VERSION;
-    plan->model = *cfg;
-    if (pp_model_config_hash(cfg, plan->model_hash, err)) goto fail;
-    plan->micro_batch = MICRO;
-    plan->n_microbatches = m;
-    plan->seq_len = SEQ;
-    plan->global_batch = MICRO * m * dp;
-    plan->dtype = PP_DTYPE_F32;
-    plan->pp = pp;
-    plan->dp = dp;
-    plan->virtual_stages = S / pp;
-    plan->n_stages = S;
-    plan->stages = calloc((size_t)S, sizeof *plan->stages);
-    for (int s = 0; s < S; s++) {
-        pp_plan_stage *st = &plan->stages[s];
-        st->index = s;
-        st->op_lo = (int)((long long)s * g->n_ops / S);
-        st->op_hi = (int)((long long)(s + 1) * g->n_ops / S);
-        st->rank = srank[s];
-        st->devices = calloc((size_t)dp, sizeof(int));
-        for (int d = 0; d < dp; d++) st->devices[d] = d * pp + st->rank;
-    }
-    snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s", sched_name);
-    if (pp_sched_copy(&plan->schedule, table, err) || pp_plan_derive_tied(plan, g, err) || pp_plan_check(plan, g, err))
-        goto fail;
-    free(srank);
-    return 0;
-fail:
-    free(srank);
-    pp_plan_free(plan);
-    return -1;
 }
 
 /* How far a tensor is from the reference, as torch.testing.assert_close
@@ -191,7 +140,7 @@ static int run_one(pp_comm *c, const config *k, ref_run *ref, double *loss_err, 
         if (pp_train(&cfg, &o, ref_step, ref, &sum, err)) goto done;
     }
     pp_plan plan;
-    if (make_plan(&cfg, &g, &table, k->sched, k->pp, k->dp, k->m, &plan, err)) goto done;
+    if (pp_test_make_plan(&cfg, &g, &table, k->sched, k->pp, k->dp, MICRO, k->m, SEQ, &plan, err)) goto done;
     pp_exec_opts eo = pp_exec_defaults();
     eo.total_steps = STEPS;
     if (g_control) eo.seed = 1235;
