@@ -9,6 +9,9 @@
 #include "db/pp_db.h"
 #include "kernels/pp_backend.h"
 #include "profiler/pp_opprof.h"
+#include "core/pp_plan.h"
+#include "simulator/pp_pipeline.h"
+#include "simulator/pp_sim.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -250,5 +253,85 @@ int pp_tool_measured_links(const char *db_path, int threads, double *alpha, doub
     pp_db_links_free(links);
 done:
     pp_db_close(db);
+    return rc;
+}
+
+int pp_tool_predict_plan(const pp_plan *p, const pp_graph *g, const char *db_path, int want_trace, int want_timeline,
+                         pp_sim_result *res, char *cost_src, char *link_src, size_t n, double *stage_t,
+                         pp_err *err) {
+    memset(res, 0, sizeof *res);
+    int S = p->n_stages, R = p->pp, rc = -1, missing = 0, cpu = p->cluster.n_devices == 0 ||
+                                                            p->cluster.devices[0].type == PP_DEVICE_CPU;
+    pp_cost_profile cost;
+    pp_pipeline_model pm;
+    memset(&cost, 0, sizeof cost);
+    memset(&pm, 0, sizeof pm);
+    int *bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), err);
+    double *alpha = pp_calloc((unsigned long long)R * R, sizeof(double), err);
+    double *beta = pp_calloc((unsigned long long)R * R, sizeof(double), err);
+    int *rank_dev = pp_calloc((unsigned long long)R, sizeof(int), err);
+    if (!bounds || !alpha || !beta || !rank_dev) goto done;
+    for (int s = 0; s < S; s++) {
+        bounds[s] = p->stages[s].op_lo;
+        rank_dev[p->stages[s].rank] = p->stages[s].devices[0];
+    }
+    bounds[S] = g->n_ops;
+    char msrc[256] = "";
+    int measured = cpu ? pp_tool_measured_cost(db_path, g, 1, &cost, msrc, sizeof msrc, &missing, err) : 0;
+    if (measured < 0) goto done;
+    if (!measured) {
+        double rate = p->cluster.n_devices && p->cluster.devices[0].peak_flops > 0 ? 0.5 * p->cluster.devices[0].peak_flops
+                                                                                 : 1e12;
+        if (pp_cost_from_graph(g, rate, &cost, err)) goto done;
+    }
+    if (cost_src) snprintf(cost_src, n, "%s", cost.source);
+    if (pp_pipeline_model_build(g, &cost, S, bounds, &pm, err)) goto done;
+    for (int s = 0; stage_t && s < S; s++) {
+        stage_t[3 * s] = pm.t_f[s];
+        stage_t[3 * s + 1] = pm.t_i[s];
+        stage_t[3 * s + 2] = pm.t_w[s];
+    }
+    double la = 0, lb = 0;
+    int nl = 0, got = cpu ? pp_tool_measured_links(db_path, 1, &la, &lb, &nl, err) : 0;
+    if (got < 0) goto done;
+    for (int a = 0; a < R; a++)
+        for (int b = 0; b < R; b++) {
+            size_t l = (size_t)a * R + b;
+            const pp_link_spec *ls = pp_cluster_link(&p->cluster, rank_dev[a], rank_dev[b]);
+            if (got) {
+                alpha[l] = la;
+                beta[l] = lb;
+            } else if (ls->present) {
+                alpha[l] = ls->alpha_s;
+                beta[l] = ls->beta_Bps;
+            }
+        }
+    if (link_src) {
+        if (got) snprintf(link_src, n, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s", db_path, nl, la * 1e6, lb / 1e9);
+        else snprintf(link_src, n, "links: the cluster spec's");
+    }
+    pp_sim_input in;
+    memset(&in, 0, sizeof in);
+    pp_pipeline_sim_input(&pm, &in);
+    in.sched = &p->schedule;
+    in.alpha = alpha;
+    in.beta = beta;
+    in.dp = p->dp;
+    const pp_link_spec *dl = p->cluster.inter_host.present ? &p->cluster.inter_host : &p->cluster.intra_host;
+    in.dp_alpha = got ? la : dl->present ? dl->alpha_s : 0;
+    in.dp_beta = got ? lb : dl->present ? dl->beta_Bps : 0;
+    in.samples_per_step = p->global_batch;
+    in.tokens_per_step = (double)p->global_batch * p->seq_len;
+    in.want_trace = want_trace;
+    in.want_timeline = want_timeline;
+    in.want_critical_path = 1;
+    rc = pp_sim_run(&in, res, err);
+done:
+    pp_pipeline_model_free(&pm);
+    pp_cost_free(&cost);
+    free(bounds);
+    free(alpha);
+    free(beta);
+    free(rank_dev);
     return rc;
 }

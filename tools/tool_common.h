@@ -55,6 +55,21 @@ int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int thr
  * there are some, 0 when none (or no database), -1 on error. */
 int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err);
 
+/* The prediction of a plan, as `pippy sim --plan` makes it: op costs
+ * measured on this machine when the database profiles every op (else the
+ * graph's FLOPs at half the cluster's peak, or 1 TFLOP/s), links measured
+ * on this machine when the cluster is of CPUs and some are stored (else
+ * the cluster spec's). g is the plan's graph. want_trace / want_timeline
+ * as in pp_sim_input. Fills *res (pp_sim_result_free it) and, when not
+ * NULL, cost_src and link_src (n bytes each: which costs, which links), and
+ * stage_t (3 x n_stages: each stage's F, I and W seconds per microbatch).
+ * Returns 0 or -1 (err). */
+struct pp_plan;
+struct pp_sim_result;
+int pp_tool_predict_plan(const struct pp_plan *p, const struct pp_graph *g, const char *db_path, int want_trace,
+                         int want_timeline, struct pp_sim_result *res, char *cost_src, char *link_src, size_t n,
+                         double *stage_t, pp_err *err);
+
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
 int pp_tool_print_json(struct pp_jw *w, pp_err *err);
