@@ -26,6 +26,7 @@ typedef struct pp_cost_profile {
     char device[128];
     double device_memory; /* bytes */
     double device_flops;  /* FLOP/s */
+    double optim_s_per_param; /* the step-level work per parameter: AdamW, gradient norm, zeroing (0: unknown) */
     int n_ranks;          /* links: 0 = free links */
     double *alpha;        /* [n_ranks * n_ranks] seconds */
     double *beta;         /* [n_ranks * n_ranks] bytes/s, 0 = infinite */

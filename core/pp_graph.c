@@ -788,6 +788,103 @@ long long pp_graph_range_keep_bytes(const pp_graph *g, int lo, int hi, int keep_
     return total;
 }
 
+int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[2]) {
+    int nt = g->n_tensors ? g->n_tensors : 1;
+    int *last_use = malloc((size_t)nt * sizeof *last_use);
+    /* per tensor: 1 keep_f, 2 keep_w_act, 4 keep_w_grad, 8 input, 16 output,
+     * 32 activation allocated, 64 gradient allocated */
+    unsigned char *f = calloc((size_t)nt, 1);
+    if (!last_use || !f) {
+        free(last_use);
+        free(f);
+        return -1;
+    }
+    for (int t = 0; t < g->n_tensors; t++) last_use[t] = -1;
+    for (int i = lo; i < hi; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_in; k++) last_use[op->in[k]] = i;
+        for (int k = 0; k < op->n_keep_f; k++) f[op->keep_f[k].tensor] |= 1;
+        for (int k = 0; k < op->n_keep_w; k++) f[op->keep_w[k].tensor] |= op->keep_w[k].grad ? 4 : 2;
+    }
+    long long held = 0, pk = 0;
+#define PP_TB(t) pp_tensor_bytes(&g->tensors[t])
+#define PP_XB(op) ((op)->keep_f_extra > (op)->keep_w_extra ? (op)->keep_f_extra : (op)->keep_w_extra)
+    for (int t = 0; t < g->n_tensors; t++) {
+        const pp_tensor *tt = &g->tensors[t];
+        if (tt->kind == PP_TENSOR_PARAM) continue;
+        if (last_use[t] >= 0 && (tt->producer < lo || tt->kind != PP_TENSOR_ACTIVATION)) {
+            f[t] |= 8 | 32;
+            held += PP_TB(t);
+        }
+        if (tt->kind == PP_TENSOR_ACTIVATION && tt->producer >= lo && tt->producer < hi)
+            for (int i = hi; i < g->n_ops && !(f[t] & 16); i++)
+                for (int k = 0; k < g->ops[i].n_in; k++)
+                    if (g->ops[i].in[k] == t) f[t] |= 16;
+    }
+    pk = held;
+    /* F */
+    for (int i = lo; i < hi; i++) {
+        const pp_op *op = &g->ops[i];
+        int o = op->out[0];
+        f[o] |= 32;
+        held += PP_TB(o) + PP_XB(op);
+        if (held > pk) pk = held;
+        for (int k = 0; k < op->n_in; k++) {
+            int t = op->in[k];
+            if (last_use[t] == i && !(f[t] & (1 | 16)) && (f[t] & 32)) {
+                f[t] &= (unsigned char)~32;
+                held -= PP_TB(t);
+            }
+        }
+        if (last_use[o] < 0 && !(f[o] & (1 | 16))) {
+            f[o] &= (unsigned char)~32;
+            held -= PP_TB(o);
+        }
+    }
+    peak[0] = pk;
+    /* The outputs are handed on and released (unless kept); the caller gives
+     * the outputs' gradients. */
+    for (int t = 0; t < g->n_tensors; t++)
+        if ((f[t] & 16) && (f[t] & 32) && !(f[t] & 1)) {
+            f[t] &= (unsigned char)~32;
+            held -= PP_TB(t);
+        }
+    for (int t = 0; t < g->n_tensors; t++)
+        if (f[t] & 16) {
+            f[t] |= 64;
+            held += PP_TB(t);
+        }
+    pk = held;
+    /* I */
+    for (int i = hi - 1; i >= lo; i--) {
+        const pp_op *op = &g->ops[i];
+        int o = op->out[0];
+        if (op->kind != PP_OP_LM_HEAD && !(f[o] & 64)) {
+            f[o] |= 64;
+            held += PP_TB(o);
+        }
+        for (int k = 0; k < op->n_in; k++) {
+            int t = op->in[k];
+            if (g->tensors[t].kind == PP_TENSOR_ACTIVATION && !(f[t] & 64)) {
+                f[t] |= 64;
+                held += PP_TB(t);
+            }
+        }
+        if (held > pk) pk = held;
+        if ((f[o] & 64) && !(f[o] & 4)) {
+            f[o] &= (unsigned char)~64;
+            held -= PP_TB(o);
+        }
+        if (!op->keep_w_extra) held -= PP_XB(op);
+    }
+    peak[1] = pk;
+#undef PP_TB
+#undef PP_XB
+    free(last_use);
+    free(f);
+    return 0;
+}
+
 long long pp_graph_cut_bytes(const pp_graph *g, int cut) {
     if (cut <= 0 || cut >= g->n_ops) return 0;
     unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);

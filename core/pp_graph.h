@@ -217,6 +217,18 @@ long long pp_graph_range_keep_bytes(const pp_graph *g, int lo, int hi, int keep_
 /* Bytes of activations produced before op `cut` and read at or after it:
  * what a pipeline cut between op cut-1 and op cut must send forward (and
  * receive as gradients backward). 0 for cut <= 0 or cut >= n_ops. */
+/* The peak bytes one microbatch holds while the stage engine
+ * (kernels/pp_engine.h) runs ops [lo, hi) over it, by replaying the engine's
+ * allocation rules on the graph: peak[0] during F, counting from the stage's
+ * inputs (given by the caller) through the outputs it hands on; peak[1]
+ * during I, counting from what F keeps plus the output gradients given
+ * through the input gradients it hands back. (W allocates nothing.) The
+ * kept figures between passes are pp_graph_range_keep_bytes; these add what
+ * lives only inside a pass: outputs, op scratch, the gradient frontier. The
+ * engine's tests check both against what it allocates. Returns 0 or -1
+ * (out of memory). */
+int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[2]);
+
 long long pp_graph_cut_bytes(const pp_graph *g, int cut);
 /* Op range [*lo, *hi) of a block. Returns 0, or -1 if no such block. */
 int pp_graph_block_range(const pp_graph *g, int block, int *lo, int *hi);

@@ -14,6 +14,9 @@ void pp_pipeline_model_free(pp_pipeline_model *m) {
     free(m->xfer);
     free(m->act_f);
     free(m->act_w);
+    free(m->peak_f);
+    free(m->peak_i);
+    free(m->optim_s);
     free(m->param_bytes);
     free(m->tied_n);
     free(m->tied_stages);
@@ -53,11 +56,14 @@ int pp_pipeline_model_build(const pp_graph *g, const pp_cost_profile *c, int S, 
     out->act_f = pp_calloc(us, sizeof(double), err);
     out->act_w = pp_calloc(us, sizeof(double), err);
     out->param_bytes = pp_calloc(us, sizeof(double), err);
+    out->peak_f = pp_calloc(us, sizeof(double), err);
+    out->peak_i = pp_calloc(us, sizeof(double), err);
+    out->optim_s = pp_calloc(us, sizeof(double), err);
     out->xfer = pp_calloc(us * us, sizeof(double), err);
     int *stage_of = pp_calloc((unsigned long long)(g->n_ops ? g->n_ops : 1), sizeof(int), err);
     int *seen = pp_calloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * us, sizeof(int), err);
     if (!out->t_f || !out->t_i || !out->t_w || !out->act_f || !out->act_w || !out->param_bytes || !out->xfer ||
-        !stage_of || !seen)
+        !out->peak_f || !out->peak_i || !out->optim_s || !stage_of || !seen)
         goto fail;
     for (int s = 0; s < S; s++) {
         int lo = bounds[s], hi = bounds[s + 1];
@@ -68,6 +74,14 @@ int pp_pipeline_model_build(const pp_graph *g, const pp_cost_profile *c, int S, 
         out->act_f[s] = (double)pp_graph_range_keep_bytes(g, lo, hi, 0);
         out->act_w[s] = (double)pp_graph_range_keep_bytes(g, lo, hi, 1);
         out->param_bytes[s] = (double)pp_graph_range_param_bytes(g, lo, hi);
+        long long pk[2];
+        if (pp_graph_range_pass_peaks(g, lo, hi, pk)) {
+            pp_err_set(err, PP_ERR_NOMEM, "out of memory");
+            goto fail;
+        }
+        out->peak_f[s] = (double)pk[0];
+        out->peak_i[s] = (double)pk[1];
+        out->optim_s[s] = c->optim_s_per_param * (double)pp_graph_range_param_count(g, lo, hi);
     }
     /* Activations from their producer's stage to each later consuming stage, once per pair. */
     for (int i = 0; i < g->n_ops; i++) {
@@ -132,6 +146,9 @@ void pp_pipeline_sim_input(const pp_pipeline_model *m, pp_sim_input *in) {
     in->xfer = m->xfer;
     in->act_f = m->act_f;
     in->act_w = m->act_w;
+    in->peak_f = m->peak_f;
+    in->peak_i = m->peak_i;
+    in->optim_s = m->optim_s;
     in->param_bytes = m->param_bytes;
     in->state_per_param_byte = 3; /* fp32 gradients and AdamW's two moments */
     in->n_tied = m->n_tied;

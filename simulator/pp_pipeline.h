@@ -17,7 +17,9 @@ typedef struct pp_pipeline_model {
     int n_stages;
     double *t_f, *t_i, *t_w;       /* [n_stages] */
     double *xfer;                  /* [n_stages * n_stages] */
-    double *act_f, *act_w;         /* [n_stages] */
+    double *act_f, *act_w;         /* [n_stages] kept F -> I, I -> W per microbatch */
+    double *peak_f, *peak_i;       /* [n_stages] peak bytes inside F and I (pp_graph_range_pass_peaks) */
+    double *optim_s;               /* [n_stages] optimizer step (parameters x optim_s_per_param) */
     double *param_bytes;           /* [n_stages] */
     int n_tied;
     int *tied_n, *tied_stages;

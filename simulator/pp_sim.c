@@ -222,6 +222,12 @@ static void mem_event(sim *s, int r, double t, double delta_bytes, int delta_inf
     }
 }
 
+/* A momentary high inside a pass: rank r holds `bytes` more than its
+ * current activations for a moment. */
+static void mem_peak(sim *s, int r, double bytes) {
+    if (s->act[r] + bytes > s->out->peak_act_bytes[r]) s->out->peak_act_bytes[r] = s->act[r] + bytes;
+}
+
 static double stage_f(const sim *s, int st) { return s->in->t_f ? s->in->t_f[st] : 0; }
 static double stage_i(const sim *s, int st) { return s->in->t_i ? s->in->t_i[st] : 0; }
 static double stage_w(const sim *s, int st) { return s->in->t_w ? s->in->t_w[st] : 0; }
@@ -367,12 +373,15 @@ static int run_rank(sim *s, int r, pp_err *err) {
                                       : stage_i(s, st) + stage_w(s, st);
             double t0 = end;
             end += d;
+            double pf = s->in->peak_f ? s->in->peak_f[st] : 0, pi = s->in->peak_i ? s->in->peak_i[st] : 0;
             switch (ty) {
             case PP_ACT_F:
+                mem_peak(s, r, pf);
                 mem_event(s, r, t0, stage_af(s, st), 1);
                 s->done[key] |= DONE_F;
                 break;
             case PP_ACT_I:
+                mem_peak(s, r, pi - stage_af(s, st));
                 mem_event(s, r, end, stage_aw(s, st) - stage_af(s, st), 0);
                 s->done[key] |= DONE_I;
                 break;
@@ -381,6 +390,7 @@ static int run_rank(sim *s, int r, pp_err *err) {
                 s->done[key] |= DONE_W;
                 break;
             default: /* B */
+                mem_peak(s, r, pi - stage_af(s, st));
                 mem_event(s, r, end, -stage_af(s, st), -1);
                 s->done[key] |= DONE_I | DONE_W;
                 break;

@@ -45,6 +45,10 @@ typedef struct pp_sim_input {
     const double *xfer;      /* [n_stages * n_stages] bytes s -> t per microbatch (t > s); NULL: nothing */
     const double *alpha, *beta; /* [n_ranks * n_ranks]; NULL: free links; beta 0 = infinite */
     const double *act_f, *act_w; /* [n_stages] bytes kept F -> I and I -> W per microbatch; may be NULL */
+    /* [n_stages] peak bytes of a microbatch inside its F (from its inputs on)
+     * and inside its I (from what F kept plus the output gradients); may be
+     * NULL (then memory changes only between passes). */
+    const double *peak_f, *peak_i;
     const double *param_bytes;   /* [n_stages]; may be NULL */
     double state_per_param_byte; /* extra bytes per parameter byte held (grads + optimizer), e.g. 3 */
     int dp;                  /* data-parallel replicas (1 = none) */

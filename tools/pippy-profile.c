@@ -12,6 +12,7 @@
  * their spread.
  */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include "kernels/pp_backend.h"
 #include "kernels/pp_engine.h"
 #include "kernels/pp_init.h"
+#include "kernels/pp_optim.h"
 #include "profiler/pp_opprof.h"
 #include "tools/tool_common.h"
 
@@ -59,7 +61,7 @@ static void usage(FILE *f) {
 
 /* Times whole F + I + W steps of the model; median of reps, seconds. */
 static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend *be, int reps, double *out,
-                      pp_err *err) {
+                      double *optim_per_param, pp_err *err) {
     pp_engine *e;
     if (pp_engine_create(g, 0, g->n_ops, be, &e, err)) return -1;
     for (int i = 0; i < pp_engine_n_params(e); i++) {
@@ -88,6 +90,28 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
             ts[j - 1] = x;
         }
     *out = ts[reps / 2];
+    /* The step-level work the executor does per parameter: gradient norm,
+     * AdamW, zeroing (median of reps, per parameter). */
+    pp_optim opt;
+    if (pp_optim_init(&opt, be, e, err)) goto done;
+    pp_adamw_hyper h = pp_adamw_defaults();
+    long long np;
+    pp_engine_params_flat(e, &np);
+    for (int r = -1; r < reps; r++) {
+        double t0 = pp_backend_now();
+        double norm = sqrt(pp_optim_sumsq(be, e));
+        pp_optim_step(&opt, be, e, g, &h, 1e-9, pp_optim_clip_scale(&h, norm));
+        pp_engine_zero_grads(e);
+        if (r >= 0) ts[r] = pp_backend_now() - t0;
+    }
+    pp_optim_free(&opt, be);
+    for (int i = 1; i < reps; i++)
+        for (int j = i; j > 0 && ts[j - 1] > ts[j]; j--) {
+            double x = ts[j];
+            ts[j] = ts[j - 1];
+            ts[j - 1] = x;
+        }
+    *optim_per_param = np > 0 ? ts[reps / 2] / (double)np : 0;
     rc = 0;
 done:
     pp_engine_free(e);
@@ -417,9 +441,34 @@ int main(int argc, char **argv) {
     printf("sum of per-op F+I+W times for one microbatch: %.4f ms\n", sum * 1e3);
     compare_previous(&g, m, prev, had_prev, res);
     if (check) {
-        double whole;
-        if (whole_step(&cfg, &g, be, 5, &whole, &err)) goto fail;
+        double whole, optim;
+        if (whole_step(&cfg, &g, be, 5, &whole, &optim, &err)) goto fail;
         printf("whole F+I+W step (median of 5): %.4f ms; sum of ops / whole step = %.3f\n", whole * 1e3, sum / whole);
+        printf("optimizer step (norm, AdamW, zeroing): %.3f ns per parameter\n", optim * 1e9);
+        /* Both stored: plans of this graph scale the op times to the whole
+         * step (what running ops back to back costs beyond each op alone),
+         * and any plan on this device costs its optimizer step. */
+        pp_db_op_profile p;
+        memset(&p, 0, sizeof p);
+        if (pp_db_begin(db, &err)) goto fail;
+        pp_tool_step_signature(&g, p.signature, sizeof p.signature);
+        snprintf(p.kind, sizeof p.kind, "step");
+        p.t[0] = whole;
+        p.t[1] = sum;
+        p.samples[0] = 5;
+        if (pp_db_op_profile_put(db, dev, &p, &err)) {
+            pp_db_rollback(db, NULL);
+            goto fail;
+        }
+        memset(&p, 0, sizeof p);
+        snprintf(p.signature, sizeof p.signature, "%s", PP_TOOL_OPTIM_SIGNATURE);
+        snprintf(p.kind, sizeof p.kind, "optim");
+        p.t[0] = optim;
+        p.samples[0] = 5;
+        if (pp_db_op_profile_put(db, dev, &p, &err) || pp_db_commit(db, &err)) {
+            pp_db_rollback(db, NULL);
+            goto fail;
+        }
     }
     printf("stored in %s (device %.12s)\n", pp_tool_db_path(db_opt), fp);
     rc = 0;

@@ -177,6 +177,21 @@ static int this_device(const char *db_path, int threads, pp_db **db, long long *
     return 1;
 }
 
+void pp_tool_step_signature(const pp_graph *g, char *buf, size_t n) {
+    pp_sha256_ctx h;
+    pp_sha256_init(&h);
+    for (int i = 0; i < g->n_ops; i++) {
+        char sig[512];
+        pp_opprof_signature(g, i, sig, sizeof sig);
+        pp_sha256_update(&h, sig, strlen(sig) + 1);
+    }
+    unsigned char d[32];
+    pp_sha256_final(&h, d);
+    char hex[17];
+    for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
+    snprintf(buf, n, "step %s %d ops", hex, g->n_ops);
+}
+
 int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
                           char *src, size_t n, int *missing, pp_err *err) {
     pp_db *db = NULL;
@@ -214,9 +229,26 @@ int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int thr
         rc = 0;
         goto done;
     }
-    char source[256];
-    snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops)", db_path, fp, g->n_ops);
+    char source[256], ssig[128];
+    pp_db_op_profile st, op;
+    int have_step = 0, have_optim = 0;
+    pp_tool_step_signature(g, ssig, sizeof ssig);
+    if (pp_db_op_profile_get(db, dev, ssig, &st, &have_step, err) ||
+        pp_db_op_profile_get(db, dev, PP_TOOL_OPTIM_SIGNATURE, &op, &have_optim, err))
+        goto done;
+    double scale = have_step && st.t[0] > 0 && st.t[1] > 0 ? st.t[0] / st.t[1] : 1;
+    if (have_step)
+        snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops, scaled x%.3f to the whole step)",
+                 db_path, fp, g->n_ops, scale);
+    else
+        snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops)", db_path, fp, g->n_ops);
+    for (int i = 0; i < g->n_ops; i++)
+        for (int k = 0; k < 3; k++) {
+            m[i].t[k] *= scale;
+            m[i].spread[k] *= scale;
+        }
     if (pp_opprof_cost(g, m, source, out, err)) goto done;
+    out->optim_s_per_param = have_optim ? op.t[0] : 0;
     snprintf(src, n, "%s", source);
     rc = 1;
 done:

@@ -50,6 +50,15 @@ struct pp_cost_profile;
 int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
                           char *src, size_t n, int *missing, pp_err *err);
 
+/* The database key of a graph's whole-step record (pippy profile): "step "
+ * and the first 16 hex digits of the SHA-256 of its ops' signatures, and
+ * the op count; and that of the optimizer's per-parameter time. A measured
+ * cost profile scales its op times by whole step / sum of ops when the
+ * graph's record exists (the source says so), and takes the optimizer's
+ * time per parameter when that exists. */
+#define PP_TOOL_OPTIM_SIGNATURE "optim adamw f32 per-parameter"
+void pp_tool_step_signature(const struct pp_graph *g, char *buf, size_t n);
+
 /* The mean latency (s) and bandwidth (bytes/s) of the links measured on
  * this machine (pippy profile --ranks N), over *n links. Returns 1 when
  * there are some, 0 when none (or no database), -1 on error. */

@@ -100,16 +100,25 @@ START_TEST(test_matches_pytorch) {
     }
     ck_assert_int_ge(probes, 3);
 
+    /* The peaks inside the passes equal the graph's replay of the engine. */
+    long long base = s.be->bytes_in_use, peaks[2];
+    ck_assert_int_eq(pp_graph_range_pass_peaks(&s.g, 0, s.g.n_ops, peaks), 0);
+    s.be->peak_bytes = base;
     ck_assert_int_eq(pp_engine_begin(e, 0, &err), 0);
     feed(&s, e, 0);
     ck_assert_msg(pp_engine_forward(e, 0, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.be->peak_bytes - base, peaks[0]);
     ck_assert_int_eq(pp_engine_held_bytes(e, 0), pp_graph_range_keep_bytes(&s.g, 0, s.g.n_ops, 0));
+    s.be->peak_bytes = s.be->bytes_in_use;
     float loss = pp_engine_loss(e, 0), ref = *(float *)fx_get(&s.fx, "loss")->data;
     ck_assert_msg(fabs(loss - ref) <= 1e-5 * fabs(ref), "%s: loss %.7f, PyTorch %.7f", families[_i], loss, ref);
     ck_assert_msg(pp_engine_backward_input(e, 0, 1.0f, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.be->peak_bytes - base, peaks[1]);
+    ck_assert_int_gt(peaks[1], pp_graph_range_keep_bytes(&s.g, 0, s.g.n_ops, 0));
     ck_assert_int_eq(pp_engine_held_bytes(e, 0), pp_graph_range_keep_bytes(&s.g, 0, s.g.n_ops, 1));
     ck_assert_msg(pp_engine_backward_weight(e, 0, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(pp_engine_in_flight(e), 0);
+    ck_assert_int_eq(s.be->bytes_in_use, base);
 
     int checked = 0;
     double worst = 0;
@@ -159,8 +168,21 @@ START_TEST(test_two_stages_equal_one) {
     float whole_loss = pp_engine_loss(whole, 7);
     ck_assert_int_eq(pp_engine_backward(whole, 7, 1.0f, &err), 0);
 
+    long long pa[2], pb[2];
+    ck_assert_int_eq(pp_graph_range_pass_peaks(g, 0, lo, pa), 0);
+    ck_assert_int_eq(pp_graph_range_pass_peaks(g, lo, g->n_ops, pb), 0);
     ck_assert_int_eq(pp_engine_begin(a, 7, &err), 0);
     ck_assert_int_eq(pp_engine_begin(b, 7, &err), 0);
+    long long base = s.be->bytes_in_use;
+    s.be->peak_bytes = base;
+    feed(&s, a, 7);
+    ck_assert_int_eq(pp_engine_forward(a, 7, &err), 0);
+    /* Stage a alone so far: its F peak, inputs to outputs. */
+    ck_assert_int_eq(s.be->peak_bytes - base, pa[0]);
+    pp_engine_free(a);
+    ck_assert_int_eq(pp_engine_create(g, 0, lo, s.be, &a, &err), 0);
+    init_engine(&s, a);
+    ck_assert_int_eq(pp_engine_begin(a, 7, &err), 0);
     feed(&s, a, 7);
     feed(&s, b, 7);
     ck_assert_int_eq(pp_engine_forward(a, 7, &err), 0);
