@@ -43,9 +43,38 @@ static int add_event(pp_exec *x, int stream, int type, int stage, int mb, double
     return 0;
 }
 
+/* Message buffers: those handed over between stages of this rank are
+ * backend memory; those that travel over MPI are host memory from
+ * pp_backend_alloc_host (the same thing on the CPU backend; pinned staging
+ * buffers on a device backend, copied to and from the engine's buffers). */
 static void msg_free(pp_exec *x, pp_exec_msg *m) {
     if (m->buf) pp_backend_free(x->be, m->buf, m->bytes);
     memset(m, 0, sizeof *m);
+}
+
+static void msg_free_host(pp_exec *x, pp_exec_msg *m) {
+    if (m->buf) pp_backend_free_host(x->be, m->buf, m->bytes);
+    memset(m, 0, sizeof *m);
+}
+
+/* Frees a message once its contents are used: host for one that came over MPI. */
+static void msg_done(pp_exec *x, pp_exec_msg *m, int remote) {
+    if (remote) msg_free_host(x, m);
+    else msg_free(x, m);
+}
+
+/* Sums n floats of backend memory over comm: directly where backend memory
+ * is host memory, else through a host staging buffer. */
+static int allreduce_backend(pp_exec *x, pp_comm *comm, float *buf, long long n, pp_err *err) {
+    if (pp_backend_is_host(x->be)) return pp_comm_allreduce_sum_f32(comm, buf, n, err);
+    size_t bytes = (size_t)n * sizeof(float);
+    float *h = pp_backend_alloc_host(x->be, bytes, err);
+    if (!h) return -1;
+    pp_backend_download(x->be, h, buf, bytes);
+    int rc = pp_comm_allreduce_sum_f32(comm, h, n, err);
+    if (!rc) pp_backend_upload(x->be, buf, h, bytes);
+    pp_backend_free_host(x->be, h, bytes);
+    return rc;
 }
 
 /* Prefixes err with this rank's name and what it was doing. */
@@ -74,7 +103,7 @@ static int post_recv_f(pp_exec *x, int c, int mb, pp_err *err) {
         pp_exec_msg *m = &x->mf[midx(x, mb, c, k)];
         if (m->buf) continue;
         m->bytes = tbytes(x, st->in_t[k]);
-        if (!(m->buf = pp_backend_alloc_uninit(x->be, m->bytes, err))) return -1;
+        if (!(m->buf = pp_backend_alloc_host(x->be, m->bytes, err))) return -1;
         int tag = 2 * midx(x, mb, c, k);
         if (pp_comm_irecv(x->world, m->buf, m->bytes, gl_rank(x, src), tag, &m->req, err)) return -1;
     }
@@ -90,7 +119,7 @@ static int post_recv_b(pp_exec *x, int p, int mb, pp_err *err) {
             pp_exec_msg *m = &x->mb[midx(x, mb, c, kk)];
             if (m->buf) continue;
             m->bytes = tbytes(x, st->out_t[k]);
-            if (!(m->buf = pp_backend_alloc_uninit(x->be, m->bytes, err))) return -1;
+            if (!(m->buf = pp_backend_alloc_host(x->be, m->bytes, err))) return -1;
             int tag = 2 * midx(x, mb, c, kk) + 1;
             if (pp_comm_irecv(x->world, m->buf, m->bytes, gl_rank(x, c), tag, &m->req, err)) return -1;
         }
@@ -124,11 +153,11 @@ static int send_copy(pp_exec *x, const void *src, size_t bytes, int peer, int ta
     pp_exec_msg *m = &x->sends[x->n_sends];
     memset(m, 0, sizeof *m);
     m->bytes = bytes;
-    if (!(m->buf = pp_backend_alloc_uninit(x->be, bytes, err))) return -1;
-    memcpy(m->buf, src, bytes);
+    if (!(m->buf = pp_backend_alloc_host(x->be, bytes, err))) return -1;
+    pp_backend_download(x->be, m->buf, src, bytes);
     double t = pp_backend_now();
     if (pp_comm_isend(x->world, m->buf, bytes, peer, tag, &m->req, err)) {
-        msg_free(x, m);
+        msg_free_host(x, m);
         return -1;
     }
     x->n_sends++;
@@ -148,7 +177,7 @@ static int reap_sends(pp_exec *x, int wait_all, pp_err *err) {
                 pp_comm_wait(m->req, 0, err); /* completed: frees the request */
                 m->req = NULL;
             }
-            msg_free(x, m);
+            msg_free_host(x, m);
         } else {
             x->sends[j++] = *m;
         }
@@ -196,7 +225,7 @@ static int run_forward(pp_exec *x, int c, int mb, pp_err *err) {
                 pp_err_set(err, PP_ERR_INVALID, "input '%s' is not a data input", x->g->tensors[t].name);
                 return fail_ctx(x, err, what);
             }
-            memcpy(dst, src, tbytes(x, t));
+            pp_backend_upload(x->be, dst, src, tbytes(x, t));
             continue;
         }
         pp_exec_msg *m = &x->mf[midx(x, mb, c, k)];
@@ -205,8 +234,10 @@ static int run_forward(pp_exec *x, int c, int mb, pp_err *err) {
                        x->g->tensors[t].name, st->in_src[k]);
             return fail_ctx(x, err, what);
         }
-        memcpy(dst, m->buf, m->bytes);
-        msg_free(x, m);
+        int remote = !is_local(x, st->in_src[k]);
+        if (remote) pp_backend_upload(x->be, dst, m->buf, m->bytes);
+        else pp_backend_copy(x->be, dst, m->buf, m->bytes);
+        msg_done(x, m, remote);
     }
     double t0 = pp_backend_now();
     if (pp_engine_forward(st->e, mb, err)) return fail_ctx(x, err, what);
@@ -227,7 +258,7 @@ static int run_forward(pp_exec *x, int c, int mb, pp_err *err) {
                 pp_exec_msg *m = &x->mf[midx(x, mb, c2, kk)];
                 m->bytes = tbytes(x, t);
                 if (!(m->buf = pp_backend_alloc_uninit(x->be, m->bytes, err))) return fail_ctx(x, err, what);
-                memcpy(m->buf, src, m->bytes);
+                pp_backend_copy(x->be, m->buf, src, m->bytes);
             } else if (send_copy(x, src, tbytes(x, t), gl_rank(x, c2), 2 * midx(x, mb, c2, kk), err)) {
                 return fail_ctx(x, err, what);
             }
@@ -266,8 +297,18 @@ static int run_backward(pp_exec *x, int p, int mb, int full, pp_err *err) {
                            x->g->tensors[st->out_t[k]].name, c);
                 return fail_ctx(x, err, what);
             }
-            if (pp_engine_add_output_grad(st->e, mb, st->out_t[k], m->buf, err)) return fail_ctx(x, err, what);
-            msg_free(x, m);
+            int remote = !is_local(x, c);
+            const float *gsrc = m->buf;
+            float *staged = NULL; /* a device backend adds from backend memory */
+            if (remote && !pp_backend_is_host(x->be)) {
+                if (!(staged = pp_backend_alloc_uninit(x->be, m->bytes, err))) return fail_ctx(x, err, what);
+                pp_backend_upload(x->be, staged, m->buf, m->bytes);
+                gsrc = staged;
+            }
+            int rc = pp_engine_add_output_grad(st->e, mb, st->out_t[k], gsrc, err);
+            pp_backend_free(x->be, staged, m->bytes);
+            if (rc) return fail_ctx(x, err, what);
+            msg_done(x, m, remote);
         }
     double t0 = pp_backend_now();
     if (pp_engine_backward_input(st->e, mb, 1.0f / (float)(x->m * x->dp), err)) return fail_ctx(x, err, what);
@@ -286,7 +327,7 @@ static int run_backward(pp_exec *x, int p, int mb, int full, pp_err *err) {
             pp_exec_msg *m = &x->mb[midx(x, mb, p, k)];
             m->bytes = tbytes(x, t);
             if (!(m->buf = pp_backend_alloc_uninit(x->be, m->bytes, err))) return fail_ctx(x, err, what);
-            memcpy(m->buf, gsrc, m->bytes);
+            pp_backend_copy(x->be, m->buf, gsrc, m->bytes);
         } else if (send_copy(x, gsrc, tbytes(x, t), gl_rank(x, src), 2 * midx(x, mb, p, k) + 1, err)) {
             return fail_ctx(x, err, what);
         }
@@ -372,14 +413,14 @@ static int reduce_tied(pp_exec *x, pp_err *err) {
             float *gr = pp_engine_grad(x->st[s].e, t);
             if (!gr) continue;
             if (!first) first = gr;
-            else pp_engine_add_f32(first, gr, n);
+            else pp_backend_add(x->be, first, gr, n);
         }
-        if (x->tied_comm[i] && first && pp_comm_allreduce_sum_f32(x->tied_comm[i], first, n, err))
+        if (x->tied_comm[i] && first && allreduce_backend(x, x->tied_comm[i], first, n, err))
             return fail_ctx(x, err, "summing tied gradients");
         for (int s = 0; s < x->S; s++) {
             if (!x->st[s].e) continue;
             float *gr = pp_engine_grad(x->st[s].e, t);
-            if (gr && gr != first) memcpy(gr, first, (size_t)n * sizeof(float));
+            if (gr && gr != first) pp_backend_copy(x->be, gr, first, (size_t)n * sizeof(float));
         }
     }
     return 0;
@@ -426,7 +467,7 @@ int pp_exec_step(pp_exec *x, int step, pp_exec_step_result *out, pp_err *err) {
             if (!x->st[s].e) continue;
             long long n;
             float *gr = pp_engine_grads_flat(x->st[s].e, &n);
-            if (pp_comm_allreduce_sum_f32(x->dp_comm, gr, n, err))
+            if (allreduce_backend(x, x->dp_comm, gr, n, err))
                 return fail_ctx(x, err, "summing gradients over the data-parallel replicas");
         }
     double red[2] = {0, x->loss_acc / (double)(x->m * x->dp)};
@@ -487,7 +528,17 @@ static int build_stage(pp_exec *x, int s, pp_err *err) {
     for (int i = st->lo; i < st->hi; i++) st->has_loss |= g->ops[i].kind == PP_OP_LM_HEAD;
     for (int i = 0; i < pp_engine_n_params(st->e); i++) {
         int t = pp_engine_param_tensor(st->e, i);
-        pp_init_param(&x->plan->model, &g->tensors[t], x->o.seed, pp_engine_param(st->e, t));
+        if (pp_backend_is_host(x->be)) {
+            pp_init_param(&x->plan->model, &g->tensors[t], x->o.seed, pp_engine_param(st->e, t));
+            continue;
+        }
+        /* a device backend: initialised on the host, then uploaded */
+        size_t bytes = tbytes(x, t);
+        float *h = pp_malloc(bytes ? bytes : 1, err);
+        if (!h) return -1;
+        pp_init_param(&x->plan->model, &g->tensors[t], x->o.seed, h);
+        pp_backend_upload(x->be, pp_engine_param(st->e, t), h, bytes);
+        free(h);
     }
     return pp_optim_init(&st->opt, x->be, st->e, err);
 }
@@ -688,7 +739,7 @@ void pp_exec_free(pp_exec *x) {
     for (int i = 0; i < x->n_sends; i++) {
         if (x->sends[i].req) pp_comm_wait(x->sends[i].req, 1, NULL);
         x->sends[i].req = NULL;
-        msg_free(x, &x->sends[i]);
+        msg_free_host(x, &x->sends[i]);
     }
     free(x->sends);
     long long nm = (long long)x->m * x->S * (x->K ? x->K : 1);
@@ -696,8 +747,11 @@ void pp_exec_free(pp_exec *x) {
         if (x->mf[i].req) pp_comm_wait(x->mf[i].req, 0.001, NULL);
         if (x->mb[i].req) pp_comm_wait(x->mb[i].req, 0.001, NULL);
         x->mf[i].req = x->mb[i].req = NULL;
-        msg_free(x, &x->mf[i]);
-        msg_free(x, &x->mb[i]);
+        /* message (mb, c, k): forward from stage in_src[k] of c, backward from c */
+        int c = (int)(i / (x->K ? x->K : 1) % x->S), k = (int)(i % (x->K ? x->K : 1));
+        int src = k < x->st[c].n_in ? x->st[c].in_src[k] : -1;
+        msg_done(x, &x->mf[i], src >= 0 && !is_local(x, src));
+        msg_done(x, &x->mb[i], !is_local(x, c));
     }
     free(x->mf);
     free(x->mb);
@@ -737,8 +791,18 @@ int pp_exec_gather_param(pp_exec *x, int t, float *out, pp_err *err) {
     size_t bytes = tbytes(x, t);
     if (x->me == holder) {
         const float *p = pp_engine_param(x->st[s].e, t);
-        if (x->me == 0) memcpy(out, p, bytes);
-        else if (pp_comm_send(x->world, p, bytes, 0, 0, err)) return -1;
+        if (x->me == 0) {
+            pp_backend_download(x->be, out, p, bytes);
+        } else if (pp_backend_is_host(x->be)) {
+            if (pp_comm_send(x->world, p, bytes, 0, 0, err)) return -1;
+        } else {
+            float *h = pp_backend_alloc_host(x->be, bytes, err);
+            if (!h) return -1;
+            pp_backend_download(x->be, h, p, bytes);
+            int rc = pp_comm_send(x->world, h, bytes, 0, 0, err);
+            pp_backend_free_host(x->be, h, bytes);
+            if (rc) return -1;
+        }
     } else if (x->me == 0 && pp_comm_recv(x->world, out, bytes, holder, 0, err)) {
         return -1;
     }

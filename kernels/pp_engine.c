@@ -310,10 +310,20 @@ static int check_ids(pp_engine *e, slot *sl, int mb, pp_err *err) {
         const int32_t *v = sl->act[t];
         if (!v || g->tensors[t].kind == PP_TENSOR_ACTIVATION) continue;
         long long n = pp_tensor_numel(&g->tensors[t]);
+        int32_t *host = NULL; /* device memory: the ids are read from a host copy */
+        if (!pp_backend_is_host(e->be)) {
+            if (!(host = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *host, err))) return -1;
+            pp_backend_download(e->be, host, v, (size_t)n * sizeof *host);
+            v = host;
+        }
         for (long long k = 0; k < n; k++)
-            if (v[k] < lo_ok || v[k] >= rows)
-                return pp_err_set(err, PP_ERR_INVALID, "microbatch %d: %s[%lld] = %d is outside [%d, %lld) of op '%s'",
-                                  mb, g->tensors[t].name, k, (int)v[k], lo_ok, rows, op->name);
+            if (v[k] < lo_ok || v[k] >= rows) {
+                pp_err_set(err, PP_ERR_INVALID, "microbatch %d: %s[%lld] = %d is outside [%d, %lld) of op '%s'", mb,
+                           g->tensors[t].name, k, (int)v[k], lo_ok, rows, op->name);
+                free(host);
+                return -1;
+            }
+        free(host);
     }
     return 0;
 }
@@ -390,7 +400,7 @@ void pp_engine_add_f32(float *dst, const float *src, long long n) {
 int pp_engine_add_output_grad(pp_engine *e, int mb, int t, const float *src, pp_err *err) {
     float *g = pp_engine_output_grad(e, mb, t, err);
     if (!g) return -1;
-    pp_engine_add_f32(g, src, pp_tensor_numel(&e->g->tensors[t]));
+    pp_backend_add(e->be, g, src, pp_tensor_numel(&e->g->tensors[t]));
     return 0;
 }
 

@@ -25,6 +25,11 @@
  *     send(pp_engine_input_grad(e, mb, t)); pp_engine_release_input_grads(e, mb);
  *     pp_engine_backward_weight(e, mb, &err);                        // ends the microbatch
  *
+ * Every buffer the engine hands out (inputs, outputs, gradients, parameters)
+ * is backend memory: with a device backend (CUDA) callers fill and read it
+ * with pp_backend_upload / pp_backend_download instead of memcpy, and the
+ * engine itself touches tensor data only through the backend.
+ *
  * Parameters of the stage live in one allocation carved into the graph's
  * parameter tensors, gradients in another with the same layout; W passes
  * accumulate into the gradients until pp_engine_zero_grads.
@@ -75,9 +80,10 @@ void pp_engine_release_outputs(pp_engine *e, int mb);
 float pp_engine_loss(const pp_engine *e, int mb);
 /* Buffer (zeroed) for the gradient of an output, filled before I. */
 float *pp_engine_output_grad(pp_engine *e, int mb, int tensor, pp_err *err);
-/* Adds n = numel floats of src into the gradient of output `tensor` of mb
- * (the buffer of pp_engine_output_grad): an output read by several stages
- * (a skip connection) gets the sum of their gradients. Returns 0 or -1. */
+/* Adds n = numel floats of src (backend memory) into the gradient of output
+ * `tensor` of mb (the buffer of pp_engine_output_grad): an output read by
+ * several stages (a skip connection) gets the sum of their gradients.
+ * Returns 0 or -1. */
 int pp_engine_add_output_grad(pp_engine *e, int mb, int tensor, const float *src, pp_err *err);
 /* Backward for inputs. loss_grad: d(step loss)/d(this microbatch's loss),
  * used by the LM head (1 / n_microbatches for a mean over microbatches). */
@@ -90,7 +96,7 @@ int pp_engine_backward_weight(pp_engine *e, int mb, pp_err *err);
 /* I then W. */
 int pp_engine_backward(pp_engine *e, int mb, float loss_grad, pp_err *err);
 
-/* dst[i] += src[i] for i < n (tied gradients summed on one rank). */
+/* dst[i] += src[i] for i < n, host memory (pp_backend_add for backend memory). */
 void pp_engine_add_f32(float *dst, const float *src, long long n);
 
 /* Bytes microbatch mb holds now, not counting outputs and input gradients

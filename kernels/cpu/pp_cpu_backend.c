@@ -303,6 +303,10 @@ int pp_cpu_backend_open(int threads, pp_backend **out, pp_err *err) {
 }
 
 void pp_backend_describe(pp_backend *be, char *json, size_t n) {
+    if (be->vt->describe) {
+        be->vt->describe(be, json, n);
+        return;
+    }
     char model[256] = "unknown", line[512];
     FILE *f = fopen("/proc/cpuinfo", "r");
     while (f && fgets(line, sizeof line, f)) {

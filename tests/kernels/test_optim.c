@@ -99,9 +99,9 @@ START_TEST(test_backend_memory_and_events) {
     pp_backend_event_record(be, &e0, 0);
     pp_backend_event_record(be, &e1, 0);
     ck_assert(pp_backend_event_elapsed(be, &e0, &e1) >= 0);
-    pp_backend *cuda;
-    ck_assert_int_eq(pp_backend_open(PP_BACKEND_CUDA, 1, &cuda, &err), -1);
-    ck_assert_int_eq(err.code, PP_ERR_UNSUPPORTED);
+    pp_backend *cuda; /* refused without a GPU (or a CUDA build); tests/kernels/test_cuda_backend.c says more */
+    if (pp_backend_open(PP_BACKEND_CUDA, 1, &cuda, &err) == 0) pp_backend_close(cuda);
+    else ck_assert_int_eq(err.code, PP_ERR_UNSUPPORTED);
     pp_backend_close(be);
 }
 END_TEST
