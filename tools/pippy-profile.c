@@ -71,6 +71,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
     double ts[16];
     int rc = -1;
     for (int r = -1; r < reps; r++) {
+        double tw = pp_backend_now();
         if (pp_engine_begin(e, 0, err)) goto done;
         for (int k = 0; k < pp_engine_n_inputs(e); k++) {
             int t = pp_engine_input_tensor(e, k);
@@ -82,6 +83,12 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
         double t0 = pp_backend_now();
         if (pp_engine_forward(e, 0, err) || pp_engine_backward(e, 0, 1.0f, err)) goto done;
         if (r >= 0) ts[r] = pp_backend_now() - t0;
+        if (r < 0) {
+            /* As many steps as fill about 0.3 s, 5 to 15. */
+            double one = pp_backend_now() - tw;
+            int want = one > 0 ? (int)(0.3 / one) : 15;
+            reps = want < reps ? reps : want > 15 ? 15 : want;
+        }
     }
     for (int i = 1; i < reps; i++)
         for (int j = i; j > 0 && ts[j - 1] > ts[j]; j--) {
@@ -361,24 +368,41 @@ int main(int argc, char **argv) {
      * run and its spread shows how the machine drifted meanwhile (see
      * pp_opprof_summarize_rounds). */
     double t_start = pp_backend_now(), res = pp_opprof_timer_resolution();
-    const int rounds = 6, per_round = 2;
+    /* Repetitions per round: 2, or as many as fill about 2 ms for an op
+     * that takes microseconds (up to 64), so that a momentary hiccup of the
+     * machine cannot move the median of a cheap op. */
+    const int rounds = 6;
     double **samples = pp_calloc((unsigned long long)g.n_ops * 3, sizeof(double *), &err);
     int *ns = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
-    if (!samples || !ns) {
+    int *per_round = pp_calloc((unsigned long long)g.n_ops, sizeof(int), &err);
+    if (!samples || !ns || !per_round) {
         free(samples);
         free(ns);
+        free(per_round);
         free(first);
         goto fail;
     }
     int bad = 0;
-    for (int i = 0; i < g.n_ops && !bad; i++)
-        if (fresh[i])
-            for (int p = 0; p < 3 && !bad; p++)
-                bad = !(samples[3 * i + p] = pp_calloc((unsigned long long)rounds * per_round, sizeof(double), &err));
+    for (int i = 0; i < g.n_ops && !bad; i++) {
+        if (!fresh[i]) continue;
+        double one[3], *probe[3] = {&one[0], &one[1], &one[2]};
+        int n1 = 0;
+        long long kf, kw;
+        if (pp_opprof_sample(&g, i, be, 1, 1, probe, &n1, &kf, &kw, &err)) {
+            bad = 1;
+            break;
+        }
+        double t_op = one[0] + one[1] + one[2];
+        per_round[i] = t_op > 0 ? (int)(2e-3 / t_op) : 64;
+        if (per_round[i] < 2) per_round[i] = 2;
+        if (per_round[i] > 64) per_round[i] = 64;
+        for (int p = 0; p < 3 && !bad; p++)
+            bad = !(samples[3 * i + p] = pp_calloc((unsigned long long)rounds * per_round[i], sizeof(double), &err));
+    }
     for (int round = 0; round < rounds && !bad; round++) {
         for (int i = 0; i < g.n_ops && !bad; i++) {
             if (!fresh[i]) continue;
-            if (pp_opprof_sample(&g, i, be, round == 0 ? 2 : 1, per_round, &samples[3 * i], &ns[i], &m[i].keep_f_bytes,
+            if (pp_opprof_sample(&g, i, be, round == 0 ? 2 : 1, per_round[i], &samples[3 * i], &ns[i], &m[i].keep_f_bytes,
                                  &m[i].keep_w_bytes, &err)) {
                 bad = 1;
                 break;
@@ -402,6 +426,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < 3 * g.n_ops; i++) free(samples[i]);
     free(samples);
     free(ns);
+    free(per_round);
     measured /= rounds;
     if (bad) {
         free(first);
@@ -443,7 +468,7 @@ int main(int argc, char **argv) {
     if (check) {
         double whole, optim;
         if (whole_step(&cfg, &g, be, 5, &whole, &optim, &err)) goto fail;
-        printf("whole F+I+W step (median of 5): %.4f ms; sum of ops / whole step = %.3f\n", whole * 1e3, sum / whole);
+        printf("whole F+I+W step (median of 5 to 15): %.4f ms; sum of ops / whole step = %.3f\n", whole * 1e3, sum / whole);
         printf("optimizer step (norm, AdamW, zeroing): %.3f ns per parameter\n", optim * 1e9);
         /* Both stored: plans of this graph scale the op times to the whole
          * step (what running ops back to back costs beyond each op alone),
