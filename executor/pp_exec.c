@@ -77,6 +77,14 @@ static int allreduce_backend(pp_exec *x, pp_comm *comm, float *buf, long long n,
     return rc;
 }
 
+/* The clock once the backend's queued work is done: compute events of a
+ * device backend end when the device is done (the CPU backend's sync is
+ * free). */
+static double now_synced(pp_exec *x) {
+    pp_backend_sync(x->be);
+    return pp_backend_now();
+}
+
 /* Prefixes err with this rank's name and what it was doing. */
 static int fail_ctx(pp_exec *x, pp_err *err, const char *what) {
     char msg[sizeof err->msg];
@@ -239,9 +247,9 @@ static int run_forward(pp_exec *x, int c, int mb, pp_err *err) {
         else pp_backend_copy(x->be, dst, m->buf, m->bytes);
         msg_done(x, m, remote);
     }
-    double t0 = pp_backend_now();
+    double t0 = now_synced(x);
     if (pp_engine_forward(st->e, mb, err)) return fail_ctx(x, err, what);
-    double t1 = pp_backend_now();
+    double t1 = now_synced(x);
     x->busy += t1 - t0;
     if (add_event(x, PP_STREAM_COMPUTE, PP_ACT_F, c, mb, t0, t1, 0, err)) return -1;
     if (st->has_loss) {
@@ -310,9 +318,9 @@ static int run_backward(pp_exec *x, int p, int mb, int full, pp_err *err) {
             if (rc) return fail_ctx(x, err, what);
             msg_done(x, m, remote);
         }
-    double t0 = pp_backend_now();
+    double t0 = now_synced(x);
     if (pp_engine_backward_input(st->e, mb, 1.0f / (float)(x->m * x->dp), err)) return fail_ctx(x, err, what);
-    double t1 = pp_backend_now();
+    double t1 = now_synced(x);
     x->busy += t1 - t0;
     if (!full && add_event(x, PP_STREAM_COMPUTE, PP_ACT_I, p, mb, t0, t1, 0, err)) return -1;
     for (int k = 0; k < st->n_in; k++) {
@@ -334,9 +342,9 @@ static int run_backward(pp_exec *x, int p, int mb, int full, pp_err *err) {
     }
     pp_engine_release_input_grads(st->e, mb);
     if (full) {
-        double t2 = pp_backend_now();
+        double t2 = now_synced(x);
         if (pp_engine_backward_weight(st->e, mb, err)) return fail_ctx(x, err, what);
-        double t3 = pp_backend_now();
+        double t3 = now_synced(x);
         x->busy += t3 - t2;
         /* B is one event from the start of I to the end of W (its sends in between take microseconds). */
         if (add_event(x, PP_STREAM_COMPUTE, PP_ACT_B, p, mb, t0, t3, 0, err)) return -1;
@@ -345,13 +353,13 @@ static int run_backward(pp_exec *x, int p, int mb, int full, pp_err *err) {
 }
 
 static int run_weight(pp_exec *x, int s, int mb, pp_err *err) {
-    double t0 = pp_backend_now();
+    double t0 = now_synced(x);
     if (pp_engine_backward_weight(x->st[s].e, mb, err)) {
         char what[96];
         snprintf(what, sizeof what, "weight gradient of stage %d microbatch %d", s, mb);
         return fail_ctx(x, err, what);
     }
-    double t1 = pp_backend_now();
+    double t1 = now_synced(x);
     x->busy += t1 - t0;
     return add_event(x, PP_STREAM_COMPUTE, PP_ACT_W, s, mb, t0, t1, 0, err);
 }
@@ -497,7 +505,7 @@ int pp_exec_step(pp_exec *x, int step, pp_exec_step_result *out, pp_err *err) {
         pp_optim_step(&x->st[s].opt, x->be, x->st[s].e, x->g, &x->o.hyper, lr, scale);
         pp_engine_zero_grads(x->st[s].e);
     }
-    double te = pp_backend_now();
+    double te = now_synced(x);
     if (add_event(x, PP_STREAM_COLLECTIVE, PP_ACT_OPTIM, -1, -1, tc, te, 0, err)) return -1;
     out->step = step;
     out->loss = red[1];
@@ -679,7 +687,7 @@ int pp_exec_create(const pp_plan *plan, const pp_graph *g, pp_comm *world, const
     x->lab = pp_calloc(ntok, sizeof(int32_t), err);
     x->dec = pp_calloc(ntok, sizeof(int32_t), err);
     if (!x->tok || !x->lab || !x->dec) goto fail;
-    if (pp_backend_open(PP_BACKEND_CPU, x->o.threads, &x->be, err)) goto fail;
+    if (pp_backend_open(x->o.backend, x->o.threads, &x->be, err)) goto fail;
     for (int i = 0; i < g->n_ops; i++)
         if (!pp_backend_supports(x->be, g->ops[i].kind)) {
             pp_err_set(err, PP_ERR_UNSUPPORTED, "op '%s' (%s): the %s backend has no kernel for it", g->ops[i].name,

@@ -68,6 +68,7 @@
 #include "core/pp_graph.h"
 #include "core/pp_plan.h"
 #include "core/pp_trace.h"
+#include "kernels/pp_backend.h"
 #include "kernels/pp_optim.h"
 
 typedef struct pp_exec pp_exec;
@@ -78,6 +79,7 @@ typedef struct pp_exec_opts {
     pp_adamw_hyper hyper;   /* pp_adamw_defaults() */
     int total_steps;        /* the length of the learning-rate schedule (100) */
     int threads;            /* compute threads of this rank (1) */
+    pp_backend_kind backend; /* PP_BACKEND_CPU (default) or PP_BACKEND_CUDA (the GPU of the rank's local index) */
     double timeout_s;       /* longest wait for another rank (30) */
     int lookahead;          /* compute actions whose receives are posted ahead (4) */
     int record;             /* keep every action's start and end (1) */

@@ -78,9 +78,23 @@ int pp_exec_save(pp_exec *x, const char *dir, int steps_done, const char *plan_h
             h.n = n;
             const void *parts[4] = {&h, p, st->opt.m, st->opt.v};
             size_t lens[4] = {sizeof h, (size_t)n * 4, (size_t)n * 4, (size_t)n * 4};
+            float *host = NULL; /* a device backend's state, downloaded */
+            if (!pp_backend_is_host(x->be)) {
+                if (!(host = pp_malloc((unsigned long long)n * 12 + 4, err))) {
+                    rc = -1;
+                    break;
+                }
+                pp_backend_download(x->be, host, p, (size_t)n * 4);
+                pp_backend_download(x->be, host + n, st->opt.m, (size_t)n * 4);
+                pp_backend_download(x->be, host + 2 * n, st->opt.v, (size_t)n * 4);
+                parts[1] = host;
+                parts[2] = host + n;
+                parts[3] = host + 2 * n;
+            }
             char path[4096];
             stage_path(path, sizeof path, dir, s, steps_done);
             rc = pp_io_write_atomic_parts(path, parts, lens, 4, err);
+            free(host);
         }
     fails[0] = rc != 0;
     if (pp_comm_allreduce_max_i32(x->world, fails, 1, err)) return -1;
@@ -108,6 +122,7 @@ static int load_stage(pp_exec *x, const char *dir, int s, int step, const char *
     long long n;
     float *p = pp_engine_params_flat(st->e, &n);
     ckpt_header h;
+    float *host = NULL; /* a device backend's state goes through the host */
     int rc = -1;
     if (fread(&h, sizeof h, 1, f) != 1 || memcmp(h.magic, "PPCKPT01", 8)) {
         pp_err_set(err, PP_ERR_PARSE, "%s: not a pippy stage checkpoint", path);
@@ -122,18 +137,24 @@ static int load_stage(pp_exec *x, const char *dir, int s, int step, const char *
                    path, h.stage, h.step, (long long)h.n, s, step, n);
         goto done;
     }
-    if (fread(p, 4, (size_t)n, f) != (size_t)n || fread(st->opt.m, 4, (size_t)n, f) != (size_t)n ||
-        fread(st->opt.v, 4, (size_t)n, f) != (size_t)n) {
-        pp_err_set(err, PP_ERR_PARSE, "%s: truncated (expected %lld floats x 3 after the header)", path, n);
-        goto done;
+    float *dst[3] = {p, st->opt.m, st->opt.v};
+    if (!pp_backend_is_host(x->be) && !(host = pp_malloc((unsigned long long)n * 12 + 4, err))) goto done;
+    for (int k = 0; k < 3; k++) {
+        float *into = host ? host + (size_t)k * (size_t)n : dst[k];
+        if (fread(into, 4, (size_t)n, f) != (size_t)n) {
+            pp_err_set(err, PP_ERR_PARSE, "%s: truncated (expected %lld floats x 3 after the header)", path, n);
+            goto done;
+        }
     }
     if (fgetc(f) != EOF) {
         pp_err_set(err, PP_ERR_PARSE, "%s: longer than its header says", path);
         goto done;
     }
+    for (int k = 0; host && k < 3; k++) pp_backend_upload(x->be, dst[k], host + (size_t)k * (size_t)n, (size_t)n * 4);
     st->opt.step = h.optim_step;
     rc = 0;
 done:
+    free(host);
     fclose(f);
     return rc;
 }

@@ -33,11 +33,18 @@ int pp_train(const pp_model_config *cfg, const pp_train_opts *o, void (*on_step)
     sum->data_tokens = data.n;
     sum->unigram_entropy = pp_data_unigram_entropy(&data);
     if (pp_zoo_build(cfg, mb, o->seq, PP_DTYPE_F32, &g, err)) goto done;
-    if (pp_backend_open(PP_BACKEND_CPU, o->threads, &be, err) || pp_engine_create(&g, 0, g.n_ops, be, &e, err))
+    if (pp_backend_open(o->backend, o->threads, &be, err) || pp_engine_create(&g, 0, g.n_ops, be, &e, err))
         goto done;
     for (int i = 0; i < pp_engine_n_params(e); i++) {
         int t = pp_engine_param_tensor(e, i);
-        pp_init_param(cfg, &g.tensors[t], o->seed, pp_engine_param(e, t));
+        size_t bytes = (size_t)pp_tensor_bytes(&g.tensors[t]);
+        float *h = pp_backend_is_host(be) ? pp_engine_param(e, t) : pp_malloc(bytes ? bytes : 1, err);
+        if (!h) goto done;
+        pp_init_param(cfg, &g.tensors[t], o->seed, h);
+        if (h != pp_engine_param(e, t)) {
+            pp_backend_upload(be, pp_engine_param(e, t), h, bytes);
+            free(h);
+        }
     }
     if (pp_optim_init(&opt, be, e, err)) goto done;
     sum->params = pp_graph_param_count(&g);
@@ -46,8 +53,10 @@ int pp_train(const pp_model_config *cfg, const pp_train_opts *o, void (*on_step)
     int tok = pp_graph_find_tensor(&g, "tokens"), lab = pp_graph_find_tensor(&g, "labels"),
         dec = pp_graph_find_tensor(&g, "decoder_tokens");
     size_t n_in = (size_t)mb * o->seq;
-    int32_t *dec_scratch = NULL;
-    if (dec < 0 && !(dec_scratch = pp_malloc(n_in * sizeof(int32_t), err))) goto done;
+    /* The data is made on the host and uploaded (a copy on the CPU backend). */
+    int32_t *host_in = pp_malloc(3 * n_in * sizeof(int32_t), err);
+    if (!host_in) goto done;
+    int32_t *h_tok = host_in, *h_dec = host_in + n_in, *h_lab = host_in + 2 * n_in;
     double tail = 0;
     int tail_n = 0;
     for (int s = 0; s < o->steps; s++) {
@@ -57,9 +66,12 @@ int pp_train(const pp_model_config *cfg, const pp_train_opts *o, void (*on_step)
             long long sample0 = (long long)s * o->batch + (long long)j * mb;
             if (pp_engine_begin(e, j, err)) goto fail_step;
             int32_t *tk = pp_engine_buffer(e, j, tok, err), *lb = tk ? pp_engine_buffer(e, j, lab, err) : NULL;
-            int32_t *dt = dec >= 0 && lb ? pp_engine_buffer(e, j, dec, err) : dec_scratch;
-            if (!tk || !lb || !dt) goto fail_step;
-            pp_data_fill(&data, cfg, o->seed, sample0, mb, o->seq, tk, dt, lb);
+            int32_t *dt = dec >= 0 && lb ? pp_engine_buffer(e, j, dec, err) : NULL;
+            if (!tk || !lb || (dec >= 0 && !dt)) goto fail_step;
+            pp_data_fill(&data, cfg, o->seed, sample0, mb, o->seq, h_tok, h_dec, h_lab);
+            pp_backend_upload(be, tk, h_tok, n_in * sizeof(int32_t));
+            pp_backend_upload(be, lb, h_lab, n_in * sizeof(int32_t));
+            if (dt) pp_backend_upload(be, dt, h_dec, n_in * sizeof(int32_t));
             if (pp_engine_forward(e, j, err)) goto fail_step;
             loss += pp_engine_loss(e, j) / o->microbatches;
             if (pp_engine_backward(e, j, 1.0f / (float)o->microbatches, err)) goto fail_step;
@@ -86,7 +98,7 @@ int pp_train(const pp_model_config *cfg, const pp_train_opts *o, void (*on_step)
     sum->peak_bytes = be->peak_bytes;
     rc = 0;
 fail_step:
-    free(dec_scratch);
+    free(host_in);
 done:
     if (opt.m) pp_optim_free(&opt, be);
     pp_engine_free(e);

@@ -12,6 +12,7 @@
 #include "core/pp_err.h"
 #include "core/pp_zoo.h"
 #include "core/pp_graph.h"
+#include "kernels/pp_backend.h"
 #include "kernels/pp_engine.h"
 #include "kernels/pp_optim.h"
 
@@ -21,6 +22,7 @@ typedef struct pp_train_opts {
     int microbatches;   /* the batch is split into this many */
     int seq;
     int threads;
+    pp_backend_kind backend; /* PP_BACKEND_CPU (0, the default) or PP_BACKEND_CUDA */
     uint64_t seed;      /* parameters and data order */
     const char *data_path; /* NULL: the default corpus */
     pp_adamw_hyper hyper;

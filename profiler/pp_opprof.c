@@ -102,6 +102,29 @@ done:
     return rc;
 }
 
+/* fill() into backend memory: directly on a host backend, else through a
+ * host buffer and an upload. Returns 0 or -1 (no memory). */
+static int fill_be(pp_backend *be, const pp_tensor *t, void *dst, uint64_t seed, long long limit, pp_err *err) {
+    if (pp_backend_is_host(be)) {
+        fill(t, dst, seed, limit);
+        return 0;
+    }
+    size_t bytes = (size_t)pp_tensor_bytes(t);
+    void *h = pp_malloc(bytes ? bytes : 1, err);
+    if (!h) return -1;
+    fill(t, h, seed, limit);
+    pp_backend_upload(be, dst, h, bytes);
+    free(h);
+    return 0;
+}
+
+/* The backend's clock after its queued work is done (device backends run
+ * asynchronously; on the CPU the sync is free). */
+static double now_synced(pp_backend *be) {
+    pp_backend_sync(be);
+    return pp_backend_now();
+}
+
 int pp_opprof_sample(const pp_graph *g, int op_i, pp_backend *be, int warmup, int reps, double *t[3], int *n,
                      long long *keep_f, long long *keep_w, pp_err *err) {
     pp_engine *e;
@@ -110,7 +133,7 @@ int pp_opprof_sample(const pp_graph *g, int op_i, pp_backend *be, int warmup, in
     int rc = -1;
     for (int k = 0; k < pp_engine_n_params(e); k++) {
         int tt = pp_engine_param_tensor(e, k);
-        fill(&g->tensors[tt], pp_engine_param(e, tt), 99 + (uint64_t)tt, 0);
+        if (fill_be(be, &g->tensors[tt], pp_engine_param(e, tt), 99 + (uint64_t)tt, 0, err)) goto done;
     }
     long long limit = op->n_param ? g->tensors[op->param[0]].shape[0] : 1;
     for (int rep = -warmup; rep < reps; rep++) {
@@ -120,27 +143,27 @@ int pp_opprof_sample(const pp_graph *g, int op_i, pp_backend *be, int warmup, in
             int tt = pp_engine_input_tensor(e, k);
             void *buf = pp_engine_buffer(e, 0, tt, err);
             if (!buf) goto done;
-            fill(&g->tensors[tt], buf, seed + (uint64_t)k, limit);
+            if (fill_be(be, &g->tensors[tt], buf, seed + (uint64_t)k, limit, err)) goto done;
         }
-        double t0 = pp_backend_now();
+        double t0 = now_synced(be);
         if (pp_engine_forward(e, 0, err)) goto done;
-        double t1 = pp_backend_now();
+        double t1 = now_synced(be);
         *keep_f = pp_engine_held_bytes(e, 0);
         pp_engine_release_outputs(e, 0);
         for (int k = 0; k < pp_engine_n_outputs(e); k++) {
             int tt = pp_engine_output_tensor(e, k);
             float *gbuf = pp_engine_output_grad(e, 0, tt, err);
             if (!gbuf) goto done;
-            fill(&g->tensors[tt], gbuf, seed + 77 + (uint64_t)k, 0);
+            if (fill_be(be, &g->tensors[tt], gbuf, seed + 77 + (uint64_t)k, 0, err)) goto done;
         }
-        double t2 = pp_backend_now();
+        double t2 = now_synced(be);
         if (pp_engine_backward_input(e, 0, 1.0f, err)) goto done;
-        double t3 = pp_backend_now();
+        double t3 = now_synced(be);
         *keep_w = pp_engine_held_bytes(e, 0);
         pp_engine_release_input_grads(e, 0);
-        double t4 = pp_backend_now();
+        double t4 = now_synced(be);
         if (pp_engine_backward_weight(e, 0, err)) goto done;
-        double t5 = pp_backend_now();
+        double t5 = now_synced(be);
         if (rep < 0) continue;
         t[0][*n] = t1 - t0;
         t[1][*n] = t3 - t2;

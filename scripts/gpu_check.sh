@@ -12,6 +12,9 @@
 #   (d) gpu_perf      GEMM TFLOP/s against the measured cuBLAS bf16 peak
 #   (e) gpu_perf + tests/gpu/torch_step.py: the gpt2-124m step against
 #                     PyTorch on the same GPU (when torch with CUDA imports)
+#   (f) the commands with --backend cuda: pippy run (one process, and a
+#                     2-rank plan on the one GPU with checkpoints and a
+#                     resume), pippy profile
 #   and gpu_nccl (one rank: NCCL init over MPI, all-reduce, grouped
 #   send/recv, split), then the `gpu`-labelled ctest suite and the unit
 #   tests of the CUDA build. Prints a summary table; logs and traces go to
@@ -52,6 +55,18 @@ run "(c) 1-GPU pipeline 1f1b" pipeline_1f1b.txt timeout 300 "$bin/gpu_pipeline" 
 run "(c) 1-GPU pipeline zbh1" pipeline_zbh1.txt timeout 300 "$bin/gpu_pipeline" --model gpt2-124m --stages 4 \
   --microbatches 8 --micro-batch 2 --seq 512 --schedule zbh1 --out "$out"
 run "nccl (1 rank)" nccl.txt timeout 120 "$bin/gpu_nccl"
+# The commands on the GPU: single-process training, a plan's two ranks on the
+# one GPU (through the executor, host-staged MPI messages), checkpoints.
+run "(f) pippy run --model --backend cuda" train_cuda.txt timeout 300 "$bin/pippy" run --model gpt2-tiny --steps 200 \
+  --log-every 50 --backend cuda
+( cd "$out" && "$bin/pippy" plan --model gpt2-tiny --cluster local --batch 16 --seq 64 --pp 2 --microbatches 8 \
+    --schedule 1f1b -o plan-gpu.json --no-db >/dev/null 2>&1 )
+run "(f) pippy run --plan --backend cuda" run_plan_cuda.txt timeout 300 "$bin/pippy" run --plan "$out/plan-gpu.json" \
+  --steps 20 --backend cuda --checkpoint "$out/ck" --checkpoint-every 10 --no-db --trace "$out/run-plan-cuda-trace.json"
+run "(f) resume on the GPU" resume_cuda.txt timeout 300 "$bin/pippy" run --plan "$out/plan-gpu.json" --steps 30 \
+  --backend cuda --checkpoint "$out/ck" --resume --no-db
+run "(f) pippy profile --backend cuda" profile_cuda.txt timeout 300 "$bin/pippy" profile --model gpt2-tiny \
+  --micro-batch 4 --seq 64 --ranks 1 --backend cuda --db "$out/gpu.db"
 
 echo; echo "== (e) PyTorch on the same GPU"
 step_ms=$(awk '$1 == "step_ms" {print $2}' "$out/gpu_perf.txt" 2>/dev/null)

@@ -47,6 +47,7 @@ static void usage(FILE *f) {
             "  --micro-batch N      sequences per microbatch (default 1)\n"
             "  --seq N              sequence length (default: the config's)\n"
             "  --threads N          compute threads (default 1)\n"
+            "  --backend cpu|cuda   where the ops run (default cpu; cuda: GPU time, bf16 GEMMs)\n"
             "  --ranks N            also measure the links between N ranks (default 2; 1: none):\n"
             "                       every ordered pair up to 8 ranks, above that the ring\n"
             "                       neighbours and every host pair; starts mpirun itself\n"
@@ -66,7 +67,15 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
     if (pp_engine_create(g, 0, g->n_ops, be, &e, err)) return -1;
     for (int i = 0; i < pp_engine_n_params(e); i++) {
         int t = pp_engine_param_tensor(e, i);
-        pp_init_param(cfg, &g->tensors[t], 1234, pp_engine_param(e, t));
+        size_t bytes = (size_t)pp_tensor_bytes(&g->tensors[t]);
+        float *h = pp_malloc(bytes ? bytes : 1, err);
+        if (!h) {
+            pp_engine_free(e);
+            return -1;
+        }
+        pp_init_param(cfg, &g->tensors[t], 1234, h);
+        pp_backend_upload(be, pp_engine_param(e, t), h, bytes);
+        free(h);
     }
     double ts[16];
     int rc = -1;
@@ -76,12 +85,17 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
         for (int k = 0; k < pp_engine_n_inputs(e); k++) {
             int t = pp_engine_input_tensor(e, k);
             int32_t *buf = pp_engine_buffer(e, 0, t, err);
-            if (!buf) goto done;
-            for (long long i = 0; i < pp_tensor_numel(&g->tensors[t]); i++)
-                buf[i] = (int32_t)(pp_init_splitmix64((uint64_t)(i + 31 * r + 7)) % 256);
+            long long n = pp_tensor_numel(&g->tensors[t]);
+            int32_t *h = buf ? pp_malloc((unsigned long long)n * sizeof(int32_t) + 4, err) : NULL;
+            if (!h) goto done;
+            for (long long i = 0; i < n; i++) h[i] = (int32_t)(pp_init_splitmix64((uint64_t)(i + 31 * r + 7)) % 256);
+            pp_backend_upload(be, buf, h, (size_t)n * sizeof(int32_t));
+            free(h);
         }
+        pp_backend_sync(be);
         double t0 = pp_backend_now();
         if (pp_engine_forward(e, 0, err) || pp_engine_backward(e, 0, 1.0f, err)) goto done;
+        pp_backend_sync(be);
         if (r >= 0) ts[r] = pp_backend_now() - t0;
         if (r < 0) {
             /* As many steps as fill about 0.3 s, 5 to 15. */
@@ -109,6 +123,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
         double norm = sqrt(pp_optim_sumsq(be, e));
         pp_optim_step(&opt, be, e, g, &h, 1e-9, pp_optim_clip_scale(&h, norm));
         pp_engine_zero_grads(e);
+        pp_backend_sync(be);
         if (r >= 0) ts[r] = pp_backend_now() - t0;
     }
     pp_optim_free(&opt, be);
@@ -266,11 +281,13 @@ int main(int argc, char **argv) {
         {"force", no_argument, 0, 'F'},         {"no-check", no_argument, 0, 'C'},
         {"db", required_argument, 0, 'D'},      {"help", no_argument, 0, 'h'},
         {"ranks", required_argument, 0, 'r'},   {"only", required_argument, 0, 'O'},
+        {"backend", required_argument, 0, 'B'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *db_opt = NULL;
     long long mb = 1, seq = 0, threads = 1, ranks = 2;
     int force = 0, check = 1, c, ops = 1, links = 1;
+    pp_backend_kind backend = PP_BACKEND_CPU;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         switch (c) {
@@ -286,6 +303,11 @@ int main(int argc, char **argv) {
             if (!strcmp(optarg, "ops")) links = 0;
             else if (!strcmp(optarg, "links")) ops = 0;
             else return pp_tool_usage_error(TOOL, "--only: '%s' is not ops or links", optarg);
+            break;
+        case 'B':
+            if (!strcmp(optarg, "cpu")) backend = PP_BACKEND_CPU;
+            else if (!strcmp(optarg, "cuda")) backend = PP_BACKEND_CUDA;
+            else return pp_tool_usage_error(TOOL, "--backend: '%s' is not cpu or cuda", optarg);
             break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
@@ -314,7 +336,7 @@ int main(int argc, char **argv) {
     pp_db_op_profile *prev = NULL; /* with --force: what was stored before, to compare */
     int *fresh = NULL, *had_prev = NULL, rc = 1;
     long long dev = 0;
-    if (pp_backend_open(PP_BACKEND_CPU, (int)threads, &be, &err)) goto fail;
+    if (pp_backend_open(backend, (int)threads, &be, &err)) goto fail;
     pp_backend_describe(be, desc, sizeof desc);
     pp_sha256_hex(desc, strlen(desc), fp);
     if (pp_db_open(pp_tool_db_path(db_opt), &db, &err) || pp_db_device_put(db, fp, desc, &dev, &err)) goto fail;

@@ -56,6 +56,8 @@ static void usage(FILE *f) {
             "  --lr X               peak learning rate (default 3e-3; cosine to a tenth)\n"
             "  --warmup N           warm-up steps (default 20)\n"
             "  --threads N          compute threads (default 1)\n"
+            "  --backend cpu|cuda   where each rank computes (default cpu; cuda: the rank's\n"
+            "                       GPU by its local rank, or $PIPPY_CUDA_DEVICE)\n"
             "  --log-every N        print every N-th step (default 1)\n"
             "  -h, --help           this help\n");
 }
@@ -85,6 +87,7 @@ int main(int argc, char **argv) {
         {"stop-after", required_argument, 0, 'A'}, {"timeout", required_argument, 0, 'O'},
         {"trace", required_argument, 0, 'X'},   {"status-dir", required_argument, 0, 'Z'},
         {"db", required_argument, 0, 'D'},      {"no-db", no_argument, 0, 'N'},
+        {"backend", required_argument, 0, 'K'},
         {0, 0, 0, 0},
     };
     run_plan_opts ro = {.checkpoint_every = 10, .timeout_s = 30, .use_db = 1};
@@ -110,6 +113,11 @@ int main(int argc, char **argv) {
         case 'Z': ro.status_dir = optarg; break;
         case 'D': db_opt = optarg; break;
         case 'N': ro.use_db = 0; break;
+        case 'K':
+            if (!strcmp(optarg, "cpu")) o.backend = PP_BACKEND_CPU;
+            else if (!strcmp(optarg, "cuda")) o.backend = PP_BACKEND_CUDA;
+            else return pp_tool_usage_error(TOOL, "--backend: '%s' is not cpu or cuda", optarg);
+            break;
         case 'b': if (pp_tool_parse_int(TOOL, "--batch", optarg, 1, 1 << 20, &batch)) return 2; break;
         case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
         case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
@@ -140,6 +148,7 @@ int main(int argc, char **argv) {
         ro.hyper = o.hyper;
         ro.hyper.warmup = (int)warmup;
         ro.threads = (int)threads;
+        ro.backend = o.backend;
         ro.log_every = (int)every;
         ro.timeout_s = (double)timeout;
         ro.checkpoint_every = (int)ck_every;

@@ -154,6 +154,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     eo.hyper = ro->hyper;
     eo.total_steps = ro->steps;
     eo.threads = ro->threads;
+    eo.backend = (pp_backend_kind)ro->backend;
     eo.timeout_s = ro->timeout_s;
     const char *nan = getenv("PIPPY_INJECT_NAN"); /* testing: "RANK,STEP" (1-based step) */
     if (nan && sscanf(nan, "%d,%d", &eo.nan_rank, &eo.nan_step) == 2) eo.nan_step--;

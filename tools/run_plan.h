@@ -18,6 +18,7 @@ typedef struct run_plan_opts {
     const char *data_path;
     pp_adamw_hyper hyper;
     int threads;
+    int backend;            /* pp_backend_kind */
     int log_every;
     double timeout_s;
     const char *checkpoint_dir;

@@ -668,7 +668,10 @@ static const pp_backend_vtable cuda_vtable = {
     .describe = cuda_describe,
 };
 
-/* Opening: the device is $PIPPY_CUDA_DEVICE or 0. */
+/* Opening: the device is $PIPPY_CUDA_DEVICE, else this process's local rank
+ * on its host (mpirun's OMPI_COMM_WORLD_LOCAL_RANK, srun's SLURM_LOCALID,
+ * MPICH's MPI_LOCALRANKID) modulo the device count, else 0: one GPU per
+ * rank when a host has as many GPUs as ranks, ranks sharing GPUs when not. */
 static int open_device(cuda_impl *c, pp_err *err) {
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
@@ -680,6 +683,15 @@ static int open_device(cuda_impl *c, pp_err *err) {
     if (n < 1) return pp_err_set(err, PP_ERR_UNSUPPORTED, "no CUDA device: cudaGetDeviceCount says 0 devices");
     const char *env = getenv("PIPPY_CUDA_DEVICE");
     int dev = 0;
+    static const char *const local_vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID"};
+    for (int i = 0; i < 3 && !(env && *env); i++) {
+        const char *lr = getenv(local_vars[i]);
+        if (lr && *lr) {
+            long v = strtol(lr, NULL, 10);
+            dev = v >= 0 ? (int)(v % n) : 0;
+            break;
+        }
+    }
     if (env && *env) {
         char *end;
         long v = strtol(env, &end, 10);
