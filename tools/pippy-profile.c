@@ -30,6 +30,11 @@
 #include "kernels/pp_init.h"
 #include "kernels/pp_optim.h"
 #include "profiler/pp_opprof.h"
+#ifdef PP_HAVE_NCCL
+#include "comm/pp_nccl.h"
+#include "kernels/cuda/pp_cuda_backend.h"
+#include "profiler/pp_gpulink.h"
+#endif
 #include "tools/tool_common.h"
 
 static const char *TOOL = "profile";
@@ -47,7 +52,8 @@ static void usage(FILE *f) {
             "  --micro-batch N      sequences per microbatch (default 1)\n"
             "  --seq N              sequence length (default: the config's)\n"
             "  --threads N          compute threads (default 1)\n"
-            "  --backend cpu|cuda   where the ops run (default cpu; cuda: GPU time, bf16 GEMMs)\n"
+            "  --backend cpu|cuda   where the ops run (default cpu; cuda: GPU time, bf16 GEMMs,\n"
+            "                       and the links between the ranks' GPUs over NCCL)\n"
             "  --ranks N            also measure the links between N ranks (default 2; 1: none):\n"
             "                       every ordered pair up to 8 ranks, above that the ring\n"
             "                       neighbours and every host pair; starts mpirun itself\n"
@@ -181,15 +187,68 @@ static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp
 }
 
 /* The link phase, on every rank under MPI: measure, and rank 0 stores. */
-static int links_phase(int *argc, char ***argv, const char *db_path, int threads) {
+#ifdef PP_HAVE_NCCL
+/* The GPU links: NCCL between the ranks' GPUs (pp_gpulink), over the same
+ * pairs as the host benchmark would take; the results end on rank 0 (*res,
+ * *n). Collective. Returns 0 or -1. */
+static int gpu_links(pp_comm *c, const pp_linkprof_opts *o, int threads, pp_link_result **res, int *n,
+                     pp_err *err) {
+    int size = pp_comm_size(c), me = pp_comm_rank(c), rc = -1, np = 0, *pairs = NULL;
+    char host[128] = "", (*hosts)[128] = pp_calloc((unsigned long long)size, 128, err);
+    pp_backend *be = NULL;
+    pp_nccl *nc = NULL;
+    *res = NULL;
+    *n = 0;
+    if (!hosts || pp_comm_hostname(c, host, sizeof host, err) || pp_comm_allgather(c, host, 128, hosts, err)) goto done;
+    if (pp_backend_open(PP_BACKEND_CUDA, threads, &be, err) ||
+        pp_nccl_init(c, pp_cuda_backend_device(be), &nc, err) ||
+        pp_linkprof_pairs(o, size, (const char (*)[128])hosts, &pairs, &np, err))
+        goto done;
+    if (me == 0 && !(*res = pp_calloc((unsigned long long)(np ? np : 1), sizeof **res, err))) goto done;
+    for (int i = 0; i < np; i++) {
+        pp_link_result r;
+        memset(&r, 0, sizeof r);
+        int src = pairs[2 * i], dst = pairs[2 * i + 1];
+        if (pp_gpulink_measure(c, nc, be, src, dst, o, &r, err)) goto done;
+        snprintf(r.src_host, sizeof r.src_host, "%s", hosts[src]);
+        snprintf(r.dst_host, sizeof r.dst_host, "%s", hosts[dst]);
+        if (src == 0 && me == 0) (*res)[i] = r;
+        else if (me == src && pp_comm_send(c, &r, sizeof r, 0, i % 32768, err)) goto done;
+        else if (me == 0 && pp_comm_recv(c, &(*res)[i], sizeof r, src, i % 32768, err)) goto done;
+    }
+    *n = me == 0 ? np : 0;
+    rc = 0;
+done:
+    if (rc && me == 0) {
+        free(*res);
+        *res = NULL;
+    }
+    pp_nccl_free(nc);
+    pp_backend_close(be);
+    free(pairs);
+    free(hosts);
+    return rc;
+}
+#endif
+
+static int links_phase(int *argc, char ***argv, const char *db_path, int threads, pp_backend_kind backend) {
     pp_err err = {0};
     pp_comm *c = NULL;
     pp_link_result *res = NULL;
-    int n = 0;
+    int n = 0, bad;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     pp_linkprof_opts o;
     pp_linkprof_opts_default(&o);
-    if (pp_linkprof_run(c, &o, NULL, 0, &res, &n, &err)) {
+    if (backend == PP_BACKEND_CUDA) {
+#ifdef PP_HAVE_NCCL
+        bad = gpu_links(c, &o, threads, &res, &n, &err);
+#else
+        bad = pp_err_set(&err, PP_ERR_UNSUPPORTED, "GPU links need NCCL, which this build lacks");
+#endif
+    } else {
+        bad = pp_linkprof_run(c, &o, NULL, 0, &res, &n, &err);
+    }
+    if (bad) {
         pp_tool_fail(TOOL, &err);
         pp_comm_abort(c, 1);
         return 1;
@@ -201,7 +260,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
         pp_db *db = NULL;
         long long dev;
         rc = 1;
-        if (pp_backend_open(PP_BACKEND_CPU, threads, &be, &err)) goto out;
+        if (pp_backend_open(backend, threads, &be, &err)) goto out;
         pp_backend_describe(be, desc, sizeof desc);
         pp_sha256_hex(desc, strlen(desc), fp);
         if (pp_db_open(db_path, &db, &err) || pp_db_begin(db, &err) || pp_db_device_put(db, fp, desc, &dev, &err))
@@ -252,7 +311,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
 }
 
 /* Starts `mpirun -np ranks <this program> --only links ...` and waits. */
-static int spawn_links(int ranks, const char *db_path, int threads) {
+static int spawn_links(int ranks, const char *db_path, int threads, pp_backend_kind backend) {
     char self[4096], np[16], th[16];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
     if (k <= 0) return pp_tool_usage_error(TOOL, "cannot find this program to start it under mpirun");
@@ -260,7 +319,8 @@ static int spawn_links(int ranks, const char *db_path, int threads) {
     snprintf(np, sizeof np, "%d", ranks);
     snprintf(th, sizeof th, "%d", threads);
     char *args[] = {"mpirun", "--allow-run-as-root", "--oversubscribe", "-np", np, self, "--only", "links",
-                    "--db", (char *)db_path, "--threads", th, NULL};
+                    "--db", (char *)db_path, "--threads", th, "--backend",
+                    backend == PP_BACKEND_CUDA ? "cuda" : "cpu", NULL};
     fflush(stdout);
     pid_t pid = fork();
     if (pid < 0) return pp_tool_usage_error(TOOL, "cannot start mpirun");
@@ -316,9 +376,9 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     const char *dbp = pp_tool_db_path(db_opt);
     if (!ops) {
-        if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads);
+        if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads, backend);
         if (ranks < 2) return pp_tool_usage_error(TOOL, "--only links needs --ranks of at least 2");
-        return spawn_links((int)ranks, dbp, (int)threads);
+        return spawn_links((int)ranks, dbp, (int)threads, backend);
     }
     if (!model) return pp_tool_usage_error(TOOL, "--model is required");
     pp_err err = {0};
@@ -522,7 +582,7 @@ int main(int argc, char **argv) {
     if (links && ranks >= 2) {
         pp_db_close(db);
         db = NULL;
-        rc = spawn_links((int)ranks, dbp, (int)threads);
+        rc = spawn_links((int)ranks, dbp, (int)threads, backend);
     }
     goto done;
 fail:
