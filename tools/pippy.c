@@ -23,6 +23,9 @@ static const struct {
     {"sim", "predict iteration time, bubble and memory of a plan or schedule"},
     {"run", "train for real, on one process or a plan's ranks under MPI"},
     {"report", "compare predicted with measured runs, with charts"},
+    {"validate", "profile, plan, run and compare a matrix of configurations"},
+    {"check", "read and check a model config, cluster spec, plan, schedule CSV or trace"},
+    {"schedule", "show, convert, check and generate schedule tables (PyTorch's CSV)"},
 };
 
 static int self_dir(char *buf, size_t n) {
@@ -45,7 +48,7 @@ static int usage(FILE *f, const char *dir) {
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/pippy-%s", dir, known[i].name);
         int have = access(path, X_OK) == 0;
-        fprintf(f, "  %-8s %s%s\n", known[i].name, known[i].what, have ? "" : " (not built yet)");
+        fprintf(f, "  %-9s %s%s\n", known[i].name, known[i].what, have ? "" : " (not built yet)");
     }
     /* Any other pippy-* executable beside us is a command too. */
     DIR *d = opendir(dir);
@@ -56,7 +59,7 @@ static int usage(FILE *f, const char *dir) {
             int listed = 0;
             for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
                 if (!strcmp(e->d_name + 6, known[i].name)) listed = 1;
-            if (!listed) fprintf(f, "  %-8s\n", e->d_name + 6);
+            if (!listed) fprintf(f, "  %-9s\n", e->d_name + 6);
         }
         closedir(d);
     }
