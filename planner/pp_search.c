@@ -148,6 +148,10 @@ static int run_sim(const pp_search_opts *o, const pp_pipeline_model *pm, const p
     const pp_link_spec *dl = o->cluster->inter_host.present ? &o->cluster->inter_host : &o->cluster->intra_host;
     in.dp_alpha = dl->present ? dl->alpha_s : 0;
     in.dp_beta = dl->present ? dl->beta_Bps : 0;
+    if (o->coll_beta > 0) {
+        in.coll_alpha = in.dp_alpha = o->coll_alpha;
+        in.coll_beta = in.dp_beta = o->coll_beta;
+    }
     in.samples_per_step = o->global_batch;
     in.tokens_per_step = (double)o->global_batch * o->seq;
     in.any_order = 1; /* the same predictions, faster: the search simulates every candidate */

@@ -41,6 +41,9 @@ typedef struct pp_search_opts {
     int (*measured_cost)(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err);
     void *measured_ctx;
     int used_measured, used_estimated;
+    /* The measured all-reduce as per-hop figures of a ring (beta 0: the
+     * cluster's links), for tied and data-parallel gradients. */
+    double coll_alpha, coll_beta;
 } pp_search_opts;
 
 typedef struct pp_candidate {

@@ -335,3 +335,44 @@ done:
     free(hosts);
     return rc;
 }
+
+int pp_linkprof_allreduce(pp_comm *c, const pp_linkprof_opts *o, double *alpha, double *beta, double *residual,
+                          pp_err *err) {
+    if (check_opts(o, err)) return -1;
+    double sizes[PP_LINK_MAX_SIZES], times[PP_LINK_MAX_SIZES], samples[64], fit[3] = {0, 0, 0};
+    int ns = 0, k = 0, rc = -1;
+    if (pp_linkprof_sizes(o, sizes, &ns, err)) return -1;
+    size_t maxb = (size_t)sizes[ns - 1];
+    float *buf = pp_calloc(maxb / sizeof(float) + 1, sizeof(float), err);
+    if (!buf) return -1;
+    int max_reps = o->max_reps < 64 ? o->max_reps : 64;
+    int min_reps = o->min_reps < max_reps ? o->min_reps : max_reps;
+    for (int si = 0; si < ns; si++) {
+        size_t n = (size_t)sizes[si];
+        if (n < 4096) continue;
+        int reps = clamp_count(o->rep_bytes, n, min_reps, max_reps);
+        for (int i = 0; i < o->warmup + reps; i++) {
+            if (pp_comm_barrier(c, err)) goto done;
+            double t0 = now_s();
+            if (pp_comm_allreduce_sum_f32(c, buf, (long long)(n / sizeof(float)), err)) goto done;
+            if (i >= o->warmup) samples[i - o->warmup] = now_s() - t0;
+        }
+        sizes[k] = (double)(n / sizeof(float) * sizeof(float));
+        times[k++] = median(samples, reps);
+    }
+    if (pp_comm_rank(c) == 0 && (k < 2 || pp_linkprof_fit(sizes, times, k, &fit[0], &fit[1], &fit[2])))
+        fit[1] = -1; /* no fit: said below on every rank */
+    if (pp_comm_bcast(c, fit, sizeof fit, 0, err)) goto done;
+    if (fit[1] <= 0) {
+        pp_err_set(err, PP_ERR_INVALID, "all-reduce profile: no alpha-beta fit over %d sizes (times do not grow with size)",
+                   k);
+        goto done;
+    }
+    *alpha = fit[0];
+    *beta = fit[1];
+    *residual = fit[2];
+    rc = 0;
+done:
+    free(buf);
+    return rc;
+}

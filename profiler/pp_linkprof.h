@@ -101,4 +101,15 @@ int pp_linkprof_pairs(const pp_linkprof_opts *o, int n_ranks, const char (*hosts
 int pp_linkprof_run(pp_comm *c, const pp_linkprof_opts *o, const int *pairs, int n_pairs,
                     pp_link_result **out, int *n_out, pp_err *err);
 
+/* The all-reduce benchmark: a sum of n floats over every rank of c
+ * (pp_comm_allreduce_sum_f32, the executor's tied and data-parallel
+ * reductions), for the message sizes of o from 4 KiB on, timed on rank 0
+ * after a barrier, median of the repetitions; fitted as
+ * t(bytes) = alpha + bytes / beta (pp_linkprof_fit). A reduction is not a
+ * copy: it reads two buffers and writes one, so its beta is well below the
+ * link's. Collective; *alpha, *beta, *residual on every rank. Returns 0 or
+ * -1 (err). */
+int pp_linkprof_allreduce(pp_comm *c, const pp_linkprof_opts *o, double *alpha, double *beta, double *residual,
+                          pp_err *err);
+
 #endif /* PP_LINKPROF_H */

@@ -650,8 +650,9 @@ int pp_sim_run(const pp_sim_input *in, pp_sim_result *out, pp_err *err) {
             }
             for (int q = 0; q < nr; q++) start = fin[ranks[q]] > start ? fin[ranks[q]] : start;
             size_t l = nr > 1 ? (size_t)ranks[0] * R + ranks[1] : 0;
-            double d = ring_allreduce(nr, in->tied_bytes[g], in->alpha && nr > 1 ? in->alpha[l] : 0,
-                                      in->beta && nr > 1 ? in->beta[l] : 0);
+            double d = in->coll_beta > 0 ? ring_allreduce(nr, in->tied_bytes[g], in->coll_alpha, in->coll_beta)
+                                         : ring_allreduce(nr, in->tied_bytes[g], in->alpha && nr > 1 ? in->alpha[l] : 0,
+                                                          in->beta && nr > 1 ? in->beta[l] : 0);
             for (int q = 0; q < nr; q++) fin[ranks[q]] = start + d;
         }
         for (int r = 0; r < R; r++) {

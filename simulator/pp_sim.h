@@ -51,6 +51,10 @@ typedef struct pp_sim_input {
     const double *peak_f, *peak_i;
     const double *param_bytes;   /* [n_stages]; may be NULL */
     double state_per_param_byte; /* extra bytes per parameter byte held (grads + optimizer), e.g. 3 */
+    /* Per-hop latency and bandwidth of the ring all-reduce of tied
+     * gradients (measured all-reduce, see pp_linkprof_allreduce); beta 0:
+     * the links between the ranks instead. */
+    double coll_alpha, coll_beta;
     int dp;                  /* data-parallel replicas (1 = none) */
     double dp_alpha, dp_beta; /* the replicas' link */
     const double *optim_s;   /* [n_stages] optimizer step time; may be NULL */

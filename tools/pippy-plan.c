@@ -172,6 +172,15 @@ int main(int argc, char **argv) {
                                            .bandwidth_gbit_s = lb * 8 / 1e9};
             printf("links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", mctx.db, nl, la * 1e6, lb / 1e9);
         }
+        int ar_n;
+        double ar_a, ar_b;
+        got = pp_tool_measured_allreduce(mctx.db, 1, &ar_n, &ar_a, &ar_b, &err);
+        if (got < 0) goto fail;
+        if (got) {
+            pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &o.coll_alpha, &o.coll_beta);
+            printf("all-reduce: measured over %d ranks in %s: %.3g us + bytes / %.3g GB/s\n", ar_n, mctx.db,
+                   ar_a * 1e6, ar_b / 1e9);
+        }
     }
     if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
         o.measured_cost = measured;

@@ -248,6 +248,9 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
     } else {
         bad = pp_linkprof_run(c, &o, NULL, 0, &res, &n, &err);
     }
+    /* The all-reduce over all the ranks (tied and data-parallel gradients). */
+    double ar_a = 0, ar_b = 0, ar_r = 0;
+    if (!bad && backend == PP_BACKEND_CPU) bad = pp_linkprof_allreduce(c, &o, &ar_a, &ar_b, &ar_r, &err);
     if (bad) {
         pp_tool_fail(TOOL, &err);
         pp_comm_abort(c, 1);
@@ -286,6 +289,19 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
             snprintf(hosts, sizeof hosts, "%s -> %s", res[i].src_host, res[i].dst_host);
             printf("%d->%-3d %-24s %12.4f %12.3f %10.3f\n", res[i].src, res[i].dst, hosts, res[i].alpha_s * 1e6,
                    res[i].beta_Bps / 1e9, res[i].residual);
+        }
+        if (ar_b > 0) {
+            pp_db_op_profile p;
+            memset(&p, 0, sizeof p);
+            snprintf(p.signature, sizeof p.signature, PP_TOOL_ALLREDUCE_SIGNATURE, pp_comm_size(c));
+            snprintf(p.kind, sizeof p.kind, "allreduce");
+            p.t[0] = ar_a;
+            p.t[1] = 1.0 / ar_b;
+            p.t[2] = ar_r;
+            p.samples[0] = 1;
+            if (pp_db_op_profile_put(db, dev, &p, &err)) goto out;
+            printf("all-reduce over %d ranks: %.2f us + bytes / %.3f GB/s (residual %.3f)\n", pp_comm_size(c),
+                   ar_a * 1e6, ar_b / 1e9, ar_r);
         }
         if (pp_db_commit(db, &err)) goto out;
         int size = pp_comm_size(c), all = size * (size - 1);

@@ -404,6 +404,23 @@ int main(int argc, char **argv) {
         in.dp_alpha = o.link_us >= 0 ? o.link_us * 1e-6 : 0;
         in.dp_beta = o.link_gbit > 0 ? o.link_gbit * 1e9 / 8 : 0;
     }
+    if (linksrc[0]) {
+        /* Links measured on this machine: so may the all-reduce be. */
+        int ar_n;
+        double ar_a, ar_b;
+        int got = pp_tool_measured_allreduce(pp_tool_db_path(o.db), 1, &ar_n, &ar_a, &ar_b, &err);
+        if (got < 0) goto fail;
+        if (got) {
+            pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &in.coll_alpha, &in.coll_beta);
+            if (!(dp > 1 && cluster && cluster->inter_host.present)) {
+                in.dp_alpha = in.coll_alpha;
+                in.dp_beta = in.coll_beta;
+            }
+            size_t l = strlen(linksrc);
+            snprintf(linksrc + l, sizeof linksrc - l, "; all-reduce measured over %d ranks: %.3g us + bytes / %.3g GB/s",
+                     ar_n, ar_a * 1e6, ar_b / 1e9);
+        }
+    }
     in.samples_per_step = samples;
     in.tokens_per_step = tokens;
     in.want_trace = o.trace != NULL;

@@ -203,16 +203,20 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     }
     if (pp_exec_gather(x, &ev, &n_ev, &ranks, &err)) goto fail;
     if (me == 0) {
+        /* The step time: the median of the steps after the first of this
+         * invocation (the first pays page faults and cold caches), the
+         * lower middle one on even counts; the only step when there is one. */
+        int skip = n_done > 1 ? 1 : 0, nm = n_done - skip;
         double *sec = malloc((size_t)(n_done ? n_done : 1) * sizeof *sec);
-        for (int i = 0; sec && i < n_done; i++) sec[i] = res[i].seconds;
+        for (int i = 0; sec && i < nm; i++) sec[i] = res[skip + i].seconds;
         double med = 0;
-        if (sec && n_done) {
-            qsort(sec, (size_t)n_done, sizeof *sec, cmp_d);
-            med = n_done % 2 ? sec[n_done / 2] : 0.5 * (sec[n_done / 2 - 1] + sec[n_done / 2]);
+        if (sec && nm) {
+            qsort(sec, (size_t)nm, sizeof *sec, cmp_d);
+            med = sec[(nm - 1) / 2];
         }
         free(sec);
-        printf("\nmeasured: %.2f ms per step (median of %d), %.0f tokens/s", med * 1e3, n_done,
-               med > 0 ? (double)plan.global_batch * plan.seq_len / med : 0);
+        printf("\nmeasured: %.2f ms per step (median of %d%s), %.0f tokens/s", med * 1e3, nm,
+               skip ? ", the first step left out" : "", med > 0 ? (double)plan.global_batch * plan.seq_len / med : 0);
         if (plan.prediction.present && plan.prediction.iteration_s > 0)
             printf("; predicted %.2f ms (measured/predicted %.3f)", plan.prediction.iteration_s * 1e3,
                    med / plan.prediction.iteration_s);

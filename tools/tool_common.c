@@ -257,6 +257,40 @@ done:
     return rc;
 }
 
+int pp_tool_measured_allreduce(const char *db_path, int threads, int *n_ranks, double *alpha, double *beta,
+                               pp_err *err) {
+    pp_db *db = NULL;
+    char fp[65];
+    long long dev;
+    int rc = this_device(db_path, threads, &db, &dev, fp, err);
+    if (rc <= 0) return rc;
+    rc = 0;
+    for (int n = 64; n >= 2 && !rc; n--) {
+        char sig[64];
+        pp_db_op_profile p;
+        int found = 0;
+        snprintf(sig, sizeof sig, PP_TOOL_ALLREDUCE_SIGNATURE, n);
+        if (pp_db_op_profile_get(db, dev, sig, &p, &found, err)) {
+            rc = -1;
+            break;
+        }
+        if (found && p.t[1] > 0) {
+            *n_ranks = n;
+            *alpha = p.t[0];
+            *beta = 1.0 / p.t[1];
+            rc = 1;
+        }
+    }
+    pp_db_close(db);
+    return rc;
+}
+
+void pp_tool_allreduce_hops(int n_ranks, double alpha, double beta, double *hop_alpha, double *hop_beta) {
+    int k = n_ranks < 2 ? 2 : n_ranks;
+    *hop_alpha = alpha / (2.0 * (k - 1));
+    *hop_beta = beta * 2.0 * (k - 1) / k;
+}
+
 int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err) {
     pp_db *db = NULL;
     pp_db_link *links = NULL;
@@ -352,6 +386,20 @@ int pp_tool_predict_plan(const pp_plan *p, const pp_graph *g, const char *db_pat
     const pp_link_spec *dl = p->cluster.inter_host.present ? &p->cluster.inter_host : &p->cluster.intra_host;
     in.dp_alpha = got ? la : dl->present ? dl->alpha_s : 0;
     in.dp_beta = got ? lb : dl->present ? dl->beta_Bps : 0;
+    int ar_n = 0;
+    double ar_a = 0, ar_b = 0;
+    int ar = cpu ? pp_tool_measured_allreduce(db_path, 1, &ar_n, &ar_a, &ar_b, err) : 0;
+    if (ar < 0) goto done;
+    if (ar) {
+        pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &in.coll_alpha, &in.coll_beta);
+        in.dp_alpha = in.coll_alpha;
+        in.dp_beta = in.coll_beta;
+        if (link_src) {
+            size_t l = strlen(link_src);
+            snprintf(link_src + l, n - l, "; all-reduce measured over %d ranks: %.3g us + bytes / %.3g GB/s", ar_n,
+                     ar_a * 1e6, ar_b / 1e9);
+        }
+    }
     in.samples_per_step = p->global_batch;
     in.tokens_per_step = (double)p->global_batch * p->seq_len;
     in.want_trace = want_trace;

@@ -59,6 +59,17 @@ int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int thr
 #define PP_TOOL_OPTIM_SIGNATURE "optim adamw f32 per-parameter"
 void pp_tool_step_signature(const struct pp_graph *g, char *buf, size_t n);
 
+/* The all-reduce measured over N ranks (pippy profile --ranks N): t(bytes) =
+ * alpha + bytes / beta. pp_tool_measured_allreduce returns 1 with the
+ * record of the most ranks (*n_ranks), 0 when none, -1 on error. */
+#define PP_TOOL_ALLREDUCE_SIGNATURE "allreduce f32 over %d ranks"
+int pp_tool_measured_allreduce(const char *db_path, int threads, int *n_ranks, double *alpha, double *beta,
+                               pp_err *err);
+/* The per-hop figures a ring all-reduce model needs to reproduce that
+ * measurement for N ranks: 2 (N - 1) hop_alpha + 2 (N - 1) / N bytes /
+ * hop_beta = alpha + bytes / beta. */
+void pp_tool_allreduce_hops(int n_ranks, double alpha, double beta, double *hop_alpha, double *hop_beta);
+
 /* The mean latency (s) and bandwidth (bytes/s) of the links measured on
  * this machine (pippy profile --ranks N), over *n links. Returns 1 when
  * there are some, 0 when none (or no database), -1 on error. */
