@@ -35,4 +35,13 @@ for pair in "0->1" "1->0"; do
   }' <<<"$line" || fail "bad figures for $pair: $line"
   ok
 done
+# The all-reduce benchmark: a positive latency and bandwidth, the same fit
+# on every rank.
+line=$(grep -F "allreduce alpha_us=" <<<"$out") || fail "no all-reduce result"
+ok
+awk '{
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+    if (!(v["alpha_us"] + 0 >= 0) || !(v["beta_GBps"] + 0 > 0) || v["same_on_all_ranks"] != "yes") exit 1
+}' <<<"$line" || fail "bad all-reduce figures: $line"
+ok
 finish

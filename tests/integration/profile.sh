@@ -56,12 +56,14 @@ expect_out "0->1"
 expect_out "1->0"
 expect_out "measured 2 of 2 ordered rank pairs: all"
 expect_out "links stored"
+expect_out "all-reduce over 2 ranks:"
 run "$PIPPY" db profiles --db "$DB"
 expect_rc 0
 expect_out "links: 2"
 # ... and sim and plan take the measured links.
 run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --db "$DB"
 expect_out "links: measured in $DB (mean of 2)"
+expect_out "all-reduce measured over 2 ranks"
 run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 4 --pp 2 --microbatches 4 --schedule 1f1b --db "$DB" \
   -o plan2.json --no-db
 expect_out "links: measured in $DB (mean of 2)"

@@ -54,6 +54,20 @@ int main(int argc, char **argv) {
                    r->sizes[i] / r->t_stream[i] / 1e9);
     }
     free(res);
+    /* The all-reduce over every rank: every rank gets the same fit. */
+    double a = 0, b = 0, resid = 0;
+    if (pp_linkprof_allreduce(c, &o, &a, &b, &resid, &err) != 0) {
+        fprintf(stderr, "pp_mpi_links_test: rank %d: %s\n", me, err.msg);
+        pp_comm_abort(c, 1);
+        return 1;
+    }
+    double mine[3] = {a, b, resid}, sum[3] = {a, b, resid};
+    if (pp_comm_allreduce_sum_f64(c, sum, 3, &err) != 0) return 1;
+    int same = 1;
+    for (int k = 0; k < 3; k++) same &= sum[k] == mine[k] * pp_comm_size(c);
+    if (me == 0)
+        printf("allreduce alpha_us=%.4f beta_GBps=%.4f residual=%.4f same_on_all_ranks=%s\n", a * 1e6, b / 1e9, resid,
+               same ? "yes" : "no");
     fflush(stdout);
     pp_comm_free(c);
     return 0;

@@ -230,6 +230,44 @@ START_TEST(test_data_parallel_and_tied) {
     ck_assert_int_eq(pp_sim_run(&in, &r, &err), 0);
     /* tied ring of 2: 2 * 0.1 + 500 / 100 = 5.2 after both ranks end; links also carry activations now (0 bytes + 0.1 s) */
     ck_assert(r.iteration_s > base + 5.2 + 0.25 - 1e-9);
+    double with_links = r.iteration_s;
+    pp_sim_result_free(&r);
+    /* A measured all-reduce replaces the links for the tied sum: 2 * 0.5 +
+     * 500 / 50 = 11 instead of 5.2, nothing else changes. */
+    in.coll_alpha = 0.5;
+    in.coll_beta = 50;
+    ck_assert_int_eq(pp_sim_run(&in, &r, &err), 0);
+    ck_assert_msg(fabs(r.iteration_s - (with_links - 5.2 + 11)) < 1e-9, "%.12g vs %.12g", r.iteration_s,
+                  with_links - 5.2 + 11);
+    pp_sim_result_free(&r);
+    pp_sched_free(&s);
+}
+END_TEST
+
+/* Peaks inside the passes: F of a microbatch momentarily holds peak_f on
+ * top of what is held, I peak_i on top of what is held less its act_f. */
+START_TEST(test_pass_peaks) {
+    pp_err err = {0};
+    pp_sched s;
+    costs c;
+    ck_assert_int_eq(pp_sched_init(&s, 1, &err), 0);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 0), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 1), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 0), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_B, 0, 1), &err);
+    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 0), &err);
+    pp_sim_input in = input(&s, 1, &c, 1, 1, 1);
+    double pf[1] = {130}, pi[1] = {180};
+    in.peak_f = pf;
+    in.peak_i = pi;
+    pp_sim_result r;
+    ck_assert_int_eq(pp_sim_run(&in, &r, &err), 0);
+    /* F1 at 100 held: 230; I0 at 200 held: 200 - 100 + 180 = 280; B1 at 140: 140 - 100 + 180 = 220 */
+    ck_assert_msg(fabs(r.peak_act_bytes[0] - 280) < 1e-9, "%g", r.peak_act_bytes[0]);
+    pp_sim_result_free(&r);
+    pi[0] = 50; /* below what the passes keep: the between-pass peak (200) stands */
+    ck_assert_int_eq(pp_sim_run(&in, &r, &err), 0);
+    ck_assert_msg(fabs(r.peak_act_bytes[0] - 230) < 1e-9, "%g", r.peak_act_bytes[0]);
     pp_sim_result_free(&r);
     pp_sched_free(&s);
 }
@@ -312,6 +350,7 @@ int main(void) {
     tcase_add_test(tc, test_data_parallel_and_tied);
     tcase_add_test(tc, test_deadlock_reported);
     tcase_add_test(tc, test_memory_timeline);
+    tcase_add_test(tc, test_pass_peaks);
     tcase_add_test(tc, test_backward_before_forward);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
