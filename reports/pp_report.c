@@ -19,34 +19,9 @@
 
 #include "core/pp_io.h"
 #include "reports/pp_report.h"
+#include "reports/pp_report_sb.h"
 
-/* ---- A growable string -------------------------------------------------- */
-
-typedef struct sb {
-    char *s;
-    size_t n, cap;
-    int bad;
-} sb;
-
-static void sb_putn(sb *b, const char *s, size_t n) {
-    if (b->bad) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->bad = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
-static void sb_puts(sb *b, const char *s) { sb_putn(b, s, strlen(s)); }
+/* ---- A growable string: reports/pp_report_sb.h ---- */
 
 static void sb_printf(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void sb_printf(sb *b, const char *fmt, ...) {

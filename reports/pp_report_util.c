@@ -10,6 +10,7 @@
 
 #include "core/pp_sched.h"
 #include "reports/pp_report.h"
+#include "reports/pp_report_sb.h"
 
 double pp_report_rel_err(double predicted, double measured) {
     if (!isfinite(predicted) || !isfinite(measured) || measured == 0) return NAN;
@@ -134,31 +135,6 @@ char *pp_report_html_escape(const char *s, pp_err *err) {
     return o;
 }
 
-/* A growable output buffer for the SVG rewrite. */
-typedef struct obuf {
-    char *s;
-    size_t n, cap;
-    int bad;
-} obuf;
-
-static void ob_put(obuf *b, const char *s, size_t n) {
-    if (b->bad) return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->n + n + 1) cap *= 2;
-        char *p = realloc(b->s, cap);
-        if (!p) {
-            b->bad = 1;
-            return;
-        }
-        b->s = p;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->n, s, n);
-    b->n += n;
-    b->s[b->n] = 0;
-}
-
 static int starts(const char *p, const char *end, const char *lit) {
     size_t l = strlen(lit);
     return (size_t)(end - p) >= l && memcmp(p, lit, l) == 0;
@@ -176,7 +152,7 @@ char *pp_report_svg_inline(const char *svg, size_t len, const char *prefix, pp_e
         pp_err_set(err, PP_ERR_PARSE, "no <svg> element in the SVG text");
         return NULL;
     }
-    obuf b = {0};
+    sb b = {0};
     size_t pl = strlen(prefix);
     while (p < end) {
         /* xmlns="..." and xmlns:x="..." (with the space before them) go. */
@@ -195,24 +171,24 @@ char *pp_report_svg_inline(const char *svg, size_t len, const char *prefix, pp_e
         /* id="X" / id='X' */
         if ((p == svg || p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\t') && starts(p, end, "id=") && p + 3 < end &&
             (p[3] == '"' || p[3] == '\'')) {
-            ob_put(&b, p, 4);
-            ob_put(&b, prefix, pl);
+            sb_putn(&b, p, 4);
+            sb_putn(&b, prefix, pl);
             p += 4;
             continue;
         }
         if (starts(p, end, "url(#")) {
-            ob_put(&b, p, 5);
-            ob_put(&b, prefix, pl);
+            sb_putn(&b, p, 5);
+            sb_putn(&b, prefix, pl);
             p += 5;
             continue;
         }
         if (starts(p, end, "href=\"#") || starts(p, end, "href='#")) {
-            ob_put(&b, p, 7);
-            ob_put(&b, prefix, pl);
+            sb_putn(&b, p, 7);
+            sb_putn(&b, prefix, pl);
             p += 7;
             continue;
         }
-        ob_put(&b, p, 1);
+        sb_putn(&b, p, 1);
         p++;
     }
     if (b.bad || !b.s) {
