@@ -374,36 +374,6 @@ static int run_sub(pp_exec *x, int type, int s, int mb, pp_err *err) {
     }
 }
 
-/* Waits at an explicit RECV cell for what it names. */
-static int run_recv(pp_exec *x, const pp_action *a, pp_err *err) {
-    if (post_for_action(x, a, err)) return fail_ctx(x, err, "posting a receive");
-    const pp_exec_stage *st = &x->st[a->stage];
-    double t0 = pp_backend_now();
-    long long bytes = 0;
-    char what[160];
-    if (a->type == PP_ACT_RECV_F) {
-        for (int k = 0; k < st->n_in; k++) {
-            pp_exec_msg *m = &x->mf[midx(x, a->mb, a->stage, k)];
-            if (!m->req) continue;
-            snprintf(what, sizeof what, "receiving the input of stage %d microbatch %d from rank %d", a->stage, a->mb,
-                     gl_rank(x, st->in_src[k]));
-            bytes += (long long)m->bytes;
-            if (wait_msg(x, m, what, err)) return -1;
-        }
-    } else {
-        for (int k = 0; k < st->n_out; k++)
-            for (int j = 0; j < st->n_cons[k]; j++) {
-                pp_exec_msg *m = &x->mb[midx(x, a->mb, st->cons[k][j].c, st->cons[k][j].k)];
-                if (!m->req) continue;
-                snprintf(what, sizeof what, "receiving the output gradient of stage %d microbatch %d from rank %d",
-                         a->stage, a->mb, gl_rank(x, st->cons[k][j].c));
-                bytes += (long long)m->bytes;
-                if (wait_msg(x, m, what, err)) return -1;
-            }
-    }
-    return add_event(x, PP_STREAM_RECV, a->type, a->stage, a->mb, t0, pp_backend_now(), bytes, err);
-}
-
 /* ---- the step ---- */
 
 static int is_compute(int type) {
@@ -460,7 +430,11 @@ int pp_exec_step(pp_exec *x, int step, pp_exec_step_result *out, pp_err *err) {
             rc = run_sub(x, a->sub[0].type, a->sub[0].stage, a->sub[0].mb, err) ||
                  run_sub(x, a->sub[1].type, a->sub[1].stage, a->sub[1].mb, err);
             break;
-        case PP_ACT_RECV_F: case PP_ACT_RECV_B: rc = run_recv(x, a, err); break;
+        case PP_ACT_RECV_F: case PP_ACT_RECV_B:
+            /* Posted, not waited for (PyTorch's runtime does the same; the
+             * compute action that needs the data waits). */
+            if (post_for_action(x, a, err)) rc = fail_ctx(x, err, "posting a receive");
+            break;
         default: break; /* sends are already posted; step-level work comes below */
         }
         if (rc) return -1;

@@ -19,8 +19,9 @@
  *              gradient back to its producer.
  *   W(s, m)    backward for weights.  B(s, m) = I then W.
  *   OVERLAP_F_B  its forward part, then its backward part.
- *   RECV_F/RECV_B  wait for those messages here (else they are waited for
- *              at the compute action that needs them).
+ *   RECV_F/RECV_B  post those receives if they are not posted yet; as in
+ *              PyTorch's runtime (and the simulator), the compute action
+ *              that needs the data waits for it, not the RECV cell.
  *   SEND_F/SEND_B, REDUCE_GRAD, OPTIM, UNSHARD, RESHARD: nothing (sends
  *              are posted as soon as their data exists; step-level work
  *              happens at the end of the step).

@@ -567,3 +567,128 @@ done:
     free_cache(cache, n_cache);
     return rc;
 }
+
+int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, const char *name, pp_plan *plan,
+                              pp_err *err) {
+    memset(plan, 0, sizeof *plan);
+    if (pp_sched_validate(table, 0, err) || pp_sched_check_deadlock(table, err)) return -1;
+    int S = pp_sched_n_stages(table), pp = table->n_ranks, m = pp_sched_n_microbatches(table), rc = -1;
+    if (m < 1 || o->global_batch % m)
+        return pp_err_set(err, PP_ERR_INVALID, "the table has %d microbatches; the global batch %d is not a multiple of it",
+                          m, o->global_batch);
+    if (pp > o->cluster->n_devices)
+        return pp_err_set(err, PP_ERR_INVALID, "the table has %d ranks; the cluster has %d devices", pp,
+                          o->cluster->n_devices);
+    int mb = o->global_batch / m;
+    built *cache = NULL;
+    int n_cache = 0;
+    pp_partition part;
+    pp_pipeline_model pm;
+    memset(&part, 0, sizeof part);
+    memset(&pm, 0, sizeof pm);
+    char *ctext = NULL;
+    int *srank = pp_calloc((unsigned long long)S, sizeof(int), err), *per = pp_calloc((unsigned long long)pp, sizeof(int), err);
+    double *speed = pp_calloc((unsigned long long)S, sizeof(double), err), *mem = pp_calloc((unsigned long long)S, sizeof(double), err),
+           *infl = pp_calloc((unsigned long long)S, sizeof(double), err), *al = pp_calloc((unsigned long long)S, sizeof(double), err),
+           *be = pp_calloc((unsigned long long)S, sizeof(double), err);
+    built *b = NULL;
+    if (!srank || !per || !speed || !mem || !infl || !al || !be || pp_sched_stage_ranks(table, srank, err)) goto done;
+    if (!(b = get_built(&cache, &n_cache, o, mb, err))) goto done;
+    for (int s = 0; s < S; s++) per[srank[s]]++;
+    for (int s = 0; s < S; s++) {
+        int r = srank[s];
+        speed[s] = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        mem[s] = device_mem(o, r) / per[r];
+        infl[s] = (double)m / per[r];
+        if (s + 1 < S) {
+            const pp_link_spec *l = pp_cluster_link(o->cluster, r, srank[s + 1]);
+            al[s] = r == srank[s + 1] || !l->present ? 0 : l->alpha_s;
+            be[s] = r == srank[s + 1] || !l->present ? 0 : l->beta_Bps;
+        }
+    }
+    pp_stage_slots sl = {.S = S, .speed = speed, .mem = mem, .inflight = infl, .alpha = al, .beta = be,
+                         .state_per_param_byte = 3};
+    if (pp_partition_dp(&b->chain.chain, &sl, &part, err)) goto done;
+    if (!part.feasible) {
+        pp_err_set(err, PP_ERR_INVALID, "no split of %s into %d stages fits in memory with %d microbatches in flight",
+                   o->cfg->name, S, m);
+        goto done;
+    }
+    plan->version = PP_PLAN_VERSION;
+    plan->model = *o->cfg;
+    size_t clen;
+    if (pp_model_config_hash(o->cfg, plan->model_hash, err) || pp_cluster_write(o->cluster, &ctext, &clen, err) ||
+        pp_cluster_parse(ctext, clen, "cluster", &plan->cluster, err))
+        goto done;
+    plan->global_batch = o->global_batch;
+    plan->micro_batch = mb;
+    plan->n_microbatches = m;
+    plan->seq_len = o->seq;
+    plan->dtype = PP_DTYPE_F32;
+    plan->pp = pp;
+    plan->dp = 1;
+    plan->virtual_stages = S / pp;
+    if (S % pp) {
+        pp_err_set(err, PP_ERR_INVALID, "the table's %d stages are not the same number on each of its %d ranks", S, pp);
+        goto done;
+    }
+    if (!(plan->stages = pp_calloc((unsigned long long)S, sizeof *plan->stages, err))) goto done;
+    plan->n_stages = S;
+    snprintf(plan->planner.method, sizeof plan->planner.method, "dp");
+    snprintf(plan->planner.status, sizeof plan->planner.status, "%s", part.status);
+    plan->planner.gap = part.gap;
+    plan->planner.solve_s = part.solve_s;
+    plan->planner.present = 1;
+    int fb[513];
+    if (S > 512) {
+        pp_err_set(err, PP_ERR_INVALID, "%d stages: at most 512", S);
+        goto done;
+    }
+    for (int s = 0; s < S; s++) {
+        pp_plan_stage *st = &plan->stages[s];
+        st->index = s;
+        st->op_lo = b->chain.unit_op[part.bounds[s]];
+        st->op_hi = b->chain.unit_op[part.bounds[s + 1]];
+        st->rank = srank[s];
+        if (!(st->devices = pp_calloc(1, sizeof(int), err))) goto done;
+        st->devices[0] = st->rank;
+        fb[s] = st->op_lo;
+    }
+    fb[S] = b->g.n_ops;
+    snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s", name);
+    if (pp_sched_copy(&plan->schedule, table, err)) goto done;
+    if (pp_pipeline_model_build(&b->g, &b->cost, S, fb, &pm, err)) goto done;
+    for (int s = 0; s < S; s++) {
+        pm.t_f[s] /= speed[s];
+        pm.t_i[s] /= speed[s];
+        pm.t_w[s] /= speed[s];
+    }
+    pp_sim_result res;
+    if (run_sim(o, &pm, table, pp, 1, &res, err)) goto done;
+    plan->prediction.present = 1;
+    plan->prediction.iteration_s = res.iteration_s;
+    plan->prediction.samples_per_s = res.samples_per_s;
+    plan->prediction.tokens_per_s = res.tokens_per_s;
+    plan->prediction.bubble_fraction = res.bubble_total_all;
+    plan->prediction.peak_memory_bytes = pp_calloc((unsigned long long)pp, sizeof(double), err);
+    if (plan->prediction.peak_memory_bytes)
+        for (int r = 0; r < pp; r++) plan->prediction.peak_memory_bytes[r] = res.peak_total_bytes[r];
+    pp_sim_result_free(&res);
+    if (!plan->prediction.peak_memory_bytes || pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err))
+        goto done;
+    rc = 0;
+done:
+    free(ctext);
+    free(srank);
+    free(per);
+    free(speed);
+    free(mem);
+    free(infl);
+    free(al);
+    free(be);
+    pp_partition_free(&part);
+    pp_pipeline_model_free(&pm);
+    free_cache(cache, n_cache);
+    if (rc) pp_plan_free(plan);
+    return rc;
+}

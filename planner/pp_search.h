@@ -70,6 +70,18 @@ void pp_search_free(pp_candidate *c, int n);
  * prediction. Returns 0 or -1 (err). The caller frees with pp_plan_free. */
 int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err);
 
+/* The plan for a given schedule table (e.g. one of PyTorch's CSV tables):
+ * pipeline degree = the table's ranks, stages placed as its cells say,
+ * microbatches = its count (global batch / microbatches sequences each,
+ * dp 1), the split by the exact DP under each stage's memory (the
+ * device's memory shared by the stages of its rank, every microbatch
+ * counted in flight), simulated with the table itself. `name` is the
+ * schedule name recorded in the plan. Returns 0 or -1 (err: the table is
+ * invalid or deadlocks, the batch does not divide, nothing fits). The
+ * caller frees with pp_plan_free. */
+int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, const char *name, pp_plan *plan,
+                              pp_err *err);
+
 /* Replaces the plan's schedule by the ILP schedule (pp_ilpsched.h) when it
  * is faster under the plan's activation memory, and records the solver's
  * status in plan->planner either way. Needs one stage per rank and p x m

@@ -38,6 +38,9 @@ static void usage(FILE *f) {
             "  --pp N               fix the pipeline degree\n"
             "  --microbatches M     fix the microbatch count\n"
             "  --schedule NAME      fix the schedule (gpipe, 1f1b, interleaved, zbh1, zbh2, zbv)\n"
+            "  --schedule-csv FILE  run this table (PyTorch's CSV, either naming): its ranks,\n"
+            "                       stage placement and microbatch count; the split is the\n"
+            "                       exact DP (no search)\n"
             "  --virtual V          stages per rank for interleaved (default 2)\n"
             "  --mem-cap GIB        memory per device (default: the cluster's)\n"
             "  --granularity G      block (default) or op: where splits may fall\n"
@@ -86,10 +89,10 @@ int main(int argc, char **argv) {
         {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
         {"no-db", no_argument, 0, 'N'},            {"help", no_argument, 0, 'h'},
-        {"ilp-schedule", required_argument, 0, 'I'},
+        {"ilp-schedule", required_argument, 0, 'I'}, {"schedule-csv", required_argument, 0, 'X'},
         {0, 0, 0, 0},
     };
-    const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL;
+    const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL, *csv = NULL;
     long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
     int no_db = 0, c;
     double ilp_s = 0;
@@ -122,6 +125,7 @@ int main(int argc, char **argv) {
             else if (strcmp(optarg, "block") != 0) return pp_tool_usage_error(TOOL, "--granularity: block or op");
             break;
         case 'S': o.split_at = optarg; break;
+        case 'X': csv = optarg; break;
         case 'f':
             o.flops_per_s = strtod(optarg, &end) * 1e12;
             if (*end || !(o.flops_per_s > 0)) return pp_tool_usage_error(TOOL, "--tflops: '%s' is not > 0", optarg);
@@ -144,6 +148,9 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     if (!model || !cluster || !batch || !outp)
         return pp_tool_usage_error(TOOL, "--model, --cluster, --batch and -o are required");
+    if (csv && (pp || mbs || o.schedule >= 0 || o.split_at || ilp_s > 0))
+        return pp_tool_usage_error(TOOL, "--schedule-csv fixes ranks, stages, microbatches and schedule: drop --pp, "
+                                         "--microbatches, --schedule, --split-at and --ilp-schedule");
     pp_err err = {0};
     char mpath[4096], cpath[4096];
     pp_model_config cfg;
@@ -191,6 +198,25 @@ int main(int argc, char **argv) {
     pp_plan plan;
     memset(&plan, 0, sizeof plan);
     char *pjson = NULL, *cjson = NULL;
+    if (csv) {
+        /* A given table: no search. */
+        pp_sched table;
+        pp_sched_naming found;
+        if (pp_sched_load_csv(csv, PP_NAMING_AUTO, &table, &found, &err)) goto fail;
+        const char *base = strrchr(csv, '/');
+        base = base ? base + 1 : csv;
+        size_t bl = strlen(base);
+        if (bl > 4 && !strcmp(base + bl - 4, ".csv")) bl -= 4;
+        char name[32];
+        snprintf(name, sizeof name, "csv:%.*s", (int)(bl < 27 ? bl : 27), base);
+        int bad = pp_search_plan_from_table(&o, &table, name, &plan, &err);
+        pp_sched_free(&table);
+        if (bad) goto fail;
+        printf("schedule %s (%s naming): %d ranks, %d stages, %d microbatches\n", csv,
+               found == PP_NAMING_LEGACY ? "legacy" : "current", plan.pp, plan.n_stages, plan.n_microbatches);
+        if (o.used_measured) printf("costs: %s\n", mctx.last);
+        goto write;
+    }
     if (pp_search(&o, &cands, &n, &err)) goto fail;
     if (o.used_measured)
         printf("costs: %s for %d of %d micro-batch sizes searched\n", mctx.last, o.used_measured,
@@ -228,6 +254,7 @@ int main(int argc, char **argv) {
                    ? "; it replaces the schedule"
                    : "; the searched schedule stays");
     }
+write:
     printf("\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
            plan.schedule_name, plan.n_microbatches, plan.micro_batch, plan.planner.method, plan.planner.status,
            plan.planner.gap, plan.planner.solve_s);

@@ -73,6 +73,20 @@ ok
 [ "$(wc -l <<<"$a")" -eq 3 ] || fail "expected 3 resumed steps, got [$a]"
 ok
 
+# 2b. PyTorch's table with explicit sends and receives, planned from its CSV
+#     and run through pippy run (its RECV cells post, the compute waits).
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 16 --seq 32 --no-db -o csvplan.json \
+  --schedule-csv "$PP_SHARED_DIR/compat/pytorch-schedules/zb1p_2rank_2stagep_comms.csv"
+expect_rc 0
+expect_out "csv:zb1p_2rank_2stagep_comms, 8 microbatches of 2"
+run timeout 120 "$PIPPY" run --plan csvplan.json --steps 3 --no-db
+expect_rc 0
+expect_out "step    3/3"
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 16 --pp 2 --no-db -o x.json \
+  --schedule-csv "$PP_SHARED_DIR/compat/pytorch-schedules/zb1p_2rank_2stagep_comms.csv"
+expect_rc 2
+expect_err "--schedule-csv fixes ranks"
+
 # 3a. A rank killed mid-run.
 "$PIPPY" run --plan plan.json --steps 100000 --checkpoint ck2 --checkpoint-every 2 --status-dir st --timeout 20 \
   --no-db --log-every 1000 >k.out 2>k.err &
