@@ -12,6 +12,10 @@ PACKAGES=(
   libglpk-dev                        # planner/ (MILP)
   gnuplot-nox                        # reports/ (charts)
 )
+# With a CUDA toolkit, nvcc compiles the host side of kernels/cuda/ with g++.
+if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null 2>&1; then
+  PACKAGES+=(g++)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
