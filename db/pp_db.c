@@ -1097,6 +1097,66 @@ cleanup:
     "p.f_samples, p.i_samples, p.w_samples, p.param_bytes, p.keep_f_bytes, p.keep_w_bytes, "                  \
     "p.workspace_bytes, p.measured_at FROM op_profiles p JOIN op_signatures s ON s.id = p.signature_id "
 
+/* Grows *items (elem bytes each, *cap slots) to at least need slots, like
+ * pp_grow but with a long long count. Returns 0, or -1 with err set (the old
+ * array stays valid). */
+static int grow_ll(void **items, long long *cap, long long need, size_t elem, pp_err *err) {
+    if (need <= *cap) return 0;
+    long long c = *cap > 0 ? *cap : 16;
+    while (c < need) c *= 2;
+    void *p = pp_realloc(*items, (unsigned long long)c * elem, err);
+    if (!p) return -1;
+    *items = p;
+    *cap = c;
+    return 0;
+}
+
+/* Fills one row struct from the current result row (the struct is zeroed
+ * first). */
+typedef void (*row_fill_fn)(sqlite3_stmt *st, void *row);
+
+/* Runs sql with the n_binds int64 values bound to ?1, ?2, ... and returns
+ * its rows as a malloc'd array (*rows, caller frees with free(); NULL when
+ * *n is 0) of row_size-byte structs filled by fill. `what` names the query
+ * in errors. Returns 0, or -1 with err set, *rows NULL and *n 0. For rows
+ * that own no memory (the profile, link and run readers). */
+static int select_rows(pp_db *db, const char *sql, const long long *binds, int n_binds, size_t row_size,
+                       row_fill_fn fill, void **rows, long long *n, const char *what, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    char *a = NULL;
+    long long cnt = 0, cap = 0;
+    int rc, ret = -1;
+    *rows = NULL;
+    *n = 0;
+    DB_CHECK(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), "%s", what);
+    for (int i = 0; i < n_binds; i++) DB_CHECK(sqlite3_bind_int64(st, i + 1, binds[i]), "%s", what);
+    for (;;) {
+        DB_CHECK(sqlite3_step(st), "%s", what);
+        if (rc == SQLITE_DONE) break;
+        if (grow_ll((void **)&a, &cap, cnt + 1, row_size, err)) goto cleanup;
+        memset(a + cnt * row_size, 0, row_size);
+        fill(st, a + cnt * row_size);
+        cnt++;
+    }
+    *rows = a;
+    *n = cnt;
+    a = NULL;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    free(a);
+    return ret;
+}
+
+/* select_rows for an int count. */
+static int select_rows_int(pp_db *db, const char *sql, const long long *binds, int n_binds, size_t row_size,
+                           row_fill_fn fill, void **rows, int *n, const char *what, pp_err *err) {
+    long long k = 0;
+    int rc = select_rows(db, sql, binds, n_binds, row_size, fill, rows, &k, what, err);
+    *n = (int)k;
+    return rc;
+}
+
 static void profile_fill(sqlite3_stmt *st, pp_db_op_profile *r) {
     memset(r, 0, sizeof *r);
     r->device_id = sqlite3_column_int64(st, 0);
@@ -1137,31 +1197,14 @@ cleanup:
     return ret;
 }
 
+static void profile_row(sqlite3_stmt *st, void *row) { profile_fill(st, row); }
+
 int pp_db_op_profiles_list(pp_db *db, long long device_id, pp_db_op_profile **rows, int *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_op_profile *a = NULL;
-    int rc, ret = -1, cnt = 0, cap = 0;
     *rows = NULL;
     *n = 0;
     if (db->version < PROFILES_SINCE) return 0;
-    DB_CHECK(sqlite3_prepare_v2(db->h, PROFILE_SELECT "WHERE ?1 <= 0 OR p.device_id = ?1 ORDER BY p.device_id, p.id",
-                                -1, &st, NULL),
-             "listing op profiles");
-    DB_CHECK(sqlite3_bind_int64(st, 1, device_id), "listing op profiles");
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "listing op profiles");
-        if (rc == SQLITE_DONE) break;
-        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        profile_fill(st, &a[cnt++]);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    return select_rows_int(db, PROFILE_SELECT "WHERE ?1 <= 0 OR p.device_id = ?1 ORDER BY p.device_id, p.id",
+                           &device_id, 1, sizeof **rows, profile_row, (void **)rows, n, "listing op profiles", err);
 }
 
 void pp_db_op_profiles_free(pp_db_op_profile *rows) { free(rows); }
@@ -1219,45 +1262,29 @@ cleanup:
     return ret;
 }
 
+static void link_row(sqlite3_stmt *st, void *row) {
+    pp_db_link *r = row;
+    r->device_id = sqlite3_column_int64(st, 0);
+    r->src_rank = sqlite3_column_int(st, 1);
+    r->dst_rank = sqlite3_column_int(st, 2);
+    col_copy(st, 3, r->src_host, sizeof r->src_host);
+    col_copy(st, 4, r->dst_host, sizeof r->dst_host);
+    r->alpha_s = sqlite3_column_double(st, 5);
+    r->beta_Bps = sqlite3_column_double(st, 6);
+    r->residual = sqlite3_column_double(st, 7);
+    col_copy(st, 8, r->sizes_json, sizeof r->sizes_json);
+    col_copy(st, 9, r->measured_at, sizeof r->measured_at);
+}
+
 int pp_db_links_list(pp_db *db, long long device_id, pp_db_link **rows, int *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_link *a = NULL;
-    int rc, ret = -1, cnt = 0, cap = 0;
     *rows = NULL;
     *n = 0;
     if (db->version < PROFILES_SINCE) return 0;
-    DB_CHECK(sqlite3_prepare_v2(db->h,
-                                "SELECT device_id, src_rank, dst_rank, src_host, dst_host, alpha_s, beta_Bps, "
-                                "residual, sizes_json, measured_at FROM links WHERE ?1 <= 0 OR device_id = ?1 "
-                                "ORDER BY device_id, src_rank, dst_rank, src_host, dst_host",
-                                -1, &st, NULL),
-             "listing links");
-    DB_CHECK(sqlite3_bind_int64(st, 1, device_id), "listing links");
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "listing links");
-        if (rc == SQLITE_DONE) break;
-        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        pp_db_link *r = &a[cnt++];
-        memset(r, 0, sizeof *r);
-        r->device_id = sqlite3_column_int64(st, 0);
-        r->src_rank = sqlite3_column_int(st, 1);
-        r->dst_rank = sqlite3_column_int(st, 2);
-        col_copy(st, 3, r->src_host, sizeof r->src_host);
-        col_copy(st, 4, r->dst_host, sizeof r->dst_host);
-        r->alpha_s = sqlite3_column_double(st, 5);
-        r->beta_Bps = sqlite3_column_double(st, 6);
-        r->residual = sqlite3_column_double(st, 7);
-        col_copy(st, 8, r->sizes_json, sizeof r->sizes_json);
-        col_copy(st, 9, r->measured_at, sizeof r->measured_at);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    return select_rows_int(db,
+                           "SELECT device_id, src_rank, dst_rank, src_host, dst_host, alpha_s, beta_Bps, "
+                           "residual, sizes_json, measured_at FROM links WHERE ?1 <= 0 OR device_id = ?1 "
+                           "ORDER BY device_id, src_rank, dst_rank, src_host, dst_host",
+                           &device_id, 1, sizeof **rows, link_row, (void **)rows, n, "listing links", err);
 }
 
 void pp_db_links_free(pp_db_link *rows) { free(rows); }
@@ -1294,20 +1321,6 @@ static int bind_real_or_null(sqlite3_stmt *st, int i, double v) {
 /* Column i as a double, NaN for NULL. */
 static double col_real_or_nan(sqlite3_stmt *st, int i) {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? NAN : sqlite3_column_double(st, i);
-}
-
-/* Grows *items (elem bytes each, *cap slots) to at least need slots, like
- * pp_grow but with a long long count. Returns 0, or -1 with err set (the old
- * array stays valid). */
-static int grow_ll(void **items, long long *cap, long long need, size_t elem, pp_err *err) {
-    if (need <= *cap) return 0;
-    long long c = *cap > 0 ? *cap : 16;
-    while (c < need) c *= 2;
-    void *p = pp_realloc(*items, (unsigned long long)c * elem, err);
-    if (!p) return -1;
-    *items = p;
-    *cap = c;
-    return 0;
 }
 
 /* Checks a run and its rows against pp_db_run_put's contract (pp_db.h);
@@ -1583,28 +1596,14 @@ static void run_fill(sqlite3_stmt *st, pp_db_run *r) {
     r->final_loss = col_real_or_nan(st, 19);
 }
 
+static void run_row(sqlite3_stmt *st, void *row) { run_fill(st, row); }
+
 int pp_db_runs_list(pp_db *db, pp_db_run **rows, int *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_run *a = NULL;
-    int rc, ret = -1, cnt = 0, cap = 0;
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;
-    DB_CHECK(sqlite3_prepare_v2(db->h, RUN_SELECT "ORDER BY id DESC", -1, &st, NULL), "listing runs");
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "listing runs");
-        if (rc == SQLITE_DONE) break;
-        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        run_fill(st, &a[cnt++]);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    return select_rows_int(db, RUN_SELECT "ORDER BY id DESC", NULL, 0, sizeof **rows, run_row, (void **)rows, n,
+                           "listing runs", err);
 }
 
 int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *err) {
@@ -1626,76 +1625,56 @@ cleanup:
     return ret;
 }
 
+static void step_row(sqlite3_stmt *st, void *row) {
+    pp_db_run_step *s = row;
+    s->step = sqlite3_column_int(st, 0);
+    s->loss = col_real_or_nan(st, 1);
+    s->grad_norm = col_real_or_nan(st, 2);
+    s->seconds = sqlite3_column_double(st, 3);
+}
+
 int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_run_step *a = NULL;
-    int rc, ret = -1, cnt = 0, cap = 0;
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;
-    DB_CHECK(sqlite3_prepare_v2(db->h,
-                                "SELECT step, loss, grad_norm, seconds FROM run_steps WHERE run_id = ?1 ORDER BY step",
-                                -1, &st, NULL),
-             "reading the steps of run %lld", id);
-    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the steps of run %lld", id);
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "reading the steps of run %lld", id);
-        if (rc == SQLITE_DONE) break;
-        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        pp_db_run_step *s = &a[cnt++];
-        s->step = sqlite3_column_int(st, 0);
-        s->loss = col_real_or_nan(st, 1);
-        s->grad_norm = col_real_or_nan(st, 2);
-        s->seconds = sqlite3_column_double(st, 3);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    char what[96];
+    snprintf(what, sizeof what, "reading the steps of run %lld", id);
+    return select_rows_int(db, "SELECT step, loss, grad_norm, seconds FROM run_steps WHERE run_id = ?1 ORDER BY step",
+                           &id, 1, sizeof **rows, step_row, (void **)rows, n, what, err);
+}
+
+static void rank_row(sqlite3_stmt *st, void *row) {
+    pp_db_run_rank *k = row;
+    k->rank = sqlite3_column_int(st, 0);
+    col_copy(st, 1, k->host, sizeof k->host);
+    k->peak_bytes = sqlite3_column_int64(st, 2);
+    k->busy_s = sqlite3_column_double(st, 3);
 }
 
 int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_run_rank *a = NULL;
-    int rc, ret = -1, cnt = 0, cap = 0;
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;
-    DB_CHECK(sqlite3_prepare_v2(db->h,
-                                "SELECT rank, host, peak_bytes, busy_s FROM run_ranks WHERE run_id = ?1 ORDER BY rank",
-                                -1, &st, NULL),
-             "reading the ranks of run %lld", id);
-    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the ranks of run %lld", id);
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "reading the ranks of run %lld", id);
-        if (rc == SQLITE_DONE) break;
-        if (pp_grow((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        pp_db_run_rank *k = &a[cnt++];
-        memset(k, 0, sizeof *k);
-        k->rank = sqlite3_column_int(st, 0);
-        col_copy(st, 1, k->host, sizeof k->host);
-        k->peak_bytes = sqlite3_column_int64(st, 2);
-        k->busy_s = sqlite3_column_double(st, 3);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    char what[96];
+    snprintf(what, sizeof what, "reading the ranks of run %lld", id);
+    return select_rows_int(db, "SELECT rank, host, peak_bytes, busy_s FROM run_ranks WHERE run_id = ?1 ORDER BY rank",
+                           &id, 1, sizeof **rows, rank_row, (void **)rows, n, what, err);
+}
+
+static void event_row(sqlite3_stmt *st, void *row) {
+    pp_db_run_event *r = row;
+    r->step = sqlite3_column_int(st, 0);
+    r->ev.rank = sqlite3_column_int(st, 1);
+    r->ev.stream = sqlite3_column_int(st, 2);
+    r->ev.action = sqlite3_column_int(st, 3);
+    r->ev.stage = sqlite3_column_int(st, 4);
+    r->ev.mb = sqlite3_column_int(st, 5);
+    r->ev.start = sqlite3_column_double(st, 6);
+    r->ev.end = sqlite3_column_double(st, 7);
+    r->ev.bytes = sqlite3_column_int64(st, 8);
 }
 
 int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err) {
-    sqlite3_stmt *st = NULL;
-    pp_db_run_event *a = NULL;
-    long long cnt = 0, cap = 0;
-    int rc, ret = -1;
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;
@@ -1704,33 +1683,10 @@ int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, 
                                  "WHERE run_id = ?1 ORDER BY step, rank, stream, start_s, end_s, rowid"
                                : "SELECT step, rank, stream, action, stage, mb, start_s, end_s, bytes FROM run_events "
                                  "WHERE run_id = ?1 AND step = ?2 ORDER BY rank, stream, start_s, end_s, rowid";
-    DB_CHECK(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), "reading the events of run %lld", id);
-    DB_CHECK(sqlite3_bind_int64(st, 1, id), "reading the events of run %lld", id);
-    if (step >= 0) DB_CHECK(sqlite3_bind_int(st, 2, step), "reading the events of run %lld", id);
-    for (;;) {
-        DB_CHECK(sqlite3_step(st), "reading the events of run %lld", id);
-        if (rc == SQLITE_DONE) break;
-        if (grow_ll((void **)&a, &cap, cnt + 1, sizeof *a, err)) goto cleanup;
-        pp_db_run_event *r = &a[cnt++];
-        memset(r, 0, sizeof *r);
-        r->step = sqlite3_column_int(st, 0);
-        r->ev.rank = sqlite3_column_int(st, 1);
-        r->ev.stream = sqlite3_column_int(st, 2);
-        r->ev.action = sqlite3_column_int(st, 3);
-        r->ev.stage = sqlite3_column_int(st, 4);
-        r->ev.mb = sqlite3_column_int(st, 5);
-        r->ev.start = sqlite3_column_double(st, 6);
-        r->ev.end = sqlite3_column_double(st, 7);
-        r->ev.bytes = sqlite3_column_int64(st, 8);
-    }
-    *rows = a;
-    *n = cnt;
-    a = NULL;
-    ret = 0;
-cleanup:
-    sqlite3_finalize(st);
-    free(a);
-    return ret;
+    long long binds[2] = {id, step};
+    char what[96];
+    snprintf(what, sizeof what, "reading the events of run %lld", id);
+    return select_rows(db, sql, binds, step < 0 ? 1 : 2, sizeof **rows, event_row, (void **)rows, n, what, err);
 }
 
 int pp_db_run_event_count(pp_db *db, long long id, long long *n, pp_err *err) {
