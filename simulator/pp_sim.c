@@ -141,40 +141,28 @@ static void wake(sim *s, int r, int want, int key, double arr) {
  * microbatch m at time t from the action (r, idx). */
 static int post(sim *s, int fwd, int st, int m, double t, int r, int idx) {
     int ra = s->stage_rank[st], ok = 1;
-    if (fwd) {
-        for (int k = s->cons_off[st]; k < s->cons_off[st + 1]; k++) {
-            int c = s->cons[k], rc = s->stage_rank[c];
-            if (rc == ra || rc < 0) continue;
-            double arr = send_msg(s, ra, rc, xfer_bytes(s, st, c), t, &ok);
-            size_t key = KEY(s, c, m);
-            if (s->fwd_pend[key] <= 0) continue; /* posted twice: ignore the repeat */
-            s->fwd_pend[key]--;
-            if (arr >= s->fwd_arr[key]) {
-                s->fwd_arr[key] = arr;
-                if (s->fwd_from_r) {
-                    s->fwd_from_r[key] = r;
-                    s->fwd_from_i[key] = idx;
-                }
+    /* Forward: to each consumer c of st, keyed (c, m); backward: to each
+     * source p of st, keyed (p, m). */
+    const int *peer = fwd ? s->cons : s->src;
+    int lo = fwd ? s->cons_off[st] : s->src_off[st], hi = fwd ? s->cons_off[st + 1] : s->src_off[st + 1];
+    int32_t *pend = fwd ? s->fwd_pend : s->bwd_pend;
+    double *arrv = fwd ? s->fwd_arr : s->bwd_arr;
+    int32_t *from_r = fwd ? s->fwd_from_r : s->bwd_from_r, *from_i = fwd ? s->fwd_from_i : s->bwd_from_i;
+    for (int k = lo; k < hi; k++) {
+        int q = peer[k], rq = s->stage_rank[q];
+        if (rq == ra || rq < 0) continue;
+        double arr = send_msg(s, ra, rq, fwd ? xfer_bytes(s, st, q) : xfer_bytes(s, q, st), t, &ok);
+        size_t key = KEY(s, q, m);
+        if (pend[key] <= 0) continue; /* posted twice: ignore the repeat */
+        pend[key]--;
+        if (arr >= arrv[key]) {
+            arrv[key] = arr;
+            if (from_r) {
+                from_r[key] = r;
+                from_i[key] = idx;
             }
-            if (s->fwd_pend[key] == 0) wake(s, rc, WAIT_FWD, (int)key, s->fwd_arr[key]);
         }
-    } else {
-        for (int k = s->src_off[st]; k < s->src_off[st + 1]; k++) {
-            int p = s->src[k], rp = s->stage_rank[p];
-            if (rp == ra || rp < 0) continue;
-            double arr = send_msg(s, ra, rp, xfer_bytes(s, p, st), t, &ok);
-            size_t key = KEY(s, p, m);
-            if (s->bwd_pend[key] <= 0) continue;
-            s->bwd_pend[key]--;
-            if (arr >= s->bwd_arr[key]) {
-                s->bwd_arr[key] = arr;
-                if (s->bwd_from_r) {
-                    s->bwd_from_r[key] = r;
-                    s->bwd_from_i[key] = idx;
-                }
-            }
-            if (s->bwd_pend[key] == 0) wake(s, rp, WAIT_BWD, (int)key, s->bwd_arr[key]);
-        }
+        if (pend[key] == 0) wake(s, rq, fwd ? WAIT_FWD : WAIT_BWD, (int)key, arrv[key]);
     }
     return ok ? 0 : -1;
 }
