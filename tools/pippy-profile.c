@@ -110,12 +110,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
             reps = want < reps ? reps : want > 15 ? 15 : want;
         }
     }
-    for (int i = 1; i < reps; i++)
-        for (int j = i; j > 0 && ts[j - 1] > ts[j]; j--) {
-            double x = ts[j];
-            ts[j] = ts[j - 1];
-            ts[j - 1] = x;
-        }
+    pp_tool_sort(ts, reps);
     *out = ts[reps / 2];
     /* The step-level work the executor does per parameter: gradient norm,
      * AdamW, zeroing (median of reps, per parameter). */
@@ -133,12 +128,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
         if (r >= 0) ts[r] = pp_backend_now() - t0;
     }
     pp_optim_free(&opt, be);
-    for (int i = 1; i < reps; i++)
-        for (int j = i; j > 0 && ts[j - 1] > ts[j]; j--) {
-            double x = ts[j];
-            ts[j] = ts[j - 1];
-            ts[j - 1] = x;
-        }
+    pp_tool_sort(ts, reps);
     *optim_per_param = np > 0 ? ts[reps / 2] / (double)np : 0;
     rc = 0;
 done:

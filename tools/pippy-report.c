@@ -64,11 +64,6 @@ static int measured_cost(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_
     return pp_tool_measured_cost(m->db, g, 1, out, m->last, sizeof m->last, &missing, err);
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Everything owned here, freed in one place. */
 typedef struct ctx {
     pp_plan plan;
@@ -236,8 +231,7 @@ static int measured_throughput(ctx *c, int *n_series, pp_err *err) {
                     vals[nv++] = c->runs[i].tokens_per_s;
                     used[i] = 1;
                 }
-            qsort(vals, (size_t)nv, sizeof *vals, cmp_double);
-            double med = nv % 2 ? vals[nv / 2] : 0.5 * (vals[nv / 2 - 1] + vals[nv / 2]);
+            double med = pp_tool_median(vals, nv);
             c->tm_pts[np++] = (pp_report_point){m, med};
             c->tm[k].n++;
         }

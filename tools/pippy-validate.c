@@ -77,17 +77,6 @@ typedef struct row {
     int ok;
 } row;
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    if (!n) return NAN;
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", required_argument, 0, 'm'},       {"micro-batch", required_argument, 0, 'b'},
@@ -277,7 +266,7 @@ int main(int argc, char **argv) {
     if (ne)
         printf("\n%d configurations: |predicted - measured| / measured iteration time: median %.1f%%, max %.1f%%; "
                "peak memory per rank: median %.1f%%, max %.1f%%\n",
-               ne, 100 * median(et, ne), 100 * worst_t, 100 * median(em, ne), 100 * worst_m);
+               ne, 100 * pp_tool_median(et, ne), 100 * worst_t, 100 * pp_tool_median(em, ne), 100 * worst_m);
     if (failed) printf("%d configurations failed (see %s)\n", failed, log);
     printf("stored in %s; `pippy report --plan %s/plan-<schedule>-m<M>.json -o DIR` draws one\n", dbp, outdir);
     free(et);

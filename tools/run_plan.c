@@ -43,11 +43,6 @@ static void status_write(const char *dir, int rank, const char *what, const char
     pp_io_write_atomic(p, text, strlen(text), NULL);
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Stores the run (rank 0). */
 static int store_run(const run_plan_opts *ro, const pp_plan *plan, const char *hash, int first, int n_steps,
                      const pp_exec_step_result *res, const pp_exec_event *ev, long long n_ev,
@@ -211,7 +206,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         for (int i = 0; sec && i < nm; i++) sec[i] = res[skip + i].seconds;
         double med = 0;
         if (sec && nm) {
-            qsort(sec, (size_t)nm, sizeof *sec, cmp_d);
+            pp_tool_sort(sec, nm);
             med = sec[(nm - 1) / 2];
         }
         free(sec);

@@ -15,6 +15,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +191,21 @@ void pp_tool_step_signature(const pp_graph *g, char *buf, size_t n) {
     char hex[17];
     for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
     snprintf(buf, n, "step %s %d ops", hex, g->n_ops);
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+void pp_tool_sort(double *v, int n) {
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_double);
+}
+
+double pp_tool_median(double *v, int n) {
+    if (n < 1) return NAN;
+    pp_tool_sort(v, n);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,

@@ -90,6 +90,12 @@ int pp_tool_predict_plan(const struct pp_plan *p, const struct pp_graph *g, cons
                          int want_timeline, struct pp_sim_result *res, char *cost_src, char *link_src, size_t n,
                          double *stage_t, pp_err *err);
 
+/* Sorts v[0 .. n) ascending, in place. */
+void pp_tool_sort(double *v, int n);
+/* The median of v[0 .. n) (sorting v): the middle value, the mean of the
+ * two middle ones for an even n; NAN when n is 0. */
+double pp_tool_median(double *v, int n);
+
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
 int pp_tool_print_json(struct pp_jw *w, pp_err *err);
