@@ -37,6 +37,12 @@ static void onef1b(pp_sched *s, int p, int m) {
     }
 }
 
+/* A table from CSV text (current naming). */
+static void from_csv(pp_sched *s, const char *csv) {
+    pp_err err = {0};
+    ck_assert_msg(pp_sched_parse_csv(csv, strlen(csv), "test", PP_NAMING_CURRENT, s, NULL, &err) == 0, "%s", err.msg);
+}
+
 typedef struct costs {
     double f[64], i[64], w[64], af[64], aw[64], pb[64];
 } costs;
@@ -250,12 +256,7 @@ START_TEST(test_pass_peaks) {
     pp_err err = {0};
     pp_sched s;
     costs c;
-    ck_assert_int_eq(pp_sched_init(&s, 1, &err), 0);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 1), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_B, 0, 1), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 0), &err);
+    from_csv(&s, "0F0,0F1,0I0,0B1,0W0");
     pp_sim_input in = input(&s, 1, &c, 1, 1, 1);
     double pf[1] = {130}, pi[1] = {180};
     in.peak_f = pf;
@@ -299,10 +300,7 @@ START_TEST(test_backward_before_forward) {
     pp_err err = {0};
     pp_sched s;
     costs c;
-    ck_assert_int_eq(pp_sched_init(&s, 1, &err), 0);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 0), &err);
+    from_csv(&s, "0I0,0F0,0W0");
     pp_sim_input in = input(&s, 1, &c, 1, 1, 1);
     pp_sim_result r;
     ck_assert_int_eq(pp_sim_run(&in, &r, &err), -1);
@@ -315,13 +313,7 @@ START_TEST(test_memory_timeline) {
     pp_err err = {0};
     pp_sched s;
     costs c;
-    ck_assert_int_eq(pp_sched_init(&s, 1, &err), 0);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, 0, 1), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 0), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_I, 0, 1), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 1), &err);
-    pp_sched_push(&s, 0, pp_action_make(PP_ACT_W, 0, 0), &err);
+    from_csv(&s, "0F0,0F1,0I0,0I1,0W1,0W0");
     pp_sim_input in = input(&s, 1, &c, 1, 1, 1);
     in.want_timeline = 1;
     pp_sim_result r;
