@@ -48,8 +48,8 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-/* Runs argv (a pippy command) with stdout to `log` (appended) unless quiet
- * is 0; returns its exit status. */
+/* Runs argv (a pippy command) with its stdout appended to `log` (when not
+ * NULL); returns its exit status. */
 static int spawn(char *const argv[], const char *log) {
     fflush(stdout);
     pid_t pid = fork();

@@ -46,16 +46,14 @@ static void status_write(const char *dir, int rank, const char *what, const char
 /* Stores the run (rank 0). */
 static int store_run(const run_plan_opts *ro, const pp_plan *plan, const char *hash, int first, int n_steps,
                      const pp_exec_step_result *res, const pp_exec_event *ev, long long n_ev,
-                     const pp_exec_rank_info *ranks, int n_ranks, double median_s, const char *fail_msg,
-                     pp_err *err) {
+                     const pp_exec_rank_info *ranks, int n_ranks, double median_s, pp_err *err) {
     pp_db *db = NULL;
     pp_db_run run;
     memset(&run, 0, sizeof run);
     snprintf(run.plan_hash, sizeof run.plan_hash, "%s", hash);
     snprintf(run.model, sizeof run.model, "%s", plan->model.name);
     snprintf(run.schedule, sizeof run.schedule, "%s", plan->schedule_name);
-    snprintf(run.status, sizeof run.status, "%s", fail_msg ? "failed" : "ok");
-    snprintf(run.message, sizeof run.message, "%s", fail_msg ? fail_msg : "");
+    snprintf(run.status, sizeof run.status, "ok");
     run.pp = plan->pp;
     run.dp = plan->dp;
     run.n_ranks = n_ranks;
@@ -68,9 +66,7 @@ static int store_run(const run_plan_opts *ro, const pp_plan *plan, const char *h
     run.iteration_s = median_s;
     run.tokens_per_s = median_s > 0 ? (double)plan->global_batch * plan->seq_len / median_s : 0;
     run.predicted_iteration_s = plan->prediction.present ? plan->prediction.iteration_s : 0;
-    run.final_loss = NAN;
-    for (int i = 0; i < n_steps; i++)
-        if (!fail_msg || i < n_steps - 1) run.final_loss = res[i].loss;
+    run.final_loss = n_steps ? res[n_steps - 1].loss : NAN;
     pp_db_run_step *st = calloc((size_t)(n_steps ? n_steps : 1), sizeof *st);
     pp_db_run_rank *rk = calloc((size_t)n_ranks, sizeof *rk);
     pp_db_run_event *de = calloc((size_t)(n_ev ? n_ev : 1), sizeof *de);
@@ -228,7 +224,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         }
         if (ro->trace_path && save_trace(ro->trace_path, ev, n_ev, &err)) goto fail;
         if (ro->trace_path) printf("trace: %s (Chrome JSON)\n", ro->trace_path);
-        if (ro->use_db && store_run(ro, &plan, hash, first, n_done, res, ev, n_ev, ranks, n, med, NULL, &err)) goto fail;
+        if (ro->use_db && store_run(ro, &plan, hash, first, n_done, res, ev, n_ev, ranks, n, med, &err)) goto fail;
     }
     status_write(sdir, me, "done", "ok\n");
     rc = 0;
