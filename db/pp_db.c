@@ -356,6 +356,12 @@ static int open_conn(pp_db *db, int flags, pp_err *err) {
     int rc, ret = -1;
     DB_CHECK(sqlite3_open_v2(db->path, &db->h, flags, NULL), "opening");
     DB_CHECK(sqlite3_busy_timeout(db->h, PP_DB_BUSY_TIMEOUT_MS), "setting the busy timeout");
+    /* SQLite falls back to a read-only connection, without a word, when the
+     * file cannot be opened for writing: a writer must know now, not at its
+     * first write after all the work. */
+    if ((flags & SQLITE_OPEN_READWRITE) && sqlite3_db_readonly(db->h, "main") == 1)
+        DB_FAIL(PP_ERR_IO, "cannot be written (read-only file or folder, or not ours): open it with a command "
+                           "that only reads, or give another --db");
     ret = 0;
 cleanup:
     return ret;

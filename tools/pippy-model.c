@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/pp_graph.h"
+#include "core/pp_io.h"
 #include "core/pp_json.h"
 #include "core/pp_zoo.h"
 #include "db/pp_db.h"
@@ -61,12 +62,38 @@ static const char *mem(double v, char *buf, size_t n) {
     return buf;
 }
 
-typedef struct row {
-    const char *name;
-    int lo, hi;
-} row;
+/* What the per-block rows need, computed once for the whole graph (one
+ * query per row would make a model of many layers quadratic). */
+typedef struct graph_facts {
+    int *lo, *hi;          /* op range of each block */
+    long long *cut;        /* bytes crossing a cut before each op, n_ops + 1 */
+    unsigned char *shared; /* per tensor: a parameter read by several blocks */
+} graph_facts;
 
-static void print_table(const pp_graph *g, const pp_model_config *cfg, const char *hash, int mb, int seq, int by_op) {
+static void facts_free(graph_facts *x) {
+    free(x->lo);
+    free(x->hi);
+    free(x->cut);
+    free(x->shared);
+}
+
+static int facts_get(const pp_graph *g, graph_facts *x, pp_err *err) {
+    memset(x, 0, sizeof *x);
+    x->lo = pp_malloc((unsigned long long)(g->n_blocks + 1) * sizeof *x->lo, err);
+    x->hi = pp_malloc((unsigned long long)(g->n_blocks + 1) * sizeof *x->hi, err);
+    x->cut = pp_malloc((unsigned long long)(g->n_ops + 1) * sizeof *x->cut, err);
+    x->shared = pp_malloc((unsigned long long)(g->n_tensors + 1), err);
+    if (!x->lo || !x->hi || !x->cut || !x->shared || pp_graph_cut_bytes_all(g, x->cut, err) ||
+        pp_graph_shared_params(g, x->shared, err)) {
+        facts_free(x);
+        return -1;
+    }
+    pp_graph_block_ranges(g, x->lo, x->hi);
+    return 0;
+}
+
+static void print_table(const pp_graph *g, const graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
+                        int seq, int by_op) {
     char a[64], b[64], c[64], d[64], e[64], f[64], h[64];
     long long total_params = pp_graph_param_count(g);
     printf("model %s (%s): %s parameters, ", cfg->name, pp_family_name(cfg->family), pp_tool_fmt_count(total_params, a, sizeof a));
@@ -86,13 +113,14 @@ static void print_table(const pp_graph *g, const pp_model_config *cfg, const cha
             hi = i + 1;
             name = g->ops[i].name;
         } else {
-            pp_graph_block_range(g, i, &lo, &hi);
+            lo = fx->lo[i];
+            hi = fx->hi[i];
             name = g->blocks[i];
         }
         int tied = 0;
         for (int k = lo; k < hi; k++)
             for (int p = 0; p < g->ops[k].n_param; p++)
-                if (pp_graph_param_is_shared(g, g->ops[k].param[p])) tied = 1;
+                if (fx->shared[g->ops[k].param[p]]) tied = 1;
         char kind[16];
         if (by_op) snprintf(kind, sizeof kind, "%.5s", pp_op_kind_name(g->ops[i].kind));
         else snprintf(kind, sizeof kind, "%d", hi - lo);
@@ -103,7 +131,7 @@ static void print_table(const pp_graph *g, const pp_model_config *cfg, const cha
                si(pp_graph_range_flops(g, lo, hi, PP_PASS_W), d, sizeof d),
                mem((double)pp_graph_range_keep_bytes(g, lo, hi, 0), e, sizeof e),
                mem((double)pp_graph_range_keep_bytes(g, lo, hi, 1), f, sizeof f),
-               hi < g->n_ops ? mem((double)pp_graph_cut_bytes(g, hi), h, sizeof h) : "-");
+               hi < g->n_ops ? mem((double)fx->cut[hi], h, sizeof h) : "-");
     }
     printf("%-28s %5d %14s  %9s %9s %9s %11s %11s\n", "total", g->n_ops, pp_tool_fmt_count(total_params, a, sizeof a),
            si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_F), b, sizeof b),
@@ -113,7 +141,7 @@ static void print_table(const pp_graph *g, const pp_model_config *cfg, const cha
            mem((double)pp_graph_range_keep_bytes(g, 0, g->n_ops, 1), f, sizeof f));
     int any = 0;
     for (int t = 0; t < g->n_tensors; t++) {
-        if (g->tensors[t].kind != PP_TENSOR_PARAM || !pp_graph_param_is_shared(g, t)) continue;
+        if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
         if (!any) printf("\n* holds a parameter shared with another %s (held by each, counted once in the total):\n",
                          by_op ? "op's block" : "block");
         any = 1;
@@ -129,7 +157,7 @@ static void print_table(const pp_graph *g, const pp_model_config *cfg, const cha
     }
 }
 
-static void json_range(pp_jw *w, const pp_graph *g, int lo, int hi) {
+static void json_range(pp_jw *w, const pp_graph *g, const graph_facts *fx, int lo, int hi) {
     pp_jw_key(w, "params");
     pp_jw_int(w, pp_graph_range_param_count(g, lo, hi));
     pp_jw_key(w, "param_bytes");
@@ -146,11 +174,11 @@ static void json_range(pp_jw *w, const pp_graph *g, int lo, int hi) {
     pp_jw_key(w, "keep_w_bytes");
     pp_jw_int(w, pp_graph_range_keep_bytes(g, lo, hi, 1));
     pp_jw_key(w, "cut_bytes");
-    pp_jw_int(w, pp_graph_cut_bytes(g, hi));
+    pp_jw_int(w, hi >= 0 && hi <= g->n_ops ? fx->cut[hi] : 0);
 }
 
-static int print_json(const pp_graph *g, const pp_model_config *cfg, const char *hash, int mb, int seq, int by_op,
-                      pp_err *err) {
+static int print_json(const pp_graph *g, const graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
+                      int seq, int by_op, pp_err *err) {
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
@@ -168,13 +196,12 @@ static int print_json(const pp_graph *g, const pp_model_config *cfg, const char 
     pp_jw_int(&w, g->n_ops);
     pp_jw_key(&w, "total");
     pp_jw_obj_begin(&w);
-    json_range(&w, g, 0, g->n_ops);
+    json_range(&w, g, fx, 0, g->n_ops);
     pp_jw_obj_end(&w);
     pp_jw_key(&w, "blocks");
     pp_jw_arr_begin(&w);
     for (int i = 0; i < g->n_blocks; i++) {
-        int lo, hi;
-        pp_graph_block_range(g, i, &lo, &hi);
+        int lo = fx->lo[i], hi = fx->hi[i];
         pp_jw_obj_begin(&w);
         pp_jw_key(&w, "name");
         pp_jw_str(&w, g->blocks[i]);
@@ -182,7 +209,7 @@ static int print_json(const pp_graph *g, const pp_model_config *cfg, const char 
         pp_jw_int(&w, lo);
         pp_jw_key(&w, "end_op");
         pp_jw_int(&w, hi);
-        json_range(&w, g, lo, hi);
+        json_range(&w, g, fx, lo, hi);
         pp_jw_obj_end(&w);
     }
     pp_jw_arr_end(&w);
@@ -228,7 +255,7 @@ static int print_json(const pp_graph *g, const pp_model_config *cfg, const char 
     pp_jw_key(&w, "tied_params");
     pp_jw_arr_begin(&w);
     for (int t = 0; t < g->n_tensors; t++) {
-        if (g->tensors[t].kind != PP_TENSOR_PARAM || !pp_graph_param_is_shared(g, t)) continue;
+        if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
         pp_jw_obj_begin(&w);
         pp_jw_key(&w, "name");
         pp_jw_str(&w, g->tensors[t].name);
@@ -293,6 +320,9 @@ int main(int argc, char **argv) {
     pp_graph g;
     if (pp_tool_model_path(argv[optind], path, sizeof path, &err) || pp_model_config_load(path, &cfg, &err))
         return pp_tool_fail(TOOL, &err);
+    if (pp_tool_refuse_overwrite(TOOL, "--dot", dot, "CONFIG", path, "--db", no_db ? NULL : pp_tool_db_path(db_opt),
+                                 NULL))
+        return 2;
     if (!seq) seq = cfg.seq_len;
     if (pp_zoo_build(&cfg, (int)mb, (int)seq, dtype, &g, &err)) return pp_tool_fail(TOOL, &err);
     int rc = 1;
@@ -300,23 +330,27 @@ int main(int argc, char **argv) {
     char *cfg_json = NULL;
     if (pp_model_config_hash(&cfg, hash, &err) || pp_model_config_write(&cfg, &cfg_json, NULL, &err)) goto fail;
     if (dot) {
-        FILE *f = strcmp(dot, "-") ? fopen(dot, "w") : stdout;
-        if (!f) {
-            pp_err_set(&err, PP_ERR_IO, "%s: cannot write", dot);
-            goto fail;
-        }
-        int bad = pp_graph_write_dot(&g, f);
-        if (f != stdout && fclose(f) != 0) bad = 1;
-        if (bad) {
-            pp_err_set(&err, PP_ERR_IO, "%s: write error", dot);
-            goto fail;
-        }
-        if (f == stdout) goto ok;
+        /* Built in memory, then written like every output (pp_io_write_atomic). */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        int bad = !f || pp_graph_write_dot(&g, f);
+        if (f && fclose(f) != 0) bad = 1;
+        if (bad) pp_err_set(&err, PP_ERR_NOMEM, "out of memory writing the graph for --dot");
+        else bad = pp_io_write_atomic(dot, text, len, &err);
+        free(text);
+        if (bad) goto fail;
+        if (!strcmp(dot, "-")) goto ok;
     }
+    graph_facts fx;
+    if (facts_get(&g, &fx, &err)) goto fail;
     if (json) {
-        if (print_json(&g, &cfg, hash, (int)mb, (int)seq, by_op, &err)) goto fail;
+        int bad = print_json(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op, &err);
+        facts_free(&fx);
+        if (bad) goto fail;
     } else {
-        print_table(&g, &cfg, hash, (int)mb, (int)seq, by_op);
+        print_table(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op);
+        facts_free(&fx);
     }
     if (!no_db) {
         pp_db *db = NULL;

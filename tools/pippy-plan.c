@@ -54,7 +54,7 @@ static void usage(FILE *f) {
             "                       p x m <= 256); kept when faster, its status recorded\n"
             "  -o, --output FILE    the plan file (required)\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
-            "  --no-db              do not store the plan\n"
+            "  --no-db              use no database: read no measured costs, store nothing\n"
             "  -h, --help           this help\n");
 }
 
@@ -155,9 +155,20 @@ int main(int argc, char **argv) {
     char mpath[4096], cpath[4096];
     pp_model_config cfg;
     pp_cluster cl;
+    pp_candidate *cands = NULL;
+    int n = 0, rc = 1;
+    pp_plan plan;
+    memset(&plan, 0, sizeof plan);
+    char *pjson = NULL, *cjson = NULL;
+    pp_db *db = NULL;
     if (pp_tool_model_path(model, mpath, sizeof mpath, &err) || pp_model_config_load(mpath, &cfg, &err) ||
         pp_tool_cluster_path(cluster, cpath, sizeof cpath, &err) || pp_cluster_load(cpath, &cl, &err))
         return pp_tool_fail(TOOL, &err);
+    if (pp_tool_refuse_overwrite(TOOL, "-o", outp, "--model", mpath, "--cluster", cpath, "--schedule-csv", csv,
+                                 "--db", no_db ? NULL : pp_tool_db_path(db_opt), NULL)) {
+        pp_cluster_free(&cl);
+        return 2;
+    }
     o.cfg = &cfg;
     o.cluster = &cl;
     o.global_batch = (int)batch;
@@ -168,8 +179,14 @@ int main(int argc, char **argv) {
     o.progress = progress;
     double rate = o.flops_per_s > 0 ? o.flops_per_s
                   : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
-    measured_ctx mctx = {.db = pp_tool_db_path(db_opt)};
-    if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
+    /* The database is opened (created or migrated) before any work: one that
+     * cannot be used is an error now, not after the search with the plan
+     * written and not stored. --no-db opens none: no measured costs are read
+     * and the plan is not stored. */
+    measured_ctx mctx = {.db = no_db ? NULL : pp_tool_db_path(db_opt)};
+    if (mctx.db && pp_db_open(mctx.db, &db, &err)) goto fail;
+    int use_measured = mctx.db && o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU;
+    if (use_measured) {
         double la, lb;
         int nl;
         int got = pp_tool_measured_links(mctx.db, 1, &la, &lb, &nl, &err);
@@ -189,15 +206,10 @@ int main(int argc, char **argv) {
                    ar_a * 1e6, ar_b / 1e9);
         }
     }
-    if (o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
+    if (use_measured) {
         o.measured_cost = measured;
         o.measured_ctx = &mctx;
     }
-    pp_candidate *cands = NULL;
-    int n = 0, rc = 1;
-    pp_plan plan;
-    memset(&plan, 0, sizeof plan);
-    char *pjson = NULL, *cjson = NULL;
     if (csv) {
         /* A given table: no search. */
         pp_sched table;
@@ -270,28 +282,25 @@ write:
     pp_graph_free(&g);
     if (bad) goto fail;
     printf("plan written to %s\n", outp);
-    if (!no_db) {
-        pp_db *db = NULL;
+    if (db) {
         long long mid, pid;
         char name[256];
         snprintf(name, sizeof name, "%s-%s-pp%d-dp%d", cfg.name, plan.schedule_name, plan.pp, plan.dp);
-        if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_open(pp_tool_db_path(db_opt), &db, &err) ||
-            pp_db_begin(db, &err) ||
+        if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_begin(db, &err) ||
             pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), plan.model_hash, params, cjson, &mid, &err) ||
             pp_db_plan_put(db, name, phash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pjson, &pid, &err) ||
             pp_db_commit(db, &err)) {
-            if (db) pp_db_rollback(db, NULL);
-            pp_db_close(db);
+            pp_db_rollback(db, NULL);
             goto fail;
         }
-        pp_db_close(db);
-        printf("stored in %s as plan #%lld\n", pp_tool_db_path(db_opt), pid);
+        printf("stored in %s as plan #%lld\n", mctx.db, pid);
     }
     rc = 0;
     goto done;
 fail:
     pp_tool_fail(TOOL, &err);
 done:
+    pp_db_close(db);
     free(pjson);
     free(cjson);
     pp_plan_free(&plan);

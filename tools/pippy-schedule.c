@@ -108,6 +108,7 @@ int main(int argc, char **argv) {
     if (!convert && !check && strcmp(sub, "show") != 0)
         return pp_tool_usage_error(TOOL, "unknown subcommand '%s' (show, convert, check or generate)", sub);
     if (convert && !out) return pp_tool_usage_error(TOOL, "convert needs -o OUT.csv");
+    if (pp_tool_refuse_overwrite(TOOL, "-o", out, "FILE.csv", path, NULL)) return 2;
     pp_err err = {0};
     pp_sched s;
     pp_sched_naming found;

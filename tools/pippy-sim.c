@@ -267,6 +267,9 @@ int main(int argc, char **argv) {
     int modes = !!o.plan + !!o.csv + (!o.plan && !o.csv && o.schedule);
     if (modes != 1)
         return pp_tool_usage_error(TOOL, "give one of --plan, --schedule-csv, or --model with --schedule");
+    if (pp_tool_refuse_overwrite(TOOL, "--trace", o.trace, "--plan", o.plan, "--schedule-csv", o.csv, "--model",
+                                 o.model, "--db", pp_tool_db_path(o.db), NULL))
+        return 2;
     pp_err err = {0};
     ctx x;
     memset(&x, 0, sizeof x);

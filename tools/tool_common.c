@@ -3,6 +3,8 @@
  */
 #include "tools/tool_common.h"
 
+#include "core/pp_io.h"
+
 #include "core/pp_cost.h"
 #include "core/pp_hash.h"
 #include "core/pp_json.h"
@@ -101,6 +103,21 @@ int pp_tool_usage_error(const char *tool, const char *fmt, ...) {
     fprintf(stderr, "\n(see pippy %s --help)\n", tool);
     va_end(ap);
     return 2;
+}
+
+int pp_tool_refuse_overwrite(const char *tool, const char *oflag, const char *out, ...) {
+    if (!out) return 0;
+    va_list ap;
+    va_start(ap, out);
+    int rc = 0;
+    for (const char *flag; !rc && (flag = va_arg(ap, const char *));) {
+        const char *in = va_arg(ap, const char *);
+        if (in && pp_io_same_file(out, in))
+            rc = pp_tool_usage_error(tool, "%s %s is the same file as %s %s; refusing to overwrite an input", oflag,
+                                     out, flag, in);
+    }
+    va_end(ap);
+    return rc;
 }
 
 int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,

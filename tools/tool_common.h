@@ -31,6 +31,12 @@ int pp_tool_fail(const char *tool, const pp_err *err);
 /* Prints "pippy <tool>: <message>\n(see pippy <tool> --help)" and returns 2. */
 int pp_tool_usage_error(const char *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Refuses to write an output over an input: out (given by option oflag) is
+ * compared with each (flag, path) pair that follows, a NULL flag ending the
+ * list; NULL paths are skipped. Returns 0 when out is none of them, else
+ * prints a usage error naming both options and returns 2. */
+int pp_tool_refuse_overwrite(const char *tool, const char *oflag, const char *out, ...);
+
 /* Parses a whole decimal integer in [lo, hi] for option `opt`. Returns 0 or
  * prints a usage error and returns -1. */
 int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
