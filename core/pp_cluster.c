@@ -97,6 +97,8 @@ static int read_group(const pp_jr *r, pp_json *o, pp_device_group *g) {
     return 0;
 }
 
+/* The reader has bounded the total by PP_CLUSTER_MAX_DEVICES, so the sums
+ * fit an int. */
 static int expand(pp_cluster *c, pp_err *err) {
     int hosts = 0, devs = 0;
     for (int i = 0; i < c->n_specs; i++) {
@@ -153,6 +155,7 @@ int pp_cluster_from_json(const pp_jr *r, pp_json *obj, pp_cluster *out) {
         goto fail;
     c.specs = pp_calloc((unsigned long long)hosts->n, sizeof *c.specs, r->err);
     if (!c.specs) goto fail;
+    long long total = 0; /* devices of the host entries read so far */
     for (int i = 0; i < hosts->n; i++) {
         pp_json *h = hosts->items[i], *devs;
         pp_host_spec *s = &c.specs[i];
@@ -174,9 +177,30 @@ int pp_cluster_from_json(const pp_jr *r, pp_json *obj, pp_cluster *out) {
         }
         s->groups = pp_calloc((unsigned long long)devs->n, sizeof *s->groups, r->err);
         if (!s->groups) goto fail;
+        long long per = 0; /* devices per host */
         for (int k = 0; k < devs->n; k++) {
             s->n_groups = k + 1;
             if (read_group(r, devs->items[k], &s->groups[k])) goto fail;
+            per += s->groups[k].count;
+            if (per > PP_CLUSTER_MAX_DEVICES) {
+                pp_json *cv = pp_json_get(devs->items[k], "count");
+                pp_json_error(r, cv ? cv : devs->items[k],
+                              "%lld devices on one host; a cluster spec may have at most %d devices", per,
+                              PP_CLUSTER_MAX_DEVICES);
+                goto fail;
+            }
+        }
+        /* per <= 2^20 and count <= 100000: no overflow. */
+        total += per * s->count;
+        if (total > PP_CLUSTER_MAX_DEVICES) {
+            pp_json *cv = pp_json_get(h, "count");
+            char before[64] = "";
+            if (i) snprintf(before, sizeof before, " (%lld with the host entries before)", total);
+            pp_json_error(r, cv ? cv : devs,
+                          "%d host%s x %lld device%s each = %lld device%s%s; a cluster spec may have at most %d devices",
+                          s->count, s->count == 1 ? "" : "s", per, per == 1 ? "" : "s", per * s->count,
+                          per * s->count == 1 ? "" : "s", before, PP_CLUSTER_MAX_DEVICES);
+            goto fail;
         }
     }
     if (pp_json_check_unknown(r, obj) || expand(&c, r->err)) goto fail;

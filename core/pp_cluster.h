@@ -37,6 +37,10 @@
 #include "core/pp_json.h"
 
 #define PP_CLUSTER_NAME_MAX 64
+/* Most devices a spec may expand to (hosts x devices per host, summed over
+ * the host entries); a spec beyond it is refused, naming the count field
+ * that crosses it. */
+#define PP_CLUSTER_MAX_DEVICES (1 << 20)
 
 typedef enum pp_device_type {
     PP_DEVICE_CPU = 0,
@@ -96,8 +100,10 @@ typedef struct pp_cluster {
 
 void pp_cluster_free(pp_cluster *c);
 
-/* Reads a spec from parsed JSON, text or a file, and expands it. Errors name
- * file, line, column and field. */
+/* Reads a spec from parsed JSON, text or a file, and expands it. Returns 0
+ * and *out (free with pp_cluster_free), or -1 with err naming file, line,
+ * column and field (*out untouched); more than PP_CLUSTER_MAX_DEVICES
+ * devices in all is such an error. */
 int pp_cluster_from_json(const pp_jr *r, pp_json *obj, pp_cluster *out);
 int pp_cluster_parse(const char *text, size_t len, const char *file, pp_cluster *out, pp_err *err);
 int pp_cluster_load(const char *path, pp_cluster *out, pp_err *err);

@@ -3,8 +3,11 @@
  * field readers that refuse unknown fields, and a small writer.
  *
  * The parser is a recursive descent over RFC 8259 with a depth limit; it
- * refuses duplicate keys, trailing text, control characters in strings and
- * lone surrogates. Numbers keep an exact int64 when written as integers.
+ * refuses duplicate keys, trailing text, control characters in strings,
+ * bytes that are not UTF-8 (overlong forms, encoded surrogates, code points
+ * above U+10FFFF, cut-short sequences), lone surrogate escapes and \u0000,
+ * each at its line and column. Numbers keep an exact int64 when written as
+ * integers.
  */
 #include "core/pp_json.h"
 
@@ -34,6 +37,15 @@ static int perr(parser *p, const char *fmt, ...) {
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
     return pp_err_set(p->err, PP_ERR_PARSE, "%s:%d:%d: %s", p->file, p->line, p->col, m);
+}
+
+/* "'x'" for a printable ASCII character, "byte 0xNN" otherwise (so that no
+ * message echoes a control byte or broken UTF-8). */
+static const char *show_char(char c, char buf[16]) {
+    unsigned char u = (unsigned char)c;
+    if (u >= 0x20 && u < 0x7f) snprintf(buf, 16, "'%c'", c);
+    else snprintf(buf, 16, "byte 0x%02x", u);
+    return buf;
 }
 
 static void adv(parser *p) {
@@ -111,14 +123,43 @@ static int hex4(parser *p, unsigned *out) {
         if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
         else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
         else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return perr(p, "bad hex digit '%c' in \\u escape", c);
+        else {
+            char b[16];
+            return perr(p, "bad hex digit %s in \\u escape", show_char(c, b));
+        }
         adv(p);
     }
     *out = v;
     return 0;
 }
 
-/* Parses a string at p->i (which is '"'); *out is malloc'ed. */
+/* Length of the well-formed UTF-8 sequence (RFC 3629) at s[i] with lead
+ * byte >= 0x80: 2 to 4, or 0 when it is not one -- a stray continuation
+ * byte, 0xC0/0xC1 or 0xF5..0xFF, an overlong form, a surrogate (U+D800 to
+ * U+DFFF) encoded in UTF-8, a code point above U+10FFFF, or a sequence cut
+ * short. */
+static int utf8_len(const unsigned char *s, size_t i, size_t n) {
+    unsigned char c = s[i];
+    int len;
+    unsigned char lo = 0x80, hi = 0xBF; /* range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) len = 3;
+    else if (c >= 0xF0 && c <= 0xF4) len = 4;
+    else return 0;
+    if (c == 0xE0) lo = 0xA0;      /* overlong below U+0800 */
+    else if (c == 0xED) hi = 0x9F; /* surrogates */
+    else if (c == 0xF0) lo = 0x90; /* overlong below U+10000 */
+    else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    if (n - i < (size_t)len) return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+    for (int k = 2; k < len; k++)
+        if ((s[i + k] & 0xC0) != 0x80) return 0;
+    return len;
+}
+
+/* Parses a string at p->i (which is '"'); *out is malloc'ed. Refuses bytes
+ * that are not UTF-8, lone surrogate escapes and \u0000 (every string in
+ * pippy is a C string), each at its line and column. */
 static int parse_string(parser *p, char **out) {
     adv(p); /* opening quote */
     size_t start = p->i;
@@ -142,6 +183,18 @@ static int parse_string(parser *p, char **out) {
             free(buf);
             return perr(p, "control character 0x%02x in string", c);
         }
+        if (c >= 0x80) {
+            int len = utf8_len((const unsigned char *)p->s, p->i, p->n);
+            if (!len) {
+                free(buf);
+                return perr(p, "invalid UTF-8 in string (byte 0x%02x)", c);
+            }
+            for (int k = 0; k < len; k++) {
+                buf[o++] = p->s[p->i];
+                adv(p);
+            }
+            continue;
+        }
         if (c != '\\') {
             buf[o++] = (char)c;
             adv(p);
@@ -164,32 +217,38 @@ static int parse_string(parser *p, char **out) {
         case 'r': buf[o++] = '\r'; break;
         case 't': buf[o++] = '\t'; break;
         case 'u': {
-            unsigned cp;
+            unsigned cp, lo = 0;
+            int eline = p->line, ecol = p->col - 2; /* the backslash */
+            const char *bad = NULL;
             if (hex4(p, &cp)) { free(buf); return -1; }
-            if (cp >= 0xD800 && cp <= 0xDBFF) {
-                unsigned lo;
+            if (cp == 0) {
+                bad = "\\u0000 (NUL) is not allowed in strings";
+            } else if (cp >= 0xD800 && cp <= 0xDBFF) {
                 if (p->i + 1 >= p->n || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u') {
-                    free(buf);
-                    return perr(p, "lone high surrogate in \\u escape");
+                    bad = "lone high surrogate in \\u escape";
+                } else {
+                    adv(p);
+                    adv(p);
+                    if (hex4(p, &lo)) { free(buf); return -1; }
+                    if (lo < 0xDC00 || lo > 0xDFFF) bad = "bad low surrogate in \\u escape";
+                    else cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 }
-                adv(p);
-                adv(p);
-                if (hex4(p, &lo)) { free(buf); return -1; }
-                if (lo < 0xDC00 || lo > 0xDFFF) {
-                    free(buf);
-                    return perr(p, "bad low surrogate in \\u escape");
-                }
-                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                bad = "lone low surrogate in \\u escape";
+            }
+            if (bad) {
                 free(buf);
-                return perr(p, "lone low surrogate in \\u escape");
+                p->line = eline;
+                p->col = ecol;
+                return perr(p, "%s", bad);
             }
             put_utf8(buf, &o, cp);
             break;
         }
         default:
             free(buf);
-            return perr(p, "unknown escape '\\%c'", e);
+            if ((unsigned char)e >= 0x20 && (unsigned char)e < 0x7f) return perr(p, "unknown escape '\\%c'", e);
+            return perr(p, "unknown escape: backslash before byte 0x%02x", (unsigned char)e);
         }
     }
     buf[o] = '\0';
@@ -297,7 +356,8 @@ static int parse_array(parser *p, pp_json *v, int depth) {
             adv(p);
             return 0;
         }
-        return perr(p, "expected ',' or ']' in array, got '%c'", p->s[p->i]);
+        char b[16];
+        return perr(p, "expected ',' or ']' in array, got %s", show_char(p->s[p->i], b));
     }
 }
 
@@ -365,7 +425,8 @@ static int parse_object(parser *p, pp_json *v, int depth) {
             adv(p);
             return 0;
         }
-        return perr(p, "expected ',' or '}' in object, got '%c'", p->s[p->i]);
+        char b[16];
+        return perr(p, "expected ',' or '}' in object, got %s", show_char(p->s[p->i], b));
     }
 }
 
@@ -471,7 +532,13 @@ static void describe(const pp_json *v, char *buf, size_t n) {
         if (v->is_int) snprintf(buf, n, "%lld", v->inum);
         else pp_json_fmt_double(buf, n, v->num);
         break;
-    case PP_JSON_STRING: snprintf(buf, n, "\"%.40s%s\"", v->str, strlen(v->str) > 40 ? "..." : ""); break;
+    case PP_JSON_STRING: {
+        /* At most 40 bytes, not cutting a UTF-8 sequence. */
+        size_t len = strlen(v->str), cut = len > 40 ? 40 : len;
+        while (cut < len && cut > 0 && ((unsigned char)v->str[cut] & 0xC0) == 0x80) cut--;
+        snprintf(buf, n, "\"%.*s%s\"", (int)cut, v->str, cut < len ? "..." : "");
+        break;
+    }
     case PP_JSON_BOOL: snprintf(buf, n, "%s", v->boolean ? "true" : "false"); break;
     default: snprintf(buf, n, "%s", pp_json_type_name(v->type)); break;
     }
@@ -619,7 +686,7 @@ void pp_jw_free(pp_jw *w) {
 }
 
 static void put(pp_jw *w, const char *s, size_t n) {
-    if (w->oom) return;
+    if (w->oom || w->too_deep) return;
     if (w->len + n + 1 > w->cap) {
         size_t nc = w->cap ? w->cap : 4096;
         while (w->len + n + 1 > nc) nc *= 2;
@@ -660,14 +727,19 @@ static void before_item(pp_jw *w) {
 }
 
 static void open_(pp_jw *w, const char *c, int inl) {
+    if (w->too_deep || w->depth >= PP_JW_MAX_DEPTH) {
+        w->too_deep = 1; /* from now on nothing is written; pp_jw_finish refuses */
+        return;
+    }
     before_item(w);
     puts_(w, c);
-    if (w->depth < 63) w->depth++;
+    w->depth++;
     w->count[w->depth] = 0;
     w->inl[w->depth] = inl || (w->depth > 1 && w->inl[w->depth - 1]);
 }
 
 static void close_(pp_jw *w, const char *c) {
+    if (w->too_deep) return;
     int d = w->depth;
     if (!w->inl[d] && w->count[d]) newline_indent(w, d - 1);
     if (w->depth > 0) w->depth--;
@@ -759,6 +831,10 @@ int pp_jw_finish(pp_jw *w, char **out, size_t *len, pp_err *err) {
     if (w->oom) {
         pp_jw_free(w);
         return pp_err_set(err, PP_ERR_NOMEM, "out of memory writing JSON");
+    }
+    if (w->too_deep) {
+        pp_jw_free(w);
+        return pp_err_set(err, PP_ERR_INVALID, "JSON nested deeper than %d levels", PP_JW_MAX_DEPTH);
     }
     *out = w->buf;
     if (len) *len = w->len;

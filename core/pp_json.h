@@ -106,16 +106,21 @@ int pp_json_as_num(const pp_jr *r, const pp_json *v, double lo, double hi, doubl
 /* Refuses the first member of obj that no read_* / get touched. */
 int pp_json_check_unknown(const pp_jr *r, const pp_json *obj);
 
-/* Streaming writer. All calls are no-ops after an allocation failure, which
- * pp_jw_finish reports. */
+/* Most nested containers the writer takes (the parser takes 200 levels
+ * below the root, so whatever it read can be written back). */
+#define PP_JW_MAX_DEPTH 256
+
+/* Streaming writer. All calls are no-ops after an allocation failure or
+ * nesting deeper than PP_JW_MAX_DEPTH, which pp_jw_finish reports. */
 typedef struct pp_jw {
     char *buf;
     size_t len, cap;
     int depth;
-    int count[64];      /* values written at each depth */
-    int inl[64];        /* depth is an inline (one-line) container */
+    int count[PP_JW_MAX_DEPTH + 1]; /* values written at each depth */
+    int inl[PP_JW_MAX_DEPTH + 1];   /* depth is an inline (one-line) container */
     int after_key;
     int oom;
+    int too_deep;
 } pp_jw;
 
 void pp_jw_init(pp_jw *w);
@@ -131,7 +136,8 @@ void pp_jw_num(pp_jw *w, double v);      /* non-finite values are written as nul
 void pp_jw_bool(pp_jw *w, int v);
 void pp_jw_null(pp_jw *w);
 /* Returns 0 and the text in *out (NUL-terminated, caller frees; *len may be
- * NULL), or -1 on allocation failure. Resets w. */
+ * NULL), or -1 on allocation failure or too deep nesting (err set, nothing
+ * in *out). Resets w. */
 int pp_jw_finish(pp_jw *w, char **out, size_t *len, pp_err *err);
 void pp_jw_free(pp_jw *w);
 

@@ -228,7 +228,9 @@ int pp_trace_save_chrome(const pp_trace *t, const char *path, pp_err *err) {
     return rc;
 }
 
-/* Reads one "X" event (an object whose "ph" was read already). */
+/* Reads one "X" event (an object whose "ph" was read already). Times are
+ * bounded by PP_TRACE_TIME_MAX, so that what is read writes back (ts and
+ * dur in microseconds stay finite). */
 static int read_event(const pp_jr *r, pp_json *ev, pp_trace_event *e) {
     const char *names[PP_ACT__COUNT];
     for (int k = 0; k < PP_ACT__COUNT; k++) names[k] = action_name(k);
@@ -253,8 +255,8 @@ static int read_event(const pp_jr *r, pp_json *ev, pp_trace_event *e) {
         pp_json_read_i32(r, args, "mb", PP_JSON_REQUIRED, -1, INT_MAX, &e->mb) ||
         pp_json_read_enum(r, args, "action", PP_JSON_REQUIRED, names, PP_ACT__COUNT, &e->action) ||
         pp_json_read_int(r, args, "bytes", PP_JSON_REQUIRED, 0, LLONG_MAX, &e->bytes) ||
-        pp_json_read_num(r, args, "start_s", PP_JSON_REQUIRED, -DBL_MAX, DBL_MAX, &e->start) ||
-        pp_json_read_num(r, args, "end_s", PP_JSON_REQUIRED, e->start, DBL_MAX, &e->end) ||
+        pp_json_read_num(r, args, "start_s", PP_JSON_REQUIRED, -PP_TRACE_TIME_MAX, PP_TRACE_TIME_MAX, &e->start) ||
+        pp_json_read_num(r, args, "end_s", PP_JSON_REQUIRED, e->start, PP_TRACE_TIME_MAX, &e->end) ||
         pp_json_check_unknown(r, args) || pp_json_check_unknown(r, ev))
         return -1;
     return 0;

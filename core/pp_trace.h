@@ -61,9 +61,15 @@ const char *pp_stream_name(pp_stream s);
  * -1, unknown stream or action, times not finite or end < start. */
 int pp_trace_write_chrome(const pp_trace *t, char **out, size_t *len, pp_err *err);
 int pp_trace_save_chrome(const pp_trace *t, const char *path, pp_err *err);
+/* Largest |start| and |end| of an event the reader takes, in seconds: far
+ * beyond any run, and small enough that ts and dur in microseconds stay
+ * finite, so that every trace read writes back. */
+#define PP_TRACE_TIME_MAX 1e300
+
 /* Reads what pp_trace_write_chrome wrote (metadata events are skipped;
  * an "X" event without pippy's args is an error naming its index; unknown
- * fields, names and phases are errors with file:line:col and field path).
+ * fields, names and phases, and times beyond PP_TRACE_TIME_MAX, are errors
+ * with file:line:col and field path).
  * Returns 0 and a new trace in *out (overwritten, not freed), or -1 with
  * *out untouched. */
 int pp_trace_load_chrome(const char *path, pp_trace *out, pp_err *err);

@@ -63,7 +63,7 @@ static const field fields[] = {
     {"n_decoder_layer", K_INT, OFF(n_decoder_layer), 1, 10000, F_T5, 0},
     {"n_head", K_INT, OFF(n_head), 1, 4096, F_ALL, F_ALL},
     {"n_kv_head", K_INT, OFF(n_kv_head), 1, 4096, F_LLAMA, 0},
-    {"head_dim", K_INT, OFF(head_dim), 1, 65536, F_ALL, 0},
+    {"head_dim", K_INT, OFF(head_dim), 1, PP_HEAD_DIM_MAX, F_ALL, 0},
     {"d_ff", K_INT, OFF(d_ff), 1, 1 << 22, F_ALL, F_ALL},
     {"n_positions", K_INT, OFF(n_positions), 1, 1 << 22, F_GPT2 | F_BERT, F_GPT2 | F_BERT},
     {"type_vocab_size", K_INT, OFF(type_vocab_size), 1, 1024, F_BERT, 0},
@@ -113,6 +113,10 @@ int pp_model_config_from_json(const pp_jr *r, pp_json *obj, pp_model_config *cfg
                                  "d_model %d is not a multiple of n_head %d (give head_dim explicitly)", c.d_model,
                                  c.n_head);
         c.head_dim = c.d_model / c.n_head;
+        if (c.head_dim > PP_HEAD_DIM_MAX) /* what the file would say when written back */
+            return pp_json_error(r, pp_json_get(obj, "n_head"),
+                                 "d_model %d / n_head %d = head_dim %d, above %d (use more heads or give head_dim)",
+                                 c.d_model, c.n_head, c.head_dim, PP_HEAD_DIM_MAX);
     }
     if (!c.n_kv_head) c.n_kv_head = c.n_head;
     if (fam == PP_FAMILY_T5 && !c.n_decoder_layer) c.n_decoder_layer = c.n_layer;
@@ -121,6 +125,18 @@ int pp_model_config_from_json(const pp_jr *r, pp_json *obj, pp_model_config *cfg
     if (pp_model_config_check(&c, &tmp)) return pp_json_error(r, obj, "%s", tmp.msg);
     *cfg = c;
     return 0;
+}
+
+/* An upper bound on the parameter count (self and cross attention in every
+ * layer, three MLP matrices, norms and biases, untied embeddings), in double
+ * so that it cannot overflow. */
+static double param_bound(const pp_model_config *c) {
+    double D = c->d_model, F = c->d_ff, HQ = (double)c->n_head * c->head_dim,
+           HKV = (double)c->n_kv_head * c->head_dim;
+    double layers = (double)c->n_layer + (c->family == PP_FAMILY_T5 ? c->n_decoder_layer : 0);
+    double per_layer = 8 * D * HQ + 2 * D * HKV + 3 * D * F + 8 * D + 4 * HQ + 2 * HKV + 2 * F;
+    return layers * per_layer + 2 * (double)c->vocab_size * D +
+           ((double)c->n_positions + c->type_vocab_size + D + 4) * D + 2.0 * c->rel_buckets * c->n_head;
 }
 
 int pp_model_config_check(const pp_model_config *c, pp_err *err) {
@@ -138,6 +154,11 @@ int pp_model_config_check(const pp_model_config *c, pp_err *err) {
                           c->n_positions);
     if (c->family == PP_FAMILY_T5 && (c->n_decoder_layer < 1 || c->rel_buckets < 1 || c->rel_max_distance < 1))
         return pp_err_set(err, PP_ERR_INVALID, "model '%s': t5 needs decoder layers and relative buckets", c->name);
+    double params = param_bound(c);
+    if (params > PP_MODEL_PARAMS_MAX)
+        return pp_err_set(err, PP_ERR_INVALID,
+                          "model '%s': up to %.3g parameters, more than pippy counts exactly (%.3g); make it smaller",
+                          c->name, params, PP_MODEL_PARAMS_MAX);
     return 0;
 }
 

@@ -45,6 +45,11 @@ typedef enum pp_family {
 } pp_family;
 
 #define PP_MODEL_NAME_MAX 64
+/* Largest head_dim, given or derived (d_model / n_head). */
+#define PP_HEAD_DIM_MAX 65536
+/* Largest model pippy takes: parameter counts and bytes stay exact in a
+ * double and far inside int64 (2^53 parameters). */
+#define PP_MODEL_PARAMS_MAX 9007199254740992.0
 
 typedef struct pp_model_config {
     char name[PP_MODEL_NAME_MAX];
@@ -80,8 +85,9 @@ int pp_model_config_from_json(const pp_jr *r, pp_json *obj, pp_model_config *cfg
 int pp_model_config_parse(const char *text, size_t len, const char *file, pp_model_config *cfg, pp_err *err);
 int pp_model_config_load(const char *path, pp_model_config *cfg, pp_err *err);
 
-/* Cross-field checks (head counts divide, head_dim even for rotary, ...).
- * Called by the readers; builders call it too. */
+/* Cross-field checks (head counts divide, head_dim even for rotary, at most
+ * about PP_MODEL_PARAMS_MAX parameters, ...). Called by the readers;
+ * builders call it too. Returns 0, or -1 with err set. */
 int pp_model_config_check(const pp_model_config *cfg, pp_err *err);
 
 /* Writes the config as a JSON object into w (every field, family order). */

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages pippy needs, only those missing, and says
 # which. Idempotent; run as root (or with sudo available) on Debian 12.
+#   scripts/setup.sh          what building and testing need
+#   scripts/setup.sh --fuzz   that and clang (libFuzzer), for scripts/fuzz.sh
 set -euo pipefail
 
 PACKAGES=(
@@ -12,6 +14,9 @@ PACKAGES=(
   libglpk-dev                        # planner/ (MILP)
   gnuplot-nox                        # reports/ (charts)
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  PACKAGES+=(clang libclang-rt-14-dev) # tests/fuzz: clang 14, libFuzzer and the sanitizer runtimes
+fi
 # With a CUDA toolkit, nvcc compiles the host side of kernels/cuda/ with g++.
 if [ -x /usr/local/cuda/bin/nvcc ] || command -v nvcc >/dev/null 2>&1; then
   PACKAGES+=(g++)

@@ -1,12 +1,14 @@
 /*
  * test_json.c -- the strict JSON layer: positions and paths in errors,
  * refusal of duplicates, unknown fields, wrong types and out-of-range
- * numbers, escapes, and a writer whose doubles read back bit for bit.
+ * numbers, escapes, broken UTF-8 and NUL refused at their position, and a
+ * writer whose doubles read back bit for bit.
  */
 #include <check.h>
 
 #include "tests/pp_test.h"
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,58 @@ START_TEST(test_syntax_errors) {
     parse_bad("[1, [2, }]", "t.json:1:9");
     parse_bad("{\"a\": {\"b\": x}}", "t.json:1:13");
     parse_bad("", "unexpected end of input");
+}
+END_TEST
+
+/* len-byte text (it may hold NUL bytes). */
+static void parse_bad_n(const char *text, size_t len, const char *want) {
+    pp_json *v = NULL;
+    pp_err err = {0};
+    ck_assert_int_eq(pp_json_parse(text, len, "t.json", &v, &err), -1);
+    ck_assert_ptr_null(v);
+    ck_assert_msg(strstr(err.msg, want) != NULL, "message '%s' lacks '%s'", err.msg, want);
+}
+
+/* Every string is well-formed UTF-8 without NUL: what is not is refused at
+ * its line and column, in values and keys alike. */
+START_TEST(test_utf8_and_nul) {
+    /* The byte at line 2, column 14 (the 0xff after "ab"). */
+    parse_bad("{\n  \"name\": \"ab\xff\"}", "t.json:2:14: invalid UTF-8 in string (byte 0xff)");
+    parse_bad("{\"k\xc3\": 1}", "t.json:1:4: invalid UTF-8 in string (byte 0xc3)"); /* cut short by the quote */
+    parse_bad("[\"\xe2\x82\"]", "t.json:1:3: invalid UTF-8");                     /* 3-byte form, 2 given */
+    parse_bad_n("\"\xf0\x9f\x98", 4, "t.json:1:2: invalid UTF-8");                  /* cut short by the end */
+    parse_bad("\"\x80\"", "t.json:1:2: invalid UTF-8 in string (byte 0x80)");        /* stray continuation */
+    parse_bad("\"\xc0\xaf\"", "invalid UTF-8 in string (byte 0xc0)");              /* overlong '/' */
+    parse_bad("\"\xc1\xbf\"", "invalid UTF-8 in string (byte 0xc1)");              /* overlong U+007F */
+    parse_bad("\"\xe0\x80\xaf\"", "invalid UTF-8 in string (byte 0xe0)");          /* overlong, 3 bytes */
+    parse_bad("\"\xf0\x8f\xbf\xbf\"", "invalid UTF-8 in string (byte 0xf0)");      /* overlong, 4 bytes */
+    parse_bad("\"a\xed\xa0\x80\"", "t.json:1:3: invalid UTF-8 in string (byte 0xed)"); /* U+D800 encoded */
+    parse_bad("\"\xed\xbf\xbf\"", "invalid UTF-8 in string (byte 0xed)");          /* U+DFFF encoded */
+    parse_bad("\"\xf4\x90\x80\x80\"", "invalid UTF-8 in string (byte 0xf4)");      /* U+110000 */
+    parse_bad("\"\xf5\x80\x80\x80\"", "invalid UTF-8 in string (byte 0xf5)");
+    parse_bad("\"\xfe\"", "invalid UTF-8 in string (byte 0xfe)");
+    parse_bad("\"\xe4\xb8\xad\xff\"", "t.json:1:3: invalid UTF-8");                /* after one good character */
+    /* Escapes: NUL, and lone surrogates, at the backslash. */
+    parse_bad("{\"name\": \"gpt2-\\u0000tiny\"}", "t.json:1:16: \\u0000 (NUL) is not allowed in strings");
+    parse_bad("{\"a\\u0000\": 1}", "t.json:1:4: \\u0000 (NUL)");
+    parse_bad("\"x\\udc00\"", "t.json:1:3: lone low surrogate");
+    parse_bad("\"x\\ud800y\"", "t.json:1:3: lone high surrogate");
+    parse_bad("\"x\\ud83d\\u0041\"", "t.json:1:3: bad low surrogate");
+    /* A raw NUL byte is a control character. */
+    parse_bad_n("\"a\0b\"", 5, "control character 0x00");
+    /* No message echoes a broken byte. */
+    parse_bad("[1 \xff]", "got byte 0xff");
+    parse_bad("\"\\u12\xff" "4\"", "bad hex digit byte 0xff");
+
+    /* Well-formed: the edges of each length, and columns count characters. */
+    pp_json *v = parse_ok("{\"s\": \"\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
+                          "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\", \"\xc3\xa9\": \"\\u0001\", \"t\": 1}");
+    pp_json *s = pp_json_get(v, "s");
+    ck_assert_str_eq(s->str, "\x7f\xc2\x80\xdf\xbf\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80\xef\xbf\xbf"
+                             "\xf0\x90\x80\x80\xf4\x8f\xbf\xbf");
+    ck_assert_str_eq(pp_json_get(v, "\xc3\xa9")->str, "\x01");
+    ck_assert_int_eq(pp_json_get(v, "t")->col, 40); /* 9 characters in s, each one column */
+    pp_json_free(v);
 }
 END_TEST
 
@@ -130,13 +184,65 @@ START_TEST(test_writer_round_trip) {
 }
 END_TEST
 
+/* What the parser takes (200 nested arrays) is written back as it was; deeper than the writer's limit is an error, not broken text. */
+START_TEST(test_writer_depth) {
+    /* a[i] = [a[i + 1], i] for i < 199, a[199] = [1, 2]. */
+    char text[2048];
+    int n = 0;
+    for (int i = 0; i < 200; i++) text[n++] = '[';
+    n += snprintf(text + n, sizeof text - (size_t)n, "1, 2]");
+    for (int i = 198; i >= 0; i--) n += snprintf(text + n, sizeof text - (size_t)n, ", %d]", i);
+    pp_json *v = parse_ok(text), *x;
+    pp_jw w;
+    pp_jw_init(&w);
+    for (int i = 0; i < 200; i++) {
+        if (i < 199) pp_jw_arr_begin(&w);
+        else pp_jw_arr_begin_inline(&w);
+    }
+    pp_jw_int(&w, 1);
+    pp_jw_int(&w, 2);
+    pp_jw_arr_end(&w);
+    for (int i = 198; i >= 0; i--) {
+        pp_jw_int(&w, i);
+        pp_jw_arr_end(&w);
+    }
+    char *out;
+    size_t len;
+    pp_err err = {0};
+    ck_assert_int_eq(pp_jw_finish(&w, &out, &len, &err), 0);
+    pp_json *back = parse_ok(out);
+    x = back;
+    for (int i = 0; i < 200; i++) {
+        ck_assert_int_eq(x->type, PP_JSON_ARRAY);
+        ck_assert_int_eq(x->n, 2);
+        if (i == 199) break;
+        ck_assert(x->items[1]->inum == i);
+        x = x->items[0];
+    }
+    ck_assert(x->items[0]->inum == 1 && x->items[1]->inum == 2);
+    pp_json_free(back);
+    pp_json_free(v);
+    free(out);
+
+    pp_jw_init(&w);
+    for (int i = 0; i < PP_JW_MAX_DEPTH + 10; i++) pp_jw_arr_begin(&w);
+    for (int i = 0; i < PP_JW_MAX_DEPTH + 10; i++) pp_jw_arr_end(&w);
+    out = NULL;
+    ck_assert_int_eq(pp_jw_finish(&w, &out, &len, &err), -1);
+    ck_assert_ptr_null(out);
+    ck_assert_str_eq(err.msg, "JSON nested deeper than 256 levels");
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
     tcase_add_test(tc, test_syntax_errors);
+    tcase_add_test(tc, test_utf8_and_nul);
     tcase_add_test(tc, test_values_and_positions);
     tcase_add_test(tc, test_strict_readers);
     tcase_add_test(tc, test_writer_round_trip);
+    tcase_add_test(tc, test_writer_depth);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
