@@ -1,7 +1,9 @@
 /*
  * pp_check.c -- reading any pippy file by kind, for `pippy check` (see
- * pp_check.h). Each kind's own reader does the checking; this file only
- * detects the kind and summarises what was read.
+ * pp_check.h). Each kind's own reader does the checking (a schedule CSV,
+ * which has no reader of its own beyond the grammar, gets pp_sched_check:
+ * complete and free of deadlock); this file only detects the kind and
+ * summarises what was read.
  */
 #include "core/pp_check.h"
 
@@ -90,6 +92,10 @@ int pp_check_file(const char *path, pp_file_kind kind, char *summary, size_t n, 
         pp_sched s;
         pp_sched_naming found;
         if (pp_sched_load_csv(path, PP_NAMING_AUTO, &s, &found, err)) return -1;
+        if (pp_sched_check(&s, 0, 0, err)) {
+            pp_sched_free(&s);
+            return pp_err_wrap(err, "%s", path);
+        }
         int acts = 0;
         for (int r = 0; r < s.n_ranks; r++) acts += s.ranks[r].n;
         snprintf(summary, n, "schedule: %d ranks, %d stages, %d microbatches, %d cells, %s, %s naming", s.n_ranks,

@@ -32,7 +32,9 @@ int pp_file_detect(const char *path, pp_file_kind *out, pp_err *err);
 
 /* Reads and checks a file of the given kind (PP_FILE_AUTO detects it) and
  * writes a one-line summary ("plan: gpt2-tiny, pp 2 x dp 1, ...") into
- * summary. Returns 0, or -1 with err naming file, line, column and field. */
+ * summary. A schedule (and a plan's table) must be complete and free of
+ * deadlock (pp_sched_check). Returns 0, or -1 with err naming file, line,
+ * column and field, or the missing cells or the wait. */
 int pp_check_file(const char *path, pp_file_kind kind, char *summary, size_t n, pp_err *err);
 
 #endif /* PP_CHECK_H */

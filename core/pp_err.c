@@ -7,6 +7,7 @@
  */
 #include "core/pp_err.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,7 +121,7 @@ char *pp_strdup(const char *s, pp_err *err) {
 int pp_grow(void **items, int *cap, int need, unsigned long elem, pp_err *err) {
     if (need <= *cap) return 0;
     int ncap = *cap ? *cap : 8;
-    while (ncap < need) ncap *= 2;
+    while (ncap < need) ncap = ncap > INT_MAX / 2 ? INT_MAX : ncap * 2; /* no overflow past 2^30 items */
     void *p = pp_realloc(*items, (unsigned long long)ncap * elem, err);
     if (!p) return -1;
     memset((char *)p + (size_t)*cap * elem, 0, (size_t)(ncap - *cap) * elem);

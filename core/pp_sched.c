@@ -132,7 +132,7 @@ int pp_sched_n_stages(const pp_sched *s) {
             }
         }
     }
-    return hi + 1;
+    return hi == INT_MAX ? INT_MAX : hi + 1;
 }
 
 int pp_sched_n_microbatches(const pp_sched *s) {
@@ -149,7 +149,7 @@ int pp_sched_n_microbatches(const pp_sched *s) {
             }
         }
     }
-    return hi + 1;
+    return hi == INT_MAX ? INT_MAX : hi + 1;
 }
 
 pp_sched_form pp_sched_form_of(const pp_sched *s) {
@@ -577,9 +577,9 @@ int pp_sched_load_csv(const char *path, pp_sched_naming naming, pp_sched *out, p
 /* ---- CSV writing ---- */
 
 static int check_number(int v, const char *what, int rank, int idx, pp_err *err) {
-    if (v < 0 || v > 999999999)
-        return pp_err_set(err, PP_ERR_INVALID, "schedule rank %d action %d: %s %d is not in [0, 999999999]", rank,
-                          idx, what, v);
+    if (v < 0 || v > PP_SCHED_ID_MAX)
+        return pp_err_set(err, PP_ERR_INVALID, "schedule rank %d action %d: %s %d is not in [0, %d]", rank, idx, what,
+                          v, PP_SCHED_ID_MAX);
     return 0;
 }
 

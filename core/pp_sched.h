@@ -108,9 +108,13 @@ int pp_sched_copy(pp_sched *dst, const pp_sched *src, pp_err *err);
  * PP_ACT_OVERLAP_F_B beside its sub-actions. */
 int pp_sched_equal(const pp_sched *a, const pp_sched *b);
 
+/* The largest stage or microbatch index a table may hold: 9 digits, what
+ * the CSV grammar reads. Checks refuse larger ones. */
+#define PP_SCHED_ID_MAX 999999999
+
 /* Counts derived from the table: stages = 1 + highest stage index (0 when
  * empty); microbatches = 1 + highest microbatch index. The parts of
- * OVERLAP_F_B actions count. */
+ * OVERLAP_F_B actions count. An index of INT_MAX gives INT_MAX (no overflow). */
 int pp_sched_n_stages(const pp_sched *s);
 int pp_sched_n_microbatches(const pp_sched *s);
 /* COMPUTE_COMMS when any SEND/RECV action is present. */
@@ -175,6 +179,20 @@ int pp_sched_save_csv(const pp_sched *s, const char *path, pp_sched_naming namin
  * until the matching send has been posted. A compute action whose input is
  * produced on its own rank needs that action to have run earlier. */
 
+/* The one check every reader of a schedule runs (pippy check, schedule
+ * check, sim, plan, report and run, through pp_plan_check for plans):
+ * pp_sched_validate with the given counts, then pp_sched_check_deadlock.
+ * n_stages and n_microbatches are what the table must cover (a plan's
+ * stages and microbatches); <= 0 takes the table's own count (1 + the
+ * highest index: a bare CSV). Every stage x microbatch then needs its F and
+ * either B or I and W, each once and in order, and the table must run to the
+ * end. Work and memory are bounded by the table's size, whatever its
+ * indices. Returns 0, or -1 with err naming what is missing ("schedule
+ * incomplete (4 missing): stage 1 microbatch 3 has no forward (F); ..."),
+ * the offending cell, or where the table waits ("deadlock: rank 0 at action
+ * 1 (0B0) waits for rank 1 (1B0); ..."). */
+int pp_sched_check(const pp_sched *s, int n_stages, int n_microbatches, pp_err *err);
+
 /* stage_rank[s] for every stage of the table (n_stages entries, see
  * pp_sched_n_stages); -1 for a stage no cell names. Every cell with a stage
  * counts (OVERLAP parts, comms and step-level cells too). Fails if a stage
@@ -194,10 +212,15 @@ int pp_sched_stage_ranks(const pp_sched *s, int *stage_rank, pp_err *err);
  * and a compute action whose neighbour is on another rank after its RECV.
  * Idle cells and step-level actions (REDUCE_GRAD, OPTIM, UNSHARD, RESHARD)
  * are allowed and not counted. n_microbatches <= 0 takes the table's own
- * count; otherwise every microbatch index must be below it. Errors name the
- * rank, the 0-based position and the cell (current naming):
- * "rank 1, action 7 (1W3): W before I of stage 1 microbatch 3"; a missing
- * action names the stage: "stage 1 (rank 1): no F of microbatch 3". */
+ * count; otherwise every microbatch index must be below it. Indices above
+ * PP_SCHED_ID_MAX are refused; memory stays linear in the number of cells
+ * (a table too small for its stages x microbatches is reported incomplete
+ * without allocating the grid). Errors name the rank, the 0-based position
+ * and the cell (current naming):
+ * "rank 1, action 7 (1W3): W before I of stage 1 microbatch 3"; missing
+ * passes are all counted and the first 8 named, before any order error:
+ * "schedule incomplete (2 missing): stage 1 microbatch 3 has no backward
+ * (B or I+W); stage 0 microbatch 2 has I but no W". */
 int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err);
 
 /* Runs the execution model with zero durations, in time linear in the
@@ -209,7 +232,10 @@ int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err);
  * neighbour is on another rank); in a compute_comms table only a neighbour
  * on the same rank is needed that way (the explicit RECV covers the rest).
  * OVERLAP_F_B needs what both parts need. The table should be valid
- * (pp_sched_validate); cells are checked, stages placed (pp_sched_stage_ranks).
+ * (pp_sched_validate); cells are checked, stages placed (pp_sched_stage_ranks),
+ * and a table whose indices span more stages x microbatches than its cells
+ * could cover (more than 4 x cells + 65536) is refused as incomplete rather
+ * than given a grid of that size.
  * Returns 0 when every rank finishes; else -1 with the reason in err: the
  * wait cycle, with each rank's position, cell and what it needs,
  * "deadlock: rank 0 at action 5 (0RECV_B0) waits for rank 1 (1SEND_B0);
@@ -230,7 +256,9 @@ int pp_sched_check_deadlock(const pp_sched *s, pp_err *err);
  * right before their action and sends right after it (PyTorch's lowering
  * posts some receives earlier); in the execution model the lowered table
  * deadlocks exactly when the compute-only one does. Fails on a malformed
- * cell or a stage on two ranks; *out is written only on success. */
+ * cell, a stage on two ranks, or stage indices beyond what the table's cells
+ * could place (more than 4 x cells + 65536 stages); *out is written only on
+ * success. */
 int pp_sched_lower(const pp_sched *compute, pp_sched *out, pp_err *err);
 
 #endif /* PP_SCHED_H */

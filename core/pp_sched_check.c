@@ -10,8 +10,12 @@
  *
  * Validation runs in passes, so that each message names the first offending
  * cell of its kind:
- *   1. cells: known type, stage >= 0, a microbatch where one is needed and
- *      below m when m is given, OVERLAP_F_B = forward then backward;
+ *   1. cells: known type, stage in [0, PP_SCHED_ID_MAX] (below S when S is
+ *      given), a microbatch where one is needed, in that range and below m
+ *      when m is given, OVERLAP_F_B = forward then backward; then a table
+ *      whose S x M exceeds 4 x cells + 65536 is reported incomplete from
+ *      its sorted forwards, so nothing below allocates more than the table
+ *      could need;
  *   2. stage placement: compute cells (OVERLAP parts included) place the
  *      stages, then comm and step-level cells must name a stage of their own
  *      rank; every stage 0..S-1 must appear somewhere;
@@ -19,11 +23,13 @@
  *      rank, no duplicates;
  *   4. (compute_comms) pairing: SEND_F(s,m) <-> RECV_F(s+1,m) and
  *      SEND_B(s,m) <-> RECV_B(s-1,m);
- *   5. order, per rank in its order: F before I/B, I before W, no duplicate,
+ *   5. completeness: per stage and microbatch an F and a backward (B, or I
+ *      and W); every missing pass counted, the first 8 named;
+ *   6. order, per rank in its order: F before I/B, I before W, no duplicate,
  *      not both B and I; (compute_comms) a compute action whose neighbour is
- *      on another rank comes after its RECV, a SEND after the action it sends;
- *   6. completeness: per stage and microbatch an F and a backward (B, or I
- *      and W). That implies PyTorch's counting rules.
+ *      on another rank comes after its RECV, a SEND after the action it sends.
+ *      With 5 that implies PyTorch's counting rules.
+ * pp_sched_check is validation and then the deadlock check.
  *
  * The deadlock check keeps a cursor per rank and a worklist of ranks that
  * may advance. A rank runs until its next action waits for something not
@@ -92,8 +98,25 @@ static int involves_stage(const pp_action *a, int st) {
 
 /* ---- pass 1: cells ---- */
 
-/* Checks every cell on its own. m > 0 also bounds the microbatches. */
-static int check_cells(const pp_sched *s, int m, pp_err *err) {
+/* One stage index: in [0, PP_SCHED_ID_MAX], and below n_st when n_st > 0. */
+static int check_stage(const pp_action *a, int r, int i, int st, int n_st, pp_err *err) {
+    if (st < 0) return place_err(err, r, i, a, "negative stage %d", st);
+    if (st > PP_SCHED_ID_MAX) return place_err(err, r, i, a, "stage %d above %d", st, PP_SCHED_ID_MAX);
+    if (n_st > 0 && st >= n_st) return place_err(err, r, i, a, "stage %d out of range [0, %d)", st, n_st);
+    return 0;
+}
+
+/* One microbatch index, the same way against m. */
+static int check_mb(const pp_action *a, int r, int i, int mb, int m, pp_err *err) {
+    if (mb < 0) return place_err(err, r, i, a, "negative or missing microbatch %d", mb);
+    if (mb > PP_SCHED_ID_MAX) return place_err(err, r, i, a, "microbatch %d above %d", mb, PP_SCHED_ID_MAX);
+    if (m > 0 && mb >= m) return place_err(err, r, i, a, "microbatch %d out of range [0, %d)", mb, m);
+    return 0;
+}
+
+/* Checks every cell on its own. n_st > 0 and m > 0 also bound the stages
+ * and microbatches. */
+static int check_cells(const pp_sched *s, int n_st, int m, pp_err *err) {
     if (s->n_ranks < 0 || (s->n_ranks > 0 && !s->ranks))
         return pp_err_set(err, PP_ERR_INVALID, "schedule: bad rank count %d", s->n_ranks);
     for (int r = 0; r < s->n_ranks; r++) {
@@ -110,18 +133,14 @@ static int check_cells(const pp_sched *s, int m, pp_err *err) {
                 int bt = a->sub[1].type;
                 if (a->sub[0].type != PP_ACT_F || (bt != PP_ACT_I && bt != PP_ACT_W && bt != PP_ACT_B))
                     return place_err(err, r, i, a, "OVERLAP_F_B must hold a forward, then a backward (I, W or B)");
-                for (int k = 0; k < 2; k++) {
-                    if (a->sub[k].stage < 0) return place_err(err, r, i, a, "negative stage %d", a->sub[k].stage);
-                    if (a->sub[k].mb < 0) return place_err(err, r, i, a, "negative microbatch %d", a->sub[k].mb);
-                    if (m > 0 && a->sub[k].mb >= m)
-                        return place_err(err, r, i, a, "microbatch %d out of range [0, %d)", a->sub[k].mb, m);
-                }
+                for (int k = 0; k < 2; k++)
+                    if (check_stage(a, r, i, a->sub[k].stage, n_st, err) || check_mb(a, r, i, a->sub[k].mb, m, err))
+                        return -1;
                 continue;
             }
-            if (a->stage < 0) return place_err(err, r, i, a, "negative stage %d", a->stage);
+            if (check_stage(a, r, i, a->stage, n_st, err)) return -1;
             if (is_step(t)) continue;
-            if (a->mb < 0) return place_err(err, r, i, a, "negative or missing microbatch %d", a->mb);
-            if (m > 0 && a->mb >= m) return place_err(err, r, i, a, "microbatch %d out of range [0, %d)", a->mb, m);
+            if (check_mb(a, r, i, a->mb, m, err)) return -1;
         }
     }
     return 0;
@@ -178,7 +197,7 @@ static int stage_ranks_impl(const pp_sched *s, int n_stages, int *sr, pp_err *er
 }
 
 int pp_sched_stage_ranks(const pp_sched *s, int *stage_rank, pp_err *err) {
-    if (check_cells(s, 0, err)) return -1;
+    if (check_cells(s, 0, 0, err)) return -1;
     return stage_ranks_impl(s, pp_sched_n_stages(s), stage_rank, err);
 }
 
@@ -249,7 +268,7 @@ static int check_comm_pair(vctx *v, int r, int i, const pp_action *a, pp_err *er
     return place_err(err, r, i, a, "no matching %d%s%d on rank %d", nb, type_name(want), mb, v->sr[nb]);
 }
 
-/* Pass 5: one compute part (type t of stage st, microbatch mb) in order. */
+/* Pass 6: one compute part (type t of stage st, microbatch mb) in order. */
 static int check_compute_order(vctx *v, int r, int i, const pp_action *a, int t, int st, int mb, pp_err *err) {
     unsigned char *g = gat(v, st, mb);
     const char *tn = type_name(t);
@@ -285,7 +304,7 @@ static int check_compute_order(vctx *v, int r, int i, const pp_action *a, int t,
     }
 }
 
-/* Pass 5: a comm cell in order (compute_comms): a SEND after what it sends. */
+/* Pass 6: a comm cell in order (compute_comms): a SEND after what it sends. */
 static int check_comm_order(vctx *v, int r, int i, const pp_action *a, pp_err *err) {
     unsigned char *g = gat(v, a->stage, a->mb);
     if (a->type == PP_ACT_SEND_F && !(*g & G_F))
@@ -295,6 +314,57 @@ static int check_comm_order(vctx *v, int r, int i, const pp_action *a, pp_err *e
                          a->mb);
     *g |= (unsigned char)comm_bit(a->type);
     return 0;
+}
+
+/* Pass 5: completeness, before the order, so that a table with dropped
+ * cells says what is missing rather than what now comes too early. Every
+ * stage and microbatch needs its F and either B or I and W; every missing
+ * pass is counted and the first MISSING_SHOWN are named. */
+#define MISSING_SHOWN 8
+
+typedef struct missing_list {
+    unsigned long long n;
+    size_t o;
+    char msg[PP_ERR_MSG_MAX / 2];
+} missing_list;
+
+static void missing_add(missing_list *l, int st, int mb, const char *what) {
+    if (l->n++ >= MISSING_SHOWN || l->o >= sizeof l->msg) return;
+    int k = snprintf(l->msg + l->o, sizeof l->msg - l->o, "%sstage %d microbatch %d has %s", l->n > 1 ? "; " : "", st,
+                     mb, what);
+    if (k > 0) l->o += (size_t)k;
+}
+
+static const char *missing_more(const missing_list *l) { return l->n > MISSING_SHOWN ? "; ..." : ""; }
+
+static int check_complete(vctx *v, pp_err *err) {
+    const pp_sched *s = v->s;
+    for (int r = 0; r < s->n_ranks; r++) {
+        for (int i = 0; i < s->ranks[r].n; i++) {
+            pp_subaction part[2];
+            int np = compute_parts(&s->ranks[r].acts[i], part);
+            for (int k = 0; k < np; k++) {
+                int t = part[k].type;
+                *gat(v, part[k].stage, part[k].mb) |=
+                    (unsigned char)(t == PP_ACT_F ? G_F : t == PP_ACT_I ? G_I : t == PP_ACT_W ? G_W : G_B);
+            }
+        }
+    }
+    missing_list l;
+    memset(&l, 0, sizeof l);
+    for (int st = 0; st < v->S; st++) {
+        for (int mb = 0; mb < v->M; mb++) {
+            unsigned char g = *gat(v, st, mb);
+            if (!(g & G_F)) missing_add(&l, st, mb, "no forward (F)");
+            if (g & G_B) continue;
+            if (!(g & (G_I | G_W))) missing_add(&l, st, mb, "no backward (B or I+W)");
+            else if (!(g & G_W)) missing_add(&l, st, mb, "I but no W");
+            else if (!(g & G_I)) missing_add(&l, st, mb, "W but no I");
+        }
+    }
+    memset(v->g, 0, (size_t)v->S * (size_t)v->M);
+    if (!l.n) return 0;
+    return pp_err_set(err, PP_ERR_INVALID, "schedule incomplete (%llu missing): %s%s", l.n, l.msg, missing_more(&l));
 }
 
 static int validate_passes(vctx *v, pp_err *err) {
@@ -310,6 +380,7 @@ static int validate_passes(vctx *v, pp_err *err) {
                     return -1;
         memset(v->g, 0, (size_t)v->S * (size_t)v->M);
     }
+    if (check_complete(v, err)) return -1;
     for (int r = 0; r < s->n_ranks; r++) {
         for (int i = 0; i < s->ranks[r].n; i++) {
             const pp_action *a = &s->ranks[r].acts[i];
@@ -325,42 +396,90 @@ static int validate_passes(vctx *v, pp_err *err) {
                 if (check_compute_order(v, r, i, a, part[k].type, part[k].stage, part[k].mb, err)) return -1;
         }
     }
-    for (int st = 0; st < v->S; st++) {
-        for (int mb = 0; mb < v->M; mb++) {
-            unsigned char g = *gat(v, st, mb);
-            if (!(g & G_F))
-                return pp_err_set(err, PP_ERR_INVALID, "stage %d (rank %d): no F of microbatch %d", st, v->sr[st], mb);
-            if (!(g & (G_I | G_B)))
-                return pp_err_set(err, PP_ERR_INVALID, "stage %d (rank %d): no backward (B, or I and W) of microbatch %d",
-                                  st, v->sr[st], mb);
-            if ((g & G_I) && !(g & G_W))
-                return pp_err_set(err, PP_ERR_INVALID,
-                                  "stage %d (rank %d): I of microbatch %d without its W (as many I as W)", st,
-                                  v->sr[st], mb);
-        }
-    }
     return 0;
 }
 
-/* Counts the cells and the forwards (OVERLAP parts included). */
-static void count_cells(const pp_sched *s, unsigned long long *cells, unsigned long long *fwds) {
-    *cells = *fwds = 0;
+/* Counts the cells, the compute parts and the forwards (OVERLAP parts
+ * included). */
+static void count_cells(const pp_sched *s, unsigned long long *cells, unsigned long long *comps,
+                        unsigned long long *fwds) {
+    *cells = *comps = *fwds = 0;
     for (int r = 0; r < s->n_ranks; r++) {
         *cells += (unsigned long long)s->ranks[r].n;
         for (int i = 0; i < s->ranks[r].n; i++) {
-            int t = s->ranks[r].acts[i].type;
-            if (t == PP_ACT_F || t == PP_ACT_OVERLAP_F_B) (*fwds)++;
+            pp_subaction part[2];
+            int np = compute_parts(&s->ranks[r].acts[i], part);
+            *comps += (unsigned long long)np;
+            for (int k = 0; k < np; k++) *fwds += part[k].type == PP_ACT_F;
         }
     }
 }
 
-int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err) {
+/* The largest stages x microbatches grid a table of `cells` cells gets: a
+ * complete table has a forward per entry, so a bigger grid means missing
+ * forwards, which are then found without it. */
+static int grid_fits(unsigned long long S, unsigned long long M, unsigned long long cells) {
+    return S * M <= 4 * cells + 65536;
+}
+
+static int cmp_ull(const void *a, const void *b) {
+    unsigned long long x = *(const unsigned long long *)a, y = *(const unsigned long long *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* A table too small for its S x M grid: names the first missing forwards
+ * from the sorted positions st * M + mb of the forwards it has, in time and
+ * memory linear in the table (times a log). */
+static int report_missing_forwards(const pp_sched *s, int S, int M, unsigned long long fwds, pp_err *err) {
+    unsigned long long need = (unsigned long long)S * (unsigned long long)M, n = 0, u = 0;
+    unsigned long long *pos = pp_malloc((fwds ? fwds : 1) * sizeof *pos, err);
+    if (!pos) return -1;
+    for (int r = 0; r < s->n_ranks; r++) {
+        for (int i = 0; i < s->ranks[r].n; i++) {
+            pp_subaction part[2];
+            int np = compute_parts(&s->ranks[r].acts[i], part);
+            for (int k = 0; k < np; k++)
+                if (part[k].type == PP_ACT_F)
+                    pos[n++] = (unsigned long long)part[k].stage * (unsigned long long)M + (unsigned long long)part[k].mb;
+        }
+    }
+    qsort(pos, (size_t)n, sizeof *pos, cmp_ull);
+    for (unsigned long long j = 0; j < n; j++)
+        if (!u || pos[j] != pos[u - 1]) pos[u++] = pos[j];
+    missing_list l;
+    memset(&l, 0, sizeof l);
+    unsigned long long next = 0;
+    for (unsigned long long j = 0; j <= u && l.n < MISSING_SHOWN; j++) {
+        unsigned long long end = j < u ? pos[j] : need;
+        for (; next < end && l.n < MISSING_SHOWN; next++)
+            missing_add(&l, (int)(next / (unsigned long long)M), (int)(next % (unsigned long long)M), "no forward (F)");
+        next = end + 1;
+    }
+    free(pos);
+    return pp_err_set(err, PP_ERR_INVALID,
+                      "schedule incomplete (%llu forwards missing): %d stages x %d microbatches need %llu forwards, "
+                      "the table has %llu: %s%s",
+                      need - u, S, M, need, u, l.msg, need - u > MISSING_SHOWN ? "; ..." : "");
+}
+
+static int validate_impl(const pp_sched *s, int n_stages, int n_microbatches, pp_err *err) {
     if (s->n_ranks <= 0) return pp_err_set(err, PP_ERR_INVALID, "schedule: no ranks");
-    if (check_cells(s, n_microbatches > 0 ? n_microbatches : 0, err)) return -1;
-    int S = pp_sched_n_stages(s);
+    if (check_cells(s, n_stages > 0 ? n_stages : 0, n_microbatches > 0 ? n_microbatches : 0, err)) return -1;
+    int S = n_stages > 0 ? n_stages : pp_sched_n_stages(s);
     int M = n_microbatches > 0 ? n_microbatches : pp_sched_n_microbatches(s);
     if (S <= 0) return pp_err_set(err, PP_ERR_INVALID, "schedule: no action names a stage");
     if (M <= 0) return pp_err_set(err, PP_ERR_INVALID, "schedule: no action names a microbatch");
+    unsigned long long cells, comps, fwds, need = (unsigned long long)S * (unsigned long long)M;
+    count_cells(s, &cells, &comps, &fwds);
+    if (!comps)
+        return pp_err_set(err, PP_ERR_INVALID,
+                          "schedule incomplete: the table has no forward or backward (%d stages x %d microbatches "
+                          "need %llu forwards F and as many backwards, B or I+W)",
+                          S, M, need);
+    /* A table far smaller than stages x microbatches misses forwards; say
+     * which without allocating the grid (or the stage list) for it. */
+    if (!grid_fits((unsigned long long)S, (unsigned long long)M, cells))
+        return report_missing_forwards(s, S, M, fwds, err);
     int *sr = pp_malloc((unsigned long long)S * sizeof *sr, err);
     if (!sr) return -1;
     int rc = -1;
@@ -371,15 +490,6 @@ int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err) {
             pp_err_set(err, PP_ERR_INVALID, "schedule: stage %d appears in no action (stages 0..%d)", st, S - 1);
             goto done;
         }
-    /* A table far smaller than stages x microbatches misses forwards; say
-     * so without allocating the grid for it. */
-    unsigned long long cells, fwds, need = (unsigned long long)S * (unsigned long long)M;
-    count_cells(s, &cells, &fwds);
-    if (need > fwds && need > 4 * cells + 65536) {
-        pp_err_set(err, PP_ERR_INVALID, "schedule: %d stages x %d microbatches need %llu forwards, the table has %llu",
-                   S, M, need, fwds);
-        goto done;
-    }
     g = pp_calloc(need, 1, err);
     if (!g) goto done;
     vctx v = {.s = s, .S = S, .M = M, .sr = sr, .g = g, .comms = pp_sched_form_of(s) == PP_SCHED_COMPUTE_COMMS};
@@ -388,6 +498,15 @@ done:
     free(g);
     free(sr);
     return rc;
+}
+
+int pp_sched_validate(const pp_sched *s, int n_microbatches, pp_err *err) {
+    return validate_impl(s, 0, n_microbatches, err);
+}
+
+int pp_sched_check(const pp_sched *s, int n_stages, int n_microbatches, pp_err *err) {
+    if (validate_impl(s, n_stages, n_microbatches, err)) return -1;
+    return pp_sched_check_deadlock(s, err);
 }
 
 /* ---- deadlock check ---- */
@@ -646,10 +765,18 @@ static int run_deadlock(dctx *d, pp_err *err) {
 }
 
 int pp_sched_check_deadlock(const pp_sched *s, pp_err *err) {
-    if (check_cells(s, 0, err)) return -1;
+    if (check_cells(s, 0, 0, err)) return -1;
     int R = s->n_ranks, S = pp_sched_n_stages(s), M = pp_sched_n_microbatches(s);
     if (R == 0 || S == 0) return 0;
     if (M <= 0) M = 1; /* only step-level actions */
+    unsigned long long cells, comps, fwds;
+    count_cells(s, &cells, &comps, &fwds);
+    if (!grid_fits((unsigned long long)S, (unsigned long long)M, cells))
+        return pp_err_set(err, PP_ERR_INVALID,
+                          "schedule incomplete: stages up to %d and microbatches up to %d in a table of %llu cell%s "
+                          "(%d x %d need %llu forwards, it has %llu); pp_sched_validate names the missing ones",
+                          S - 1, M - 1, cells, cells == 1 ? "" : "s", S, M,
+                          (unsigned long long)S * (unsigned long long)M, fwds);
     dctx d = {.s = s, .S = S, .M = M, .comms = pp_sched_form_of(s) == PP_SCHED_COMPUTE_COMMS};
     int rc = -1;
     int *mark = NULL, *path = NULL;
@@ -732,10 +859,15 @@ static long long lower_row(const pp_sched *c, const int *sr, int S, int r, pp_ac
 }
 
 int pp_sched_lower(const pp_sched *compute, pp_sched *out, pp_err *err) {
-    if (check_cells(compute, 0, err)) return -1;
+    if (check_cells(compute, 0, 0, err)) return -1;
     if (pp_sched_form_of(compute) == PP_SCHED_COMPUTE_COMMS) return pp_sched_copy(out, compute, err);
     int S = pp_sched_n_stages(compute);
     int *sr = NULL;
+    unsigned long long cells, comps, fwds;
+    count_cells(compute, &cells, &comps, &fwds);
+    if (!grid_fits((unsigned long long)S, 1, cells))
+        return pp_err_set(err, PP_ERR_INVALID, "schedule: stages up to %d in a table of %llu cell%s (most stages name "
+                          "no cell)", S - 1, cells, cells == 1 ? "" : "s");
     if (S > 0) {
         sr = pp_malloc((unsigned long long)S * sizeof *sr, err);
         if (!sr) return -1;

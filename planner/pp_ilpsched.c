@@ -240,7 +240,7 @@ static int split_b(const pp_sched *src, pp_sched *dst, pp_err *err) {
  * Returns 0, or -1 (err). */
 static int eval_table(const prob *pb, const pp_sched *s, double *span, int *fits, double *peak, pp_err *err) {
     if (s->n_ranks != pb->p) return pp_err_set(err, PP_ERR_INVALID, "ilpsched: table has %d ranks", s->n_ranks);
-    if (pp_sched_validate(s, pb->m, err) || pp_sched_check_deadlock(s, err)) return -1;
+    if (pp_sched_check(s, 0, pb->m, err)) return -1;
     pp_sim_result res;
     if (simulate(pb, s, &res, err)) {
         pp_sim_result_free(&res);

@@ -115,7 +115,7 @@ int main(int argc, char **argv) {
     if (pp_sched_load_csv(path, from, &s, &found, &err)) return pp_tool_fail(TOOL, &err);
     int rc = 0;
     if (check) {
-        if (pp_sched_validate(&s, (int)mbs, &err) || pp_sched_check_deadlock(&s, &err)) {
+        if (pp_sched_check(&s, 0, (int)mbs, &err)) {
             fprintf(stderr, "pippy schedule: %s: %s\n", path, err.msg);
             rc = 1;
         } else {

@@ -335,7 +335,10 @@ int main(int argc, char **argv) {
                      x.cfg.name, pp_schedule_name(k), o.pp, o.dp, pp_schedule_stages_per_rank(k, (int)o.v), o.mbs,
                      o.mb, o.seq);
         }
-        if (pp_sched_validate(&x.sched, 0, &err)) goto fail;
+        if (pp_sched_check(&x.sched, 0, 0, &err)) {
+            if (o.csv) pp_err_wrap(&err, "%s", o.csv);
+            goto fail;
+        }
         S = pp_sched_n_stages(&x.sched);
         if (x.have_model) {
             x.bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), &err);

@@ -10,9 +10,11 @@
 #include <check.h>
 
 #include "tests/pp_test.h"
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define COMPAT PP_SHARED_DIR "/compat/pytorch-schedules/"
@@ -217,18 +219,23 @@ START_TEST(test_validate_compute_rules) {
     invalid_text("0F0,0F0,0B0", 0,
                  (const char *[]){"rank 0, action 1 (0F0)", "duplicate F of stage 0 microbatch 0", NULL});
     invalid_text("0F0,0I0,0F1,0I1,0W1", 0,
-                 (const char *[]){"stage 0 (rank 0)", "I of microbatch 0 without its W", NULL});
+                 (const char *[]){"schedule incomplete (1 missing): stage 0 microbatch 0 has I but no W", NULL});
     invalid_text("0F0,0B0\n1F0,1W0,1I0", 0,
                  (const char *[]){"rank 1, action 1 (1W0): W before I of stage 1 microbatch 0", NULL});
     invalid_text("0I0,0F0,0W0", 0, (const char *[]){"rank 0, action 0 (0I0): I before F of stage 0", NULL});
     invalid_text("0F0,0B0,0I0,0W0", 0,
                  (const char *[]){"rank 0, action 2 (0I0)", "both B and I of stage 0 microbatch 0", NULL});
     invalid_text("0F0,0F1,0B1", 0,
-                 (const char *[]){"stage 0 (rank 0): no backward (B, or I and W) of microbatch 0", NULL});
+                 (const char *[]){"schedule incomplete (1 missing): stage 0 microbatch 0 has no backward (B or I+W)",
+                                  NULL});
     invalid_text("0F0,0B0\n1F0,1B0\n0F1,0B1", 0,
                  (const char *[]){"rank 2, action 0 (0F1)", "stage 0 is also on rank 0", NULL});
     invalid_text("0F0,0B0\n2F0,2B0", 0, (const char *[]){"stage 1 appears in no action", NULL});
-    invalid_text("0F0,0B0\n1F1,1B1", 0, (const char *[]){"stage 0 (rank 0): no F of microbatch 1", NULL});
+    invalid_text("0F0,0B0\n1F1,1B1", 0,
+                 (const char *[]){"schedule incomplete (4 missing): stage 0 microbatch 1 has no forward (F); stage 0 "
+                                  "microbatch 1 has no backward (B or I+W); stage 1 microbatch 0 has no forward (F); "
+                                  "stage 1 microbatch 0 has no backward (B or I+W)",
+                                  NULL});
     /* the backward of an OVERLAP_F_B cannot use its own forward */
     invalid_text("(0F0;0B0)OVERLAP_F_B", 0,
                  (const char *[]){"rank 0, action 0 ((0F0;0B0)OVERLAP_F_B): B before F of stage 0", NULL});
@@ -247,7 +254,11 @@ START_TEST(test_validate_microbatch_range) {
     ck_assert_int_eq(pp_sched_validate(&s, 4, &err), -1);
     has_all(err.msg, (const char *[]){"rank 0, action 19 (0F4)", "microbatch 4 out of range [0, 4)", NULL}, "m=4");
     ck_assert_int_eq(pp_sched_validate(&s, 9, &err), -1);
-    has_all(err.msg, (const char *[]){"stage 0 (rank 0): no F of microbatch 8", NULL}, "m=9");
+    has_all(err.msg,
+            (const char *[]){"schedule incomplete (8 missing): stage 0 microbatch 8 has no forward (F); stage 0 "
+                             "microbatch 8 has no backward (B or I+W); stage 1 microbatch 8",
+                             NULL},
+            "m=9");
     pp_sched_free(&s);
     invalid_text("0F0,0B0,0F5,0B5", 2, (const char *[]){"rank 0, action 2 (0F5)", "out of range [0, 2)", NULL});
 }
@@ -628,6 +639,216 @@ START_TEST(test_bad_cells) {
 }
 END_TEST
 
+/* ---- the one check every reader runs ---- */
+
+/* pp_sched_check(s, S, m) fails with every substring of want. */
+static void check_fails(const pp_sched *s, int S, int m, const char *const *want, const char *what) {
+    pp_err err = {0};
+    ck_assert_msg(pp_sched_check(s, S, m, &err) == -1, "%s: pp_sched_check should fail", what);
+    ck_assert_int_eq(err.code, PP_ERR_INVALID);
+    has_all(err.msg, want, what);
+    printf("  %s: %s\n", what, err.msg);
+}
+
+static void check_ok(const pp_sched *s, int S, int m, const char *what) {
+    pp_err err = {0};
+    int rc = pp_sched_check(s, S, m, &err);
+    ck_assert_msg(rc == 0, "%s: pp_sched_check: %s", what, err.msg);
+}
+
+START_TEST(test_check_incomplete) {
+    pp_sched s;
+    /* a plan's empty table: 2 stages x 4 microbatches, nothing to run */
+    ck_assert_int_eq(pp_sched_init(&s, 2, NULL), 0);
+    check_fails(&s, 2, 4,
+                (const char *[]){"schedule incomplete: the table has no forward or backward",
+                                 "2 stages x 4 microbatches need 8 forwards", NULL},
+                "empty table");
+    pp_sched_free(&s);
+
+    /* GPipe p=2 m=4 with 4 cells dropped (0B1, 1F3, 1B2, 1B3): all named,
+     * whether the counts come from a plan or from the table */
+    parse("0F0,0F1,0F2,0F3,0B0,0B2,0B3\n1F0,1F1,1F2,1B0,1B1", &s);
+    const char *dropped[] = {"schedule incomplete (4 missing): stage 0 microbatch 1 has no backward (B or I+W); "
+                             "stage 1 microbatch 2 has no backward (B or I+W); stage 1 microbatch 3 has no forward "
+                             "(F); stage 1 microbatch 3 has no backward (B or I+W)",
+                             NULL};
+    check_fails(&s, 2, 4, dropped, "4 cells dropped (plan)");
+    check_fails(&s, 0, 0, dropped, "4 cells dropped (CSV)");
+    pp_sched_free(&s);
+
+    /* the last microbatch dropped everywhere: only a plan's count shows it */
+    parse("0F0,0F1,0F2,0B0,0B1,0B2\n1F0,1F1,1F2,1B0,1B1,1B2", &s);
+    check_ok(&s, 0, 0, "3 microbatches");
+    check_fails(&s, 2, 4,
+                (const char *[]){"schedule incomplete (4 missing): stage 0 microbatch 3 has no forward (F)", NULL},
+                "plan of 4 microbatches");
+    /* ... or a plan's last stage */
+    check_fails(&s, 3, 3, (const char *[]){"schedule: stage 2 appears in no action (stages 0..2)", NULL}, "3 stages");
+    /* a stage or microbatch beyond a plan's counts */
+    check_fails(&s, 1, 3, (const char *[]){"rank 1, action 0 (1F0): stage 1 out of range [0, 1)", NULL}, "1 stage");
+    check_fails(&s, 2, 2, (const char *[]){"rank 0, action 2 (0F2): microbatch 2 out of range [0, 2)", NULL}, "m=2");
+    pp_sched_free(&s);
+
+    /* I without W and W without I; a duplicate; many missing (counted, 8 named) */
+    parse("0F0,0I0,0F1,0W1,0F2,0B2", &s);
+    check_fails(&s, 0, 0,
+                (const char *[]){"schedule incomplete (2 missing): stage 0 microbatch 0 has I but no W; stage 0 "
+                                 "microbatch 1 has W but no I",
+                                 NULL},
+                "I without W");
+    pp_sched_free(&s);
+    parse("0F0,0B0,0B0", &s);
+    check_fails(&s, 1, 1, (const char *[]){"rank 0, action 2 (0B0): duplicate B of stage 0 microbatch 0", NULL},
+                "duplicate");
+    pp_sched_free(&s);
+    parse("0F0", &s);
+    check_fails(&s, 1, 20,
+                (const char *[]){"schedule incomplete (39 missing): stage 0 microbatch 0 has no backward (B or I+W); "
+                                 "stage 0 microbatch 1 has no forward (F)",
+                                 "; ...", NULL},
+                "39 missing");
+    pp_sched_free(&s);
+
+    /* a deadlocking table is refused by the same call, with its wait cycle */
+    parse(DL_COMPUTE, &s);
+    check_fails(&s, 2, 2,
+                (const char *[]){"deadlock: rank 0 at action 1 (0B0) waits for rank 1 (1B0); rank 1 at action 1 (1F1) "
+                                 "waits for rank 0 (0F1)",
+                                 NULL},
+                "deadlock");
+    pp_sched_free(&s);
+}
+END_TEST
+
+START_TEST(test_check_valid_tables) {
+    static const struct {
+        const char *path;
+        int S, m;
+    } files[] = {{ZB_COMPUTE, 4, 8}, {ZB_COMMS, 4, 8}, {DUALPIPEV, 8, 10}};
+    for (size_t k = 0; k < sizeof files / sizeof files[0]; k++) {
+        pp_sched s, l;
+        pp_err err = {0};
+        load(files[k].path, &s);
+        check_ok(&s, 0, 0, files[k].path);
+        check_ok(&s, files[k].S, files[k].m, files[k].path);
+        ck_assert_msg(pp_sched_lower(&s, &l, &err) == 0, "%s", err.msg);
+        check_ok(&l, files[k].S, files[k].m, files[k].path);
+        pp_sched_free(&l);
+        pp_sched_free(&s);
+    }
+    pp_sched s;
+    build_1f1b(&s, 4, 8);
+    check_ok(&s, 4, 8, "1F1B");
+    pp_sched_free(&s);
+    parse("0F0,,0I0,0W0,0REDUCE_GRAD,0OPTIM", &s);
+    check_ok(&s, 1, 1, "step-level");
+    pp_sched_free(&s);
+}
+END_TEST
+
+/* ---- tables nobody validated: huge indices ---- */
+
+/* Current virtual size of this process in bytes (0 if unknown). */
+static unsigned long long vm_size(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmSize: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return kb * 1024ULL;
+}
+
+typedef struct hostile_result {
+    int rc[4];
+    pp_err err[4];
+} hostile_result;
+
+/* Runs validate, the deadlock check, pp_sched_check and lowering on s. */
+static void run_checks(const pp_sched *s, hostile_result *h) {
+    memset(h, 0, sizeof *h);
+    pp_sched out;
+    h->rc[0] = pp_sched_validate(s, 0, &h->err[0]);
+    h->rc[1] = pp_sched_check_deadlock(s, &h->err[1]);
+    h->rc[2] = pp_sched_check(s, 0, 0, &h->err[2]);
+    h->rc[3] = pp_sched_lower(s, &out, &h->err[3]);
+    if (h->rc[3] == 0) pp_sched_free(&out);
+}
+
+/* One cell with a huge stage or microbatch: every check answers at once
+ * with an error, within 256 MiB more address space (the old deadlock check
+ * asked for 910 GB, or looped over 10^8 stages). */
+START_TEST(test_hostile_indices) {
+    static const struct {
+        const char *csv;
+        const char *want; /* in the validate and pp_sched_check messages */
+        int lowers;       /* a compute_comms table is copied, not lowered */
+    } tables[] = {
+        {"99989099F9099", "99989100 stages x 9100 microbatches need 909900810000 forwards, the table has 1", 0},
+        {"99989999B99", "99990000 stages x 100 microbatches need 9999000000 forwards, the table has 0", 0},
+        {"999999999F999999999", "stage 0 microbatch 0 has no forward (F)", 0},
+        {"0F0,0B0\n999999999RECV_B5", "stage 0 microbatch 1 has no forward (F)", 1},
+    };
+    const char *const names[4] = {"validate", "deadlock", "check", "lower"};
+    for (size_t k = 0; k < sizeof tables / sizeof tables[0]; k++) {
+        pp_sched s;
+        parse(tables[k].csv, &s);
+        hostile_result h;
+        struct rlimit old;
+        int limited = 0;
+        unsigned long long vm = vm_size();
+        if (vm && getrlimit(RLIMIT_AS, &old) == 0) {
+            struct rlimit lim = old;
+            lim.rlim_cur = (rlim_t)(vm + (256ULL << 20));
+            if (old.rlim_cur == RLIM_INFINITY || lim.rlim_cur < old.rlim_cur)
+                limited = setrlimit(RLIMIT_AS, &lim) == 0;
+        }
+        double t0 = now_s();
+        run_checks(&s, &h);
+        double dt = now_s() - t0;
+        if (limited) setrlimit(RLIMIT_AS, &old);
+        printf("  %s: %.4f s%s\n", tables[k].csv, dt, limited ? " (address space limited)" : "");
+        ck_assert_msg(h.rc[3] == (tables[k].lowers ? 0 : -1), "%s: lower: %d", tables[k].csv, h.rc[3]);
+        for (int c = 0; c < (tables[k].lowers ? 3 : 4); c++) {
+            ck_assert_msg(h.rc[c] == -1, "%s: %s should fail", tables[k].csv, names[c]);
+            ck_assert_msg(h.err[c].code == PP_ERR_INVALID, "%s: %s: %s", tables[k].csv, names[c], h.err[c].msg);
+            ck_assert_msg(strstr(h.err[c].msg, "incomplete") || c == 3, "%s: %s: %s", tables[k].csv, names[c],
+                          h.err[c].msg);
+            printf("    %s: %s\n", names[c], h.err[c].msg);
+        }
+        has_all(h.err[0].msg, (const char *[]){tables[k].want, NULL}, "validate");
+        has_all(h.err[2].msg, (const char *[]){tables[k].want, NULL}, "check");
+        ck_assert_msg(dt < 1.0, "%s: %.3f s", tables[k].csv, dt);
+        pp_sched_free(&s);
+    }
+
+    /* Indices no CSV can hold, from code: refused, and no overflow in
+     * 1 + the highest index. */
+    pp_sched s;
+    ck_assert_int_eq(pp_sched_init(&s, 1, NULL), 0);
+    ck_assert_int_eq(pp_sched_push(&s, 0, pp_action_make(PP_ACT_F, INT_MAX, INT_MAX), NULL), 0);
+    ck_assert_int_eq(pp_sched_n_stages(&s), INT_MAX);
+    ck_assert_int_eq(pp_sched_n_microbatches(&s), INT_MAX);
+    hostile_result h;
+    run_checks(&s, &h);
+    for (int c = 0; c < 4; c++) {
+        ck_assert_int_eq(h.rc[c], -1);
+        has_all(h.err[c].msg, (const char *[]){"rank 0, action 0", "stage 2147483647 above 999999999", NULL}, names[c]);
+    }
+    pp_sched_free(&s);
+
+    /* A plan's counts that its table cannot cover: no grid of 10^18. */
+    parse("0F0,0B0", &s);
+    check_fails(&s, 1000000000, 1000000000,
+                (const char *[]){"need 1000000000000000000 forwards, the table has 1",
+                                 "stage 0 microbatch 1 has no forward (F); stage 0 microbatch 2", NULL},
+                "huge plan counts");
+    pp_sched_free(&s);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("sched_check");
     TCase *tc = tcase_create("core");
@@ -645,6 +866,9 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_deadlock_missing_send);
     tcase_add_test(tc, test_deadlock_scale);
     tcase_add_test(tc, test_bad_cells);
+    tcase_add_test(tc, test_check_incomplete);
+    tcase_add_test(tc, test_check_valid_tables);
+    tcase_add_test(tc, test_hostile_indices);
     suite_add_tcase(s, tc);
     return s;
 }
