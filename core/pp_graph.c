@@ -54,7 +54,84 @@ void pp_graph_free(pp_graph *g) {
     free(g->tensors);
     free(g->ops);
     free(g->blocks);
+    free(g->tensor_index.slots);
+    free(g->op_index.slots);
+    free(g->block_index.slots);
     memset(g, 0, sizeof *g);
+}
+
+/* ---- name index ----
+ *
+ * Open addressing with linear probing over a power-of-two table kept at
+ * most half full; FNV-1a of the name. Slots point at the names the graph
+ * owns, so the index copies nothing and is freed with the graph. */
+
+static unsigned name_hash(const char *s) {
+    unsigned h = 2166136261u;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The slot holding name, or the empty slot where it would go (cap > 0). */
+static pp_name_slot *index_slot(const pp_name_index *x, const char *name) {
+    unsigned mask = (unsigned)x->cap - 1u, i = name_hash(name) & mask;
+    while (x->slots[i].name && strcmp(x->slots[i].name, name) != 0) i = (i + 1u) & mask;
+    return &x->slots[i];
+}
+
+/* Records name (a pointer the graph owns) at position idx, replacing the
+ * position of an equal name. Returns 0, or -1 (out of memory). */
+static int index_put(pp_name_index *x, const char *name, int idx, pp_err *err) {
+    if (2LL * (x->n + 1) > x->cap) {
+        int ncap = x->cap ? 2 * x->cap : 64;
+        pp_name_slot *old = x->slots;
+        int ocap = x->cap;
+        pp_name_slot *slots = pp_calloc((unsigned long long)ncap, sizeof *slots, err);
+        if (!slots) return -1;
+        x->slots = slots;
+        x->cap = ncap;
+        for (int i = 0; i < ocap; i++)
+            if (old[i].name) *index_slot(x, old[i].name) = old[i];
+        free(old);
+    }
+    pp_name_slot *s = index_slot(x, name);
+    if (!s->name) x->n++;
+    s->name = name;
+    s->idx = idx;
+    return 0;
+}
+
+static const char *tensor_name_at(const pp_graph *g, int i) { return g->tensors[i].name; }
+static const char *op_name_at(const pp_graph *g, int i) { return g->ops[i].name; }
+static const char *block_name_at(const pp_graph *g, int i) { return g->blocks[i]; }
+
+/* Brings x up to date with the n names at(g, 0 .. n-1) when it does not hold
+ * exactly that many (arrays filled by other means than pp_graph_add_*). */
+static int index_sync(const pp_graph *g, pp_name_index *x, int n, const char *(*at)(const pp_graph *, int),
+                      pp_err *err) {
+    if (x->n == n) return 0;
+    free(x->slots);
+    memset(x, 0, sizeof *x);
+    for (int i = 0; i < n; i++)
+        if (index_put(x, at(g, i), i, err)) return -1;
+    return 0;
+}
+
+/* Position of name among the n names at(g, i): through the index when it
+ * holds exactly those names, else by a linear search. */
+static int find_name(const pp_graph *g, const pp_name_index *x, int n, const char *(*at)(const pp_graph *, int),
+                     const char *name) {
+    if (x->cap > 0 && x->n == n) {
+        const pp_name_slot *s = index_slot(x, name);
+        if (!s->name) return -1;
+        if (s->idx >= 0 && s->idx < n && at(g, s->idx) == s->name) return s->idx;
+        /* Moved (ops reordered in place): find the same name by its pointer. */
+        for (int i = 0; i < n; i++)
+            if (at(g, i) == s->name) return i;
+    }
+    for (int i = 0; i < n; i++)
+        if (!strcmp(at(g, i), name)) return i;
+    return -1;
 }
 
 long long pp_tensor_numel(const pp_tensor *t) {
@@ -66,21 +143,15 @@ long long pp_tensor_numel(const pp_tensor *t) {
 long long pp_tensor_bytes(const pp_tensor *t) { return pp_tensor_numel(t) * pp_dtype_size(t->dtype); }
 
 int pp_graph_find_tensor(const pp_graph *g, const char *name) {
-    for (int i = 0; i < g->n_tensors; i++)
-        if (!strcmp(g->tensors[i].name, name)) return i;
-    return -1;
+    return find_name(g, &g->tensor_index, g->n_tensors, tensor_name_at, name);
 }
 
 int pp_graph_find_op(const pp_graph *g, const char *name) {
-    for (int i = 0; i < g->n_ops; i++)
-        if (!strcmp(g->ops[i].name, name)) return i;
-    return -1;
+    return find_name(g, &g->op_index, g->n_ops, op_name_at, name);
 }
 
 int pp_graph_find_block(const pp_graph *g, const char *block) {
-    for (int i = g->n_blocks - 1; i >= 0; i--)
-        if (!strcmp(g->blocks[i], block)) return i;
-    return -1;
+    return find_name(g, &g->block_index, g->n_blocks, block_name_at, block);
 }
 
 static void shape_str(int ndim, const long long *shape, char *buf, size_t n) {
@@ -97,6 +168,7 @@ int pp_graph_add_tensor(pp_graph *g, const char *name, pp_tensor_kind kind, pp_d
         if (shape[i] <= 0)
             return pp_err_set(err, PP_ERR_INVALID, "tensor '%s': dimension %d is %lld (must be positive)", name, i,
                               shape[i]);
+    if (index_sync(g, &g->tensor_index, g->n_tensors, tensor_name_at, err)) return -1;
     if (pp_graph_find_tensor(g, name) >= 0)
         return pp_err_set(err, PP_ERR_INVALID, "tensor '%s' defined twice", name);
     if (pp_grow((void **)&g->tensors, &g->cap_tensors, g->n_tensors + 1, sizeof *g->tensors, err)) return -1;
@@ -104,6 +176,11 @@ int pp_graph_add_tensor(pp_graph *g, const char *name, pp_tensor_kind kind, pp_d
     memset(t, 0, sizeof *t);
     t->name = pp_strdup(name, err);
     if (!t->name) return -1;
+    if (index_put(&g->tensor_index, t->name, g->n_tensors, err)) {
+        free(t->name);
+        t->name = NULL;
+        return -1;
+    }
     t->kind = kind;
     t->dtype = dtype;
     t->ndim = ndim;
@@ -118,12 +195,18 @@ int pp_graph_add_param(pp_graph *g, const char *name, int ndim, const long long 
 
 static int block_index(pp_graph *g, const char *block, pp_err *err) {
     if (g->n_blocks && !strcmp(g->blocks[g->n_blocks - 1], block)) return g->n_blocks - 1;
+    if (index_sync(g, &g->block_index, g->n_blocks, block_name_at, err)) return -1;
     if (pp_graph_find_block(g, block) >= 0)
         return pp_err_set(err, PP_ERR_INVALID, "block '%s' is not contiguous: ops of block '%s' came in between", block,
                           g->blocks[g->n_blocks - 1]);
     if (pp_grow((void **)&g->blocks, &g->cap_blocks, g->n_blocks + 1, sizeof *g->blocks, err)) return -1;
     g->blocks[g->n_blocks] = pp_strdup(block, err);
     if (!g->blocks[g->n_blocks]) return -1;
+    if (index_put(&g->block_index, g->blocks[g->n_blocks], g->n_blocks, err)) {
+        free(g->blocks[g->n_blocks]);
+        g->blocks[g->n_blocks] = NULL;
+        return -1;
+    }
     return g->n_blocks++;
 }
 
@@ -493,6 +576,7 @@ int pp_graph_add_op(pp_graph *g, pp_op_kind kind, const char *name, const char *
     if (n_in < 0 || n_in > PP_OP_MAX_IN || n_param < 0 || n_param > PP_OP_MAX_PARAM)
         return pp_err_set(err, PP_ERR_INVALID, "op '%s': %d inputs and %d parameters (at most %d and %d)", name, n_in,
                           n_param, PP_OP_MAX_IN, PP_OP_MAX_PARAM);
+    if (index_sync(g, &g->op_index, g->n_ops, op_name_at, err)) return -1;
     if (pp_graph_find_op(g, name) >= 0) return pp_err_set(err, PP_ERR_INVALID, "op '%s' defined twice", name);
     pp_op op;
     memset(&op, 0, sizeof op);
@@ -516,6 +600,10 @@ int pp_graph_add_op(pp_graph *g, pp_op_kind kind, const char *name, const char *
     if (pp_grow((void **)&g->ops, &g->cap_ops, g->n_ops + 1, sizeof *g->ops, err)) return -1;
     op.name = pp_strdup(name, err);
     if (!op.name) return -1;
+    if (index_put(&g->op_index, op.name, g->n_ops, err)) {
+        free(op.name);
+        return -1;
+    }
     op.block = blk;
     op.n_out = 1;
     op.out[0] = out;
@@ -610,7 +698,9 @@ done:
 int pp_graph_validate(const pp_graph *g, pp_err *err) {
     int rc = -1;
     int *producer = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *producer, err);
-    if (!producer) return -1;
+    /* seen[b]: block b has an op before the current one */
+    unsigned char *seen = pp_calloc((unsigned long long)(g->n_blocks ? g->n_blocks : 1), 1, err);
+    if (!producer || !seen) goto done;
     if (compute_producers(g, producer, err)) goto done;
     /* Dangling tensors and order. */
     for (int i = 0; i < g->n_ops; i++) {
@@ -644,15 +734,13 @@ int pp_graph_validate(const pp_graph *g, pp_err *err) {
             pp_err_set(err, PP_ERR_INVALID, "op '%s' has no block", op->name);
             goto done;
         }
-        if (i > 0 && op->block != g->ops[i - 1].block) {
-            for (int j = 0; j < i - 1; j++) {
-                if (g->ops[j].block == op->block) {
-                    pp_err_set(err, PP_ERR_INVALID, "block '%s' is not contiguous: op '%s' follows op '%s' of block '%s'",
-                               g->blocks[op->block], op->name, g->ops[i - 1].name, g->blocks[g->ops[i - 1].block]);
-                    goto done;
-                }
-            }
+        /* An op of this block before op i - 1, which is of another block. */
+        if (i > 0 && op->block != g->ops[i - 1].block && seen[op->block]) {
+            pp_err_set(err, PP_ERR_INVALID, "block '%s' is not contiguous: op '%s' follows op '%s' of block '%s'",
+                       g->blocks[op->block], op->name, g->ops[i - 1].name, g->blocks[g->ops[i - 1].block]);
+            goto done;
         }
+        seen[op->block] = 1;
     }
     /* Shapes. */
     for (int i = 0; i < g->n_ops; i++) {
@@ -677,48 +765,91 @@ int pp_graph_validate(const pp_graph *g, pp_err *err) {
     rc = 0;
 done:
     free(producer);
+    free(seen);
     return rc;
+}
+
+/* Min-heap of op indices: the ready op that comes first in the given order
+ * is placed next. */
+static void heap_push(int *h, int *n, int v) {
+    int i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > v) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = v;
+}
+
+static int heap_pop(int *h, int *n) {
+    int top = h[0], v = h[--(*n)], i = 0;
+    for (;;) {
+        int c = 2 * i + 1;
+        if (c >= *n) break;
+        if (c + 1 < *n && h[c + 1] < h[c]) c++;
+        if (h[c] >= v) break;
+        h[i] = h[c];
+        i = c;
+    }
+    if (*n > 0) h[i] = v;
+    return top;
 }
 
 int pp_graph_toposort(pp_graph *g, pp_err *err) {
     int n = g->n_ops, rc = -1;
+    unsigned long long un = (unsigned long long)(n ? n : 1);
     int *producer = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *producer, err);
-    int *placed = pp_calloc((unsigned long long)(n ? n : 1), sizeof *placed, err);
-    int *order = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *order, err);
-    int *newidx = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *newidx, err);
-    pp_op *ops = pp_malloc((unsigned long long)(n ? n : 1) * sizeof *ops, err);
-    if (!producer || !placed || !order || !newidx || !ops) goto done;
+    int *placed = pp_calloc(un, sizeof *placed, err);
+    int *order = pp_malloc(un * sizeof *order, err);
+    int *newidx = pp_malloc(un * sizeof *newidx, err);
+    pp_op *ops = pp_malloc(un * sizeof *ops, err);
+    /* Kahn's algorithm: waiting[i] inputs of op i whose producer is not
+     * placed yet; readers[first[p] .. first[p + 1]) the ops reading op p's
+     * outputs (once per input); heap the ops ready to place. */
+    int *waiting = pp_calloc(un, sizeof *waiting, err);
+    int *first = pp_calloc(un + 1, sizeof *first, err);
+    int *readers = pp_malloc(un * PP_OP_MAX_IN * sizeof *readers, err);
+    int *heap = pp_malloc(un * sizeof *heap, err);
+    if (!producer || !placed || !order || !newidx || !ops || !waiting || !first || !readers || !heap) goto done;
     if (compute_producers(g, producer, err)) goto done;
-    int k = 0;
-    while (k < n) {
-        int progress = 0;
-        for (int i = 0; i < n; i++) {
-            if (placed[i]) continue;
-            const pp_op *op = &g->ops[i];
-            int ready = 1;
-            for (int q = 0; q < op->n_in && ready; q++) {
-                int t = op->in[q];
-                if (t < 0 || t >= g->n_tensors) {
-                    pp_err_set(err, PP_ERR_INVALID, "op '%s': input refers to tensor #%d, which does not exist",
-                               op->name, t);
-                    goto done;
-                }
-                if (producer[t] >= 0 && !placed[producer[t]]) ready = 0;
+    for (int i = 0; i < n; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int q = 0; q < op->n_in; q++) {
+            int t = op->in[q];
+            if (t < 0 || t >= g->n_tensors) {
+                pp_err_set(err, PP_ERR_INVALID, "op '%s': input refers to tensor #%d, which does not exist", op->name,
+                           t);
+                goto done;
             }
-            if (ready) {
-                placed[i] = 1;
-                order[k++] = i;
-                progress = 1;
-                break; /* restart from the first op: stable order */
+            if (producer[t] >= 0) {
+                waiting[i]++;
+                first[producer[t] + 1]++;
             }
         }
-        if (!progress) {
-            char msg[900] = "cycle";
-            for (int i = 0; i < n; i++)
-                if (!placed[i] && find_cycle(g, producer, i, msg, sizeof msg)) break;
-            pp_err_set(err, PP_ERR_INVALID, "graph has a %s", msg);
-            goto done;
-        }
+    }
+    for (int p = 0; p < n; p++) first[p + 1] += first[p];
+    for (int i = 0; i < n; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int q = 0; q < op->n_in; q++)
+            if (producer[op->in[q]] >= 0) readers[first[producer[op->in[q]]]++] = i;
+    }
+    for (int p = n; p > 0; p--) first[p] = first[p - 1]; /* placing moved each start to the next one's */
+    first[0] = 0;
+    int k = 0, nh = 0;
+    for (int i = 0; i < n; i++)
+        if (!waiting[i]) heap_push(heap, &nh, i);
+    while (nh > 0) {
+        int i = heap_pop(heap, &nh);
+        placed[i] = 1;
+        order[k++] = i;
+        for (int j = first[i]; j < first[i + 1]; j++)
+            if (--waiting[readers[j]] == 0) heap_push(heap, &nh, readers[j]);
+    }
+    if (k < n) {
+        char msg[900] = "cycle";
+        for (int i = 0; i < n; i++)
+            if (!placed[i] && find_cycle(g, producer, i, msg, sizeof msg)) break;
+        pp_err_set(err, PP_ERR_INVALID, "graph has a %s", msg);
+        goto done;
     }
     for (int i = 0; i < n; i++) {
         ops[i] = g->ops[order[i]];
@@ -727,6 +858,11 @@ int pp_graph_toposort(pp_graph *g, pp_err *err) {
     memcpy(g->ops, ops, (size_t)n * sizeof *ops);
     for (int t = 0; t < g->n_tensors; t++)
         g->tensors[t].producer = producer[t] >= 0 ? newidx[producer[t]] : -1;
+    if (g->op_index.cap > 0)
+        for (int i = 0; i < n; i++) {
+            pp_name_slot *sl = index_slot(&g->op_index, g->ops[i].name);
+            if (sl->name == g->ops[i].name) sl->idx = i;
+        }
     rc = 0;
 done:
     free(producer);
@@ -734,26 +870,45 @@ done:
     free(order);
     free(newidx);
     free(ops);
+    free(waiting);
+    free(first);
+    free(readers);
+    free(heap);
     return rc;
 }
 
 /* ---- queries ---- */
 
-/* Marks distinct parameters of [lo, hi) in seen[] and returns their elements. */
+static int cmp_ll(const void *a, const void *b) {
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts v[0 .. n) and moves its distinct values to the front; returns how
+ * many there are. */
+static int sort_unique(long long *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_ll);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!m || v[i] != v[m - 1]) v[m++] = v[i];
+    return m;
+}
+
+/* Elements (or bytes) of the distinct parameters of [lo, hi), -1 when out
+ * of memory. Costs O(k log k) for the k parameter uses of the range, not
+ * O(tensors), so per-block queries over a whole model stay linear. */
 static long long range_params(const pp_graph *g, int lo, int hi, int bytes) {
-    unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
-    long long total = 0;
-    if (!seen) return -1;
-    for (int i = lo; i < hi; i++) {
-        const pp_op *op = &g->ops[i];
-        for (int k = 0; k < op->n_param; k++) {
-            int t = op->param[k];
-            if (seen[t]) continue;
-            seen[t] = 1;
-            total += bytes ? pp_tensor_bytes(&g->tensors[t]) : pp_tensor_numel(&g->tensors[t]);
-        }
-    }
-    free(seen);
+    long long n = 0, total = 0;
+    for (int i = lo; i < hi; i++) n += g->ops[i].n_param;
+    long long *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    int k = 0;
+    for (int i = lo; i < hi; i++)
+        for (int p = 0; p < g->ops[i].n_param; p++) v[k++] = g->ops[i].param[p];
+    k = sort_unique(v, k);
+    for (int j = 0; j < k; j++)
+        total += bytes ? pp_tensor_bytes(&g->tensors[v[j]]) : pp_tensor_numel(&g->tensors[v[j]]);
+    free(v);
     return total;
 }
 
@@ -768,38 +923,42 @@ double pp_graph_range_flops(const pp_graph *g, int lo, int hi, pp_pass pass) {
 }
 
 long long pp_graph_range_keep_bytes(const pp_graph *g, int lo, int hi, int keep_w) {
-    /* seen[t] bit 0: tensor kept, bit 1: its gradient kept. */
-    unsigned char *seen = calloc((size_t)(g->n_tensors ? g->n_tensors : 1), 1);
-    long long total = 0;
-    if (!seen) return -1;
+    /* Entries 2 t + 1 (the gradient of t) or 2 t (t itself), each counted once. */
+    long long n = 0, total = 0;
+    for (int i = lo; i < hi; i++) n += keep_w ? g->ops[i].n_keep_w : g->ops[i].n_keep_f;
+    long long *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    if (!v) return -1;
+    int m = 0;
     for (int i = lo; i < hi; i++) {
         const pp_op *op = &g->ops[i];
         const pp_keep *list = keep_w ? op->keep_w : op->keep_f;
-        int n = keep_w ? op->n_keep_w : op->n_keep_f;
-        for (int k = 0; k < n; k++) {
-            unsigned char bit = (unsigned char)(list[k].grad ? 2 : 1);
-            if (seen[list[k].tensor] & bit) continue;
-            seen[list[k].tensor] |= bit;
-            total += pp_tensor_bytes(&g->tensors[list[k].tensor]);
-        }
+        int nk = keep_w ? op->n_keep_w : op->n_keep_f;
+        for (int k = 0; k < nk; k++) v[m++] = 2LL * list[k].tensor + (list[k].grad ? 1 : 0);
         total += keep_w ? op->keep_w_extra : op->keep_f_extra;
     }
-    free(seen);
+    m = sort_unique(v, m);
+    for (int j = 0; j < m; j++) total += pp_tensor_bytes(&g->tensors[v[j] / 2]);
+    free(v);
     return total;
 }
 
 int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[2]) {
     int nt = g->n_tensors ? g->n_tensors : 1;
     int *last_use = malloc((size_t)nt * sizeof *last_use);
+    /* last_read[t]: the last op of the whole graph reading t (-1: none) */
+    int *last_read = malloc((size_t)nt * sizeof *last_read);
     /* per tensor: 1 keep_f, 2 keep_w_act, 4 keep_w_grad, 8 input, 16 output,
      * 32 activation allocated, 64 gradient allocated */
     unsigned char *f = calloc((size_t)nt, 1);
-    if (!last_use || !f) {
+    if (!last_use || !last_read || !f) {
         free(last_use);
+        free(last_read);
         free(f);
         return -1;
     }
-    for (int t = 0; t < g->n_tensors; t++) last_use[t] = -1;
+    for (int t = 0; t < g->n_tensors; t++) last_use[t] = last_read[t] = -1;
+    for (int i = 0; i < g->n_ops; i++)
+        for (int k = 0; k < g->ops[i].n_in; k++) last_read[g->ops[i].in[k]] = i;
     for (int i = lo; i < hi; i++) {
         const pp_op *op = &g->ops[i];
         for (int k = 0; k < op->n_in; k++) last_use[op->in[k]] = i;
@@ -816,10 +975,9 @@ int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[
             f[t] |= 8 | 32;
             held += PP_TB(t);
         }
-        if (tt->kind == PP_TENSOR_ACTIVATION && tt->producer >= lo && tt->producer < hi)
-            for (int i = hi; i < g->n_ops && !(f[t] & 16); i++)
-                for (int k = 0; k < g->ops[i].n_in; k++)
-                    if (g->ops[i].in[k] == t) f[t] |= 16;
+        /* An output: read by an op at or after hi. */
+        if (tt->kind == PP_TENSOR_ACTIVATION && tt->producer >= lo && tt->producer < hi && last_read[t] >= hi)
+            f[t] |= 16;
     }
     pk = held;
     /* F */
@@ -881,6 +1039,7 @@ int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[
 #undef PP_TB
 #undef PP_XB
     free(last_use);
+    free(last_read);
     free(f);
     return 0;
 }
@@ -904,6 +1063,41 @@ long long pp_graph_cut_bytes(const pp_graph *g, int cut) {
     }
     free(seen);
     return total;
+}
+
+int pp_graph_cut_bytes_all(const pp_graph *g, long long *cut, pp_err *err) {
+    int n = g->n_ops;
+    int *last = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *last, err);
+    if (!last) return -1;
+    for (int t = 0; t < g->n_tensors; t++) last[t] = -1;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < g->ops[i].n_in; k++) last[g->ops[i].in[k]] = i;
+    /* An activation produced by op p and last read by op r > p crosses the
+     * cuts p + 1 .. r: added at p + 1, taken off at r + 1, then summed. */
+    for (int c = 0; c <= n; c++) cut[c] = 0;
+    for (int t = 0; t < g->n_tensors; t++) {
+        const pp_tensor *tt = &g->tensors[t];
+        int p = tt->producer, r = last[t];
+        if (tt->kind != PP_TENSOR_ACTIVATION || p < 0 || r <= p) continue;
+        long long b = pp_tensor_bytes(tt);
+        cut[p + 1] += b;
+        cut[r + 1] -= b;
+    }
+    for (int c = 1; c <= n; c++) cut[c] += cut[c - 1];
+    cut[0] = 0;
+    cut[n] = 0;
+    free(last);
+    return 0;
+}
+
+void pp_graph_block_ranges(const pp_graph *g, int *lo, int *hi) {
+    for (int b = 0; b < g->n_blocks; b++) lo[b] = hi[b] = -1;
+    for (int i = 0; i < g->n_ops; i++) {
+        int b = g->ops[i].block;
+        if (b < 0 || b >= g->n_blocks) continue;
+        if (lo[b] < 0) lo[b] = i;
+        hi[b] = i + 1;
+    }
 }
 
 int pp_graph_block_range(const pp_graph *g, int block, int *lo, int *hi) {
@@ -932,6 +1126,26 @@ int pp_graph_param_is_shared(const pp_graph *g, int tensor) {
     return 0;
 }
 
+int pp_graph_shared_params(const pp_graph *g, unsigned char *shared, pp_err *err) {
+    /* first[t]: the block of the first op reading parameter t, -1 before */
+    int *first = pp_malloc((unsigned long long)(g->n_tensors ? g->n_tensors : 1) * sizeof *first, err);
+    if (!first) return -1;
+    for (int t = 0; t < g->n_tensors; t++) {
+        first[t] = -1;
+        shared[t] = 0;
+    }
+    for (int i = 0; i < g->n_ops; i++) {
+        const pp_op *op = &g->ops[i];
+        for (int k = 0; k < op->n_param; k++) {
+            int t = op->param[k];
+            if (first[t] < 0) first[t] = op->block;
+            else if (first[t] != op->block) shared[t] = 1;
+        }
+    }
+    free(first);
+    return 0;
+}
+
 static void dot_escape(FILE *f, const char *s) {
     for (; *s; s++) {
         if (*s == '"' || *s == '\\') fputc('\\', f);
@@ -941,12 +1155,29 @@ static void dot_escape(FILE *f, const char *s) {
 
 int pp_graph_write_dot(const pp_graph *g, FILE *f) {
     fprintf(f, "digraph pippy {\n  rankdir=TB;\n  node [shape=box, fontsize=10];\n  edge [fontsize=8];\n");
-    for (int b = 0; b < g->n_blocks; b++) {
+    /* The ops of each block in order, by[start[b] .. start[b + 1]), so the
+     * clusters are written in one pass over the ops (a stable counting sort:
+     * start[b + 2] counts block b, the prefix sums make start[b + 1] where
+     * block b begins, and placing its ops moves start[b + 1] to its end). */
+    int nb = g->n_blocks;
+    int *start = calloc((size_t)nb + 2, sizeof *start);
+    int *by = malloc((size_t)(g->n_ops ? g->n_ops : 1) * sizeof *by);
+    if (!start || !by) {
+        free(start);
+        free(by);
+        return -1;
+    }
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i].block >= 0 && g->ops[i].block < nb) start[g->ops[i].block + 2]++;
+    for (int b = 0; b < nb; b++) start[b + 2] += start[b + 1];
+    for (int i = 0; i < g->n_ops; i++)
+        if (g->ops[i].block >= 0 && g->ops[i].block < nb) by[start[g->ops[i].block + 1]++] = i;
+    for (int b = 0; b < nb; b++) {
         fprintf(f, "  subgraph cluster_%d {\n    label=\"", b);
         dot_escape(f, g->blocks[b]);
         fprintf(f, "\";\n");
-        for (int i = 0; i < g->n_ops; i++) {
-            if (g->ops[i].block != b) continue;
+        for (int j = start[b]; j < start[b + 1]; j++) {
+            int i = by[j];
             fprintf(f, "    op%d [label=\"", i);
             dot_escape(f, g->ops[i].name);
             fprintf(f, "\\n%s\"];\n", pp_op_kind_name(g->ops[i].kind));
@@ -974,5 +1205,7 @@ int pp_graph_write_dot(const pp_graph *g, FILE *f) {
         }
     }
     fprintf(f, "}\n");
+    free(start);
+    free(by);
     return ferror(f) ? -1 : 0;
 }

@@ -145,6 +145,24 @@ typedef struct pp_op {
     pp_op_cost cost;
 } pp_op;
 
+/* A hash index from names to positions (tensors, ops or blocks), kept by
+ * the pp_graph_add_* functions so that finding a name and refusing a
+ * duplicate take constant time. Internal: read it through
+ * pp_graph_find_tensor, _op and _block. A slot holds the name pointer (owned
+ * by the tensor, op or block) and its position; the lookup compares names,
+ * so it stays right when ops are reordered (the position is checked and
+ * searched for again then). */
+typedef struct pp_name_slot {
+    const char *name; /* NULL: empty */
+    int idx;
+} pp_name_slot;
+
+typedef struct pp_name_index {
+    pp_name_slot *slots;
+    int cap; /* a power of two, or 0 */
+    int n;   /* names held */
+} pp_name_index;
+
 typedef struct pp_graph {
     pp_dtype dtype;     /* activations and parameters */
     pp_tensor *tensors;
@@ -153,6 +171,7 @@ typedef struct pp_graph {
     int n_ops, cap_ops;
     char **blocks;      /* block labels in order of first appearance */
     int n_blocks, cap_blocks;
+    pp_name_index tensor_index, op_index, block_index; /* names -> positions */
 } pp_graph;
 
 void pp_graph_init(pp_graph *g, pp_dtype dtype);
@@ -171,7 +190,9 @@ int pp_graph_add_tensor(pp_graph *g, const char *name, pp_tensor_kind kind, pp_d
                         const long long *shape, pp_err *err);
 /* Adds a parameter of the graph's dtype. */
 int pp_graph_add_param(pp_graph *g, const char *name, int ndim, const long long *shape, pp_err *err);
-/* Index of the tensor or op with that name, or -1. */
+/* Index of the tensor or op with that name, or -1. Constant time for a
+ * graph built with the pp_graph_add_* functions (a linear search when the
+ * arrays were filled by other means). */
 int pp_graph_find_tensor(const pp_graph *g, const char *name);
 int pp_graph_find_op(const pp_graph *g, const char *name);
 /* Index of a block label, or -1. */
@@ -230,10 +251,22 @@ long long pp_graph_range_keep_bytes(const pp_graph *g, int lo, int hi, int keep_
 int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[2]);
 
 long long pp_graph_cut_bytes(const pp_graph *g, int cut);
+/* pp_graph_cut_bytes for every cut at once, in one pass over the graph:
+ * cut[c] for c = 0 .. n_ops (the caller's array, n_ops + 1 entries).
+ * Returns 0, or -1 (out of memory; err set). */
+int pp_graph_cut_bytes_all(const pp_graph *g, long long *cut, pp_err *err);
 /* Op range [*lo, *hi) of a block. Returns 0, or -1 if no such block. */
 int pp_graph_block_range(const pp_graph *g, int block, int *lo, int *hi);
+/* pp_graph_block_range for every block at once, in one pass: lo[b], hi[b]
+ * for b = 0 .. n_blocks - 1 (the caller's arrays); a block without ops gets
+ * lo = hi = -1. */
+void pp_graph_block_ranges(const pp_graph *g, int *lo, int *hi);
 /* 1 when the parameter is read by ops of more than one block. */
 int pp_graph_param_is_shared(const pp_graph *g, int tensor);
+/* pp_graph_param_is_shared for every tensor at once, in one pass:
+ * shared[t] for t = 0 .. n_tensors - 1 (the caller's array). Returns 0, or
+ * -1 (out of memory; err set). */
+int pp_graph_shared_params(const pp_graph *g, unsigned char *shared, pp_err *err);
 
 /* Writes the graph in Graphviz dot form (one cluster per block). */
 int pp_graph_write_dot(const pp_graph *g, FILE *f);

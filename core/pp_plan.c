@@ -161,6 +161,11 @@ int pp_plan_check(const pp_plan *p, const pp_graph *g, pp_err *err) {
         pp_err_set(err, PP_ERR_INVALID, "plan: the schedule has %d rows, but pp is %d", p->schedule.n_ranks, p->pp);
         goto done;
     }
+    /* Every stage x microbatch of the plan has its passes, and the table runs. */
+    if (pp_sched_check(&p->schedule, p->n_stages, p->n_microbatches, err)) {
+        pp_err_wrap(err, "plan: field 'schedule.table'");
+        goto done;
+    }
     rc = 0;
 done:
     free(per_rank);
@@ -479,7 +484,12 @@ int pp_plan_load(const char *path, pp_plan *out, pp_err *err) {
     return rc;
 }
 
-int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, pp_err *err) {
+/* The plan as JSON. content_only leaves out how long and how sure the
+ * planner's search was (solve times, solver statuses and gaps, of the split
+ * and of the ILP schedule): they change from run to run and host to host
+ * while the plan stays the same, so they are no part of its identity
+ * (pp_plan_hash). */
+static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, char **out, size_t *len, pp_err *err) {
     if (pp_plan_check(p, g, err)) return -1;
     char hash[65];
     if (pp_model_config_hash(&p->model, hash, err)) return -1;
@@ -602,23 +612,29 @@ int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, 
         pp_jw_obj_begin(&w);
         pp_jw_key(&w, "method");
         pp_jw_str(&w, p->planner.method);
-        pp_jw_key(&w, "status");
-        pp_jw_str(&w, p->planner.status);
-        pp_jw_key(&w, "gap");
-        pp_jw_num(&w, p->planner.gap);
-        pp_jw_key(&w, "solve_s");
-        pp_jw_num(&w, p->planner.solve_s);
+        if (!content_only) {
+            pp_jw_key(&w, "status");
+            pp_jw_str(&w, p->planner.status);
+            pp_jw_key(&w, "gap");
+            pp_jw_num(&w, p->planner.gap);
+            pp_jw_key(&w, "solve_s");
+            pp_jw_num(&w, p->planner.solve_s);
+        }
         if (p->planner.ilp_present) {
             pp_jw_key(&w, "schedule_ilp");
             pp_jw_obj_begin(&w);
-            pp_jw_key(&w, "status");
-            pp_jw_str(&w, p->planner.ilp_status);
+            if (!content_only) {
+                pp_jw_key(&w, "status");
+                pp_jw_str(&w, p->planner.ilp_status);
+            }
             pp_jw_key(&w, "warm_start");
             pp_jw_str(&w, p->planner.ilp_warm);
-            pp_jw_key(&w, "gap");
-            pp_jw_num(&w, p->planner.ilp_gap);
-            pp_jw_key(&w, "solve_s");
-            pp_jw_num(&w, p->planner.ilp_solve_s);
+            if (!content_only) {
+                pp_jw_key(&w, "gap");
+                pp_jw_num(&w, p->planner.ilp_gap);
+                pp_jw_key(&w, "solve_s");
+                pp_jw_num(&w, p->planner.ilp_solve_s);
+            }
             pp_jw_key(&w, "makespan_s");
             pp_jw_num(&w, p->planner.ilp_makespan_s);
             pp_jw_key(&w, "warm_makespan_s");
@@ -629,6 +645,10 @@ int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, 
     }
     pp_jw_obj_end(&w);
     return pp_jw_finish(&w, out, len, err);
+}
+
+int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, pp_err *err) {
+    return write_plan(p, g, 0, out, len, err);
 }
 
 int pp_plan_save(const pp_plan *p, const pp_graph *g, const char *path, pp_err *err) {
@@ -643,7 +663,7 @@ int pp_plan_save(const pp_plan *p, const pp_graph *g, const char *path, pp_err *
 int pp_plan_hash(const pp_plan *p, const pp_graph *g, char hex[65], pp_err *err) {
     char *text;
     size_t len;
-    if (pp_plan_write(p, g, &text, &len, err)) return -1;
+    if (write_plan(p, g, 1, &text, &len, err)) return -1;
     pp_sha256_hex(text, len, hex);
     free(text);
     return 0;

@@ -29,8 +29,9 @@
  * Loading checks everything that can be checked without running: the format
  * version, the model hash, that stages tile the graph in order with the op
  * names given, ranks and devices, the batch arithmetic, that every schedule
- * action names a stage of its rank and a microbatch in range, and the tied
- * list. Errors name the file, line, column and field.
+ * action names a stage of its rank and a microbatch in range, that the table
+ * gives every stage x microbatch its passes and cannot deadlock
+ * (pp_sched_check), and the tied list. Errors name the file, line, column and field.
  */
 #ifndef PP_PLAN_H
 #define PP_PLAN_H
@@ -107,7 +108,9 @@ int pp_plan_parse(const char *text, size_t len, const char *file, pp_plan *out, 
 int pp_plan_load(const char *path, pp_plan *out, pp_err *err);
 
 /* Consistency of a plan in memory with its model's graph (built by the
- * caller for micro_batch x seq_len in dtype); the loader runs it too. */
+ * caller for micro_batch x seq_len in dtype), its schedule table included
+ * (pp_sched_check against n_stages x n_microbatches); the loader and the
+ * writer run it too. */
 int pp_plan_check(const pp_plan *p, const pp_graph *g, pp_err *err);
 
 /* Fills p->tied from the graph and the stage ranges. */
@@ -117,8 +120,14 @@ int pp_plan_derive_tied(pp_plan *p, const pp_graph *g, pp_err *err);
 int pp_plan_write(const pp_plan *p, const pp_graph *g, char **out, size_t *len, pp_err *err);
 int pp_plan_save(const pp_plan *p, const pp_graph *g, const char *path, pp_err *err);
 
-/* SHA-256 hex of the plan's JSON text: its identity in the database and in
- * checkpoints. */
+/* SHA-256 hex of the plan's content: its identity in the database, in
+ * measured runs and in checkpoints. That is the JSON text pp_plan_write
+ * writes, less how long and how sure the planner's search was -- "planner"
+ * "status", "gap" and "solve_s", and the same three of "schedule_ilp" --
+ * which differ between runs of the planner on the same inputs (timings, a
+ * time-limited solver stopping elsewhere on a slower or busier host). Two
+ * plans that differ in nothing else share a hash. Returns 0, or -1 with err
+ * set (an inconsistent plan, out of memory). */
 int pp_plan_hash(const pp_plan *p, const pp_graph *g, char hex[65], pp_err *err);
 
 #endif /* PP_PLAN_H */

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/pp_hash.h"
 #include "core/pp_sched.h"
@@ -194,7 +195,38 @@ static const char *const migrations[] = {
     "    bytes   INTEGER NOT NULL CHECK (bytes >= 0)\n"
     ") STRICT;\n"
     "CREATE INDEX run_events_by_step ON run_events (run_id, step, rank);\n",
-    /* Append migration 4 here. */
+    /* 4: a run can be stored as interrupted (a signal stopped it). SQLite
+     * cannot change a CHECK in place: the table is rebuilt, its rows copied
+     * (the runner turns foreign keys off around migrations, so dropping the
+     * old table cascades to nothing, and checks them before committing). */
+    "CREATE TABLE runs_v4 (\n"
+    "    id                    INTEGER PRIMARY KEY,\n"
+    "    plan_hash             TEXT    NOT NULL\n"
+    "                                  CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model                 TEXT    NOT NULL,\n"
+    "    schedule              TEXT    NOT NULL,\n"
+    "    pp                    INTEGER NOT NULL CHECK (pp >= 1),\n"
+    "    dp                    INTEGER NOT NULL CHECK (dp >= 1),\n"
+    "    n_ranks               INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    global_batch          INTEGER NOT NULL CHECK (global_batch >= 1),\n"
+    "    micro_batch           INTEGER NOT NULL CHECK (micro_batch >= 1),\n"
+    "    n_microbatches        INTEGER NOT NULL CHECK (n_microbatches >= 1),\n"
+    "    seq_len               INTEGER NOT NULL CHECK (seq_len >= 1),\n"
+    "    first_step            INTEGER NOT NULL CHECK (first_step >= 0),\n"
+    "    steps                 INTEGER NOT NULL CHECK (steps >= 0),\n"
+    "    status                TEXT    NOT NULL CHECK (status IN ('ok', 'failed', 'interrupted')),\n"
+    "    message               TEXT    NOT NULL DEFAULT '',\n"
+    "    tokens_per_s          REAL    NOT NULL CHECK (tokens_per_s >= 0),\n"
+    "    iteration_s           REAL    NOT NULL CHECK (iteration_s >= 0),\n"
+    "    predicted_iteration_s REAL    CHECK (predicted_iteration_s > 0),\n" /* NULL: no prediction */
+    "    final_loss            REAL,\n"                                      /* NULL: NaN or no step */
+    "    created_at            TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "INSERT INTO runs_v4 SELECT * FROM runs;\n"
+    "DROP TABLE runs;\n"
+    "ALTER TABLE runs_v4 RENAME TO runs;\n"
+    "CREATE INDEX runs_by_plan ON runs (plan_hash);\n",
+    /* Append migration 5 here. */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PP_DB_SCHEMA_VERSION,
@@ -351,10 +383,11 @@ static int check_schema(pp_db *db, int *version, pp_err *err) {
     return 0;
 }
 
-/* Opens db->h on db->path with the given flags and sets the busy timeout. */
-static int open_conn(pp_db *db, int flags, pp_err *err) {
+/* Opens db->h on name (db->path when NULL; a "file:" URI needs
+ * SQLITE_OPEN_URI in flags) with the given flags and sets the busy timeout. */
+static int open_conn(pp_db *db, const char *name, int flags, pp_err *err) {
     int rc, ret = -1;
-    DB_CHECK(sqlite3_open_v2(db->path, &db->h, flags, NULL), "opening");
+    DB_CHECK(sqlite3_open_v2(name ? name : db->path, &db->h, flags, NULL), "opening");
     DB_CHECK(sqlite3_busy_timeout(db->h, PP_DB_BUSY_TIMEOUT_MS), "setting the busy timeout");
     /* SQLite falls back to a read-only connection, without a word, when the
      * file cannot be opened for writing: a writer must know now, not at its
@@ -413,10 +446,27 @@ cleanup:
     return ret;
 }
 
-/* Applies the migrations the file has not had yet, one transaction each. */
+/* sqlite3_exec callback: counts the rows of a result. */
+static int count_rows(void *n, int cols, char **vals, char **names) {
+    (void)cols;
+    (void)vals;
+    (void)names;
+    ++*(int *)n;
+    return 0;
+}
+
+/* Applies the migrations the file has not had yet, one transaction each.
+ * Foreign keys are off while they run (a rebuilt table must not cascade
+ * its drop to the rows that reference it; the pragma is a no-op inside a
+ * transaction, so it is set around them) and every reference is checked
+ * before each commit. */
 static int migrate(pp_db *db, pp_err *err) {
-    int rc, ret = -1, v = 0, in_txn = 0;
+    int rc, ret = -1, v = 0, in_txn = 0, fk_off = 0;
     if (check_schema(db, &v, err)) goto cleanup;
+    if (v < PP_DB_SCHEMA_VERSION) {
+        DB_CHECK(sqlite3_exec(db->h, "PRAGMA foreign_keys = OFF", NULL, NULL, NULL), "turning foreign keys off");
+        fk_off = 1;
+    }
     while (v < PP_DB_SCHEMA_VERSION) {
         DB_CHECK(sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL), "starting a schema migration");
         in_txn = 1;
@@ -428,6 +478,12 @@ static int migrate(pp_db *db, pp_err *err) {
             DB_CHECK(sqlite3_exec(db->h, migrations[v], NULL, NULL, NULL),
                      "migrating the schema from version %d to %d", v, v + 1);
             DB_CHECK(sqlite3_exec(db->h, bump, NULL, NULL, NULL), "setting the schema version to %d", v + 1);
+            int broken = 0;
+            DB_CHECK(sqlite3_exec(db->h, "PRAGMA foreign_key_check", count_rows, &broken, NULL),
+                     "checking references after migrating to version %d", v + 1);
+            if (broken)
+                DB_FAIL(PP_ERR_DB, "migrating the schema to version %d would break %d reference(s); left at version %d",
+                        v + 1, broken, v);
         }
         DB_CHECK(sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL), "committing the schema migration");
         in_txn = 0;
@@ -440,6 +496,96 @@ static int migrate(pp_db *db, pp_err *err) {
     ret = 0;
 cleanup:
     if (in_txn && !sqlite3_get_autocommit(db->h)) sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    if (fk_off) sqlite3_exec(db->h, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    return ret;
+}
+
+/* ---- Reading without writing --------------------------------------------
+ *
+ * A WAL database is read through its -wal file and the -shm index beside
+ * it, which SQLite creates when they are not there -- even for a read-only
+ * connection. So a user who may not write the database (a file of someone
+ * else's, chmod 0444, or a read-only folder) either cannot read it at all
+ * ("attempt to write a readonly database") or leaves -wal and -shm files of
+ * their own beside it, which can stop its owner from writing later.
+ *
+ * When no -wal file is there, no connection has the database open and the
+ * main file holds every committed transaction, so such a user reads it as
+ * immutable (SQLite's immutable=1): no locks, no -wal, no -shm, nothing
+ * created. (A writer that started during that read and checkpointed into
+ * the main file at once could make it fail or see part of the write; it
+ * cannot damage anything, as nothing is written.) When a -wal file is there,
+ * a writer is active or its log is not yet checkpointed: the read must go
+ * through the log, so it opens normally (SQLite reads a -shm it may not
+ * write), and fails with SQLite's message if it cannot. Databases in the
+ * rollback-journal mode and users who may write the file and its folder
+ * open normally too. */
+
+/* 1 when the file at path starts with the header of a WAL-mode database
+ * (file format versions 2 and 2 at bytes 18 and 19). */
+static int is_wal_database(const char *path) {
+    unsigned char h[20];
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    int wal = fread(h, 1, sizeof h, f) == sizeof h && h[18] == 2 && h[19] == 2;
+    fclose(f);
+    return wal;
+}
+
+/* 1 when path should be read as immutable (see above), 0 to open it
+ * normally, -1 when out of memory. */
+static int read_as_immutable(const char *path, pp_err *err) {
+    if (!is_wal_database(path)) return 0;
+    size_t n = strlen(path);
+    char *side = pp_malloc((unsigned long long)n + 8, err);
+    if (!side) return -1;
+    snprintf(side, n + 8, "%s-wal", path);
+    struct stat sb;
+    int wal_there = stat(side, &sb) == 0 || errno != ENOENT;
+    /* The folder: path up to its last '/', or "." */
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(side, n + 8, ".");
+    else if (slash == path) snprintf(side, n + 8, "/");
+    else snprintf(side, n + 8, "%.*s", (int)(slash - path), path);
+    int writable = access(path, W_OK) == 0 && access(side, W_OK | X_OK) == 0;
+    free(side);
+    return !wal_there && !writable;
+}
+
+/* The "file:" URI that opens path read-only and immutable: every byte but
+ * letters, digits, '/', '-', '.', '_' and '~' percent-encoded, an absolute
+ * path behind an empty authority ("file:///abs"). Caller frees; NULL when
+ * out of memory. */
+static char *immutable_uri(const char *path, pp_err *err) {
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = strlen(path);
+    char *u = pp_malloc((unsigned long long)n * 3 + 40, err);
+    if (!u) return NULL;
+    size_t o = (size_t)sprintf(u, "file:%s", path[0] == '/' ? "//" : "");
+    for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+        unsigned char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("/-._~", c)) {
+            u[o++] = (char)c;
+        } else {
+            u[o++] = '%';
+            u[o++] = hex[c >> 4];
+            u[o++] = hex[c & 15];
+        }
+    }
+    strcpy(u + o, "?mode=ro&immutable=1");
+    return u;
+}
+
+/* Opens db->h read-only on db->path, as immutable when read_as_immutable
+ * says so. */
+static int open_reader(pp_db *db, pp_err *err) {
+    int imm = read_as_immutable(db->path, err);
+    if (imm < 0) return -1;
+    if (!imm) return open_conn(db, NULL, SQLITE_OPEN_READONLY, err);
+    char *uri = immutable_uri(db->path, err);
+    if (!uri) return -1;
+    int ret = open_conn(db, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, err);
+    free(uri);
     return ret;
 }
 
@@ -466,14 +612,14 @@ static int db_open(const char *path, int readonly, pp_db **out, pp_err *err) {
     if (exists) {
         /* Look before writing anything: a read-only connection never
          * changes the file, whatever it turns out to be. */
-        if (open_conn(db, SQLITE_OPEN_READONLY, err) || check_schema(db, &db->version, err)) goto fail;
+        if (open_reader(db, err) || check_schema(db, &db->version, err)) goto fail;
         if (readonly) {
             *out = db;
             return 0;
         }
         close_conn(db);
     }
-    if (open_conn(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) || setup_rw(db, err) || migrate(db, err))
+    if (open_conn(db, NULL, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, err) || setup_rw(db, err) || migrate(db, err))
         goto fail;
     *out = db;
     return 0;
@@ -1342,12 +1488,13 @@ static int run_check(const pp_db *db, const pp_db_run *r, const pp_db_run_step *
         DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: model is not terminated", h);
     if (!fits(r->schedule, sizeof r->schedule))
         DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: schedule is not terminated", h);
-    if (!fits(r->status, sizeof r->status) || (strcmp(r->status, "ok") != 0 && strcmp(r->status, "failed") != 0))
-        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status must be \"ok\" or \"failed\"", h);
+    if (!fits(r->status, sizeof r->status) ||
+        (strcmp(r->status, "ok") != 0 && strcmp(r->status, "failed") != 0 && strcmp(r->status, "interrupted") != 0))
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status must be \"ok\", \"failed\" or \"interrupted\"", h);
     if (!fits(r->message, sizeof r->message))
         DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: message is not terminated", h);
-    if (!strcmp(r->status, "failed") && !r->message[0])
-        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status \"failed\" needs a message saying why", h);
+    if (strcmp(r->status, "ok") != 0 && !r->message[0])
+        DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: status \"%s\" needs a message saying why", h, r->status);
     if (!fits(r->created_at, sizeof r->created_at))
         DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: created_at is not terminated", h);
     const struct {

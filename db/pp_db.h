@@ -33,7 +33,7 @@
 #include "core/pp_trace.h"
 
 /* The newest schema version this build knows (= number of migrations). */
-#define PP_DB_SCHEMA_VERSION 3
+#define PP_DB_SCHEMA_VERSION 4
 
 /* Written into PRAGMA application_id by migration 1 ("PIPP"). */
 #define PP_DB_APPLICATION_ID 0x50495050
@@ -54,6 +54,9 @@ int pp_db_open(const char *path, pp_db **out, pp_err *err);
  * it. Fails with "no database at PATH" when the file does not exist, and
  * refuses the same files pp_db_open refuses. An older schema is accepted;
  * the list/get functions then report tables it does not have yet as empty.
+ * A caller who may not write the file or its folder reads a WAL database
+ * with no -wal file beside it as immutable (no locks; no -wal or -shm file
+ * created); with a -wal file there, through that log (see pp_db.c).
  * Returns 0 and *out, or -1 with *out NULL and err set. */
 int pp_db_open_readonly(const char *path, pp_db **out, pp_err *err);
 
@@ -285,7 +288,7 @@ typedef struct pp_db_run {
     char plan_hash[65];        /* SHA-256 hex of the plan run (need not be a stored plan) */
     char model[64];            /* model name, may be empty */
     char schedule[32];         /* schedule name, may be empty */
-    char status[16];           /* "ok" or "failed" */
+    char status[16];           /* "ok", "failed" or "interrupted" (stopped by a signal) */
     char message[512];         /* why it failed; "" when ok */
     char created_at[32];       /* UTC "YYYY-MM-DDTHH:MM:SSZ"; empty on put means now, set by put */
     int pp, dp, n_ranks;       /* each >= 1 */

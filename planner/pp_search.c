@@ -44,15 +44,33 @@ int pp_search_chain(const pp_graph *g, const double *op_time, int by_op, pp_unit
         pp_search_chain_free(c);
         return -1;
     }
+    /* Block ranges and cut bytes for the whole graph at once: one query per
+     * unit would be quadratic in the layer count. */
+    int *blo = pp_malloc(un * sizeof *blo, err), *bhi = pp_malloc(un * sizeof *bhi, err);
+    long long *cut = pp_malloc(((unsigned long long)g->n_ops + 1) * sizeof *cut, err);
+    if (!blo || !bhi || !cut || pp_graph_cut_bytes_all(g, cut, err)) {
+        free(blo);
+        free(bhi);
+        free(cut);
+        pp_search_chain_free(c);
+        return -1;
+    }
+    if (!by_op) pp_graph_block_ranges(g, blo, bhi);
     for (int u = 0; u < n; u++) {
         int lo = u, hi = u + 1;
-        if (!by_op) pp_graph_block_range(g, u, &lo, &hi);
+        if (!by_op && blo[u] >= 0) {
+            lo = blo[u];
+            hi = bhi[u];
+        }
         c->unit_op[u] = lo;
         for (int i = lo; i < hi; i++) c->t[u] += op_time[3 * i] + op_time[3 * i + 1] + op_time[3 * i + 2];
         c->param_bytes[u] = (double)pp_graph_range_param_bytes(g, lo, hi);
         c->act_bytes[u] = (double)pp_graph_range_keep_bytes(g, lo, hi, 0);
-        c->cut_bytes[u] = (double)pp_graph_cut_bytes(g, lo);
+        c->cut_bytes[u] = lo <= g->n_ops ? (double)cut[lo] : 0;
     }
+    free(blo);
+    free(bhi);
+    free(cut);
     c->unit_op[n] = g->n_ops;
     c->chain = (pp_chain){.n = n, .t = c->t, .param_bytes = c->param_bytes, .act_bytes = c->act_bytes,
                           .cut_bytes = c->cut_bytes};
@@ -571,7 +589,7 @@ done:
 int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, const char *name, pp_plan *plan,
                               pp_err *err) {
     memset(plan, 0, sizeof *plan);
-    if (pp_sched_validate(table, 0, err) || pp_sched_check_deadlock(table, err)) return -1;
+    if (pp_sched_check(table, 0, 0, err)) return -1;
     int S = pp_sched_n_stages(table), pp = table->n_ranks, m = pp_sched_n_microbatches(table), rc = -1;
     if (m < 1 || o->global_batch % m)
         return pp_err_set(err, PP_ERR_INVALID, "the table has %d microbatches; the global batch %d is not a multiple of it",

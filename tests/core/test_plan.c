@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/pp_cluster.h"
+#include "core/pp_hash.h"
 #include "core/pp_io.h"
 #include "core/pp_plan.h"
 #include "core/pp_zoo.h"
@@ -165,6 +166,87 @@ START_TEST(test_plan_round_trip_and_golden) {
 }
 END_TEST
 
+/* The plan hash is the plan's content: how long and how sure the planner's
+ * search was (solve times, solver statuses and gaps) differs between two
+ * runs of `pippy plan` on the same inputs and is left out; everything
+ * else counts. */
+START_TEST(test_plan_hash_is_content) {
+    pp_plan p;
+    pp_graph g;
+    pp_err err = {0};
+    char h0[65], h[65];
+    make_plan(&p, &g);
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h0, &err), 0);
+    ck_assert(pp_sha256_hex_valid(h0));
+    /* The split's solve time, status and gap. */
+    p.planner.solve_s = 12.5;
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_eq(h, h0);
+    snprintf(p.planner.status, sizeof p.planner.status, "feasible");
+    p.planner.gap = 0.01;
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_eq(h, h0);
+    /* ... still written to the file, which is not the hashed text. */
+    char *text;
+    size_t len;
+    ck_assert_int_eq(pp_plan_write(&p, &g, &text, &len, &err), 0);
+    ck_assert_ptr_nonnull(strstr(text, "\"solve_s\": 12.5"));
+    ck_assert_ptr_nonnull(strstr(text, "\"status\": \"feasible\""));
+    char whole[65];
+    pp_sha256_hex(text, len, whole);
+    ck_assert_str_ne(whole, h0);
+    free(text);
+    /* The ILP schedule: its warm start and makespans count, its solve
+     * time, status and gap do not. */
+    p.planner.ilp_present = 1;
+    snprintf(p.planner.ilp_status, sizeof p.planner.ilp_status, "optimal");
+    snprintf(p.planner.ilp_warm, sizeof p.planner.ilp_warm, "gpipe");
+    p.planner.ilp_makespan_s = 0.5;
+    p.planner.ilp_warm_makespan_s = 0.6;
+    char hi[65];
+    ck_assert_int_eq(pp_plan_hash(&p, &g, hi, &err), 0);
+    ck_assert_str_ne(hi, h0);
+    p.planner.ilp_solve_s = 29.9;
+    p.planner.ilp_gap = 0.2;
+    snprintf(p.planner.ilp_status, sizeof p.planner.ilp_status, "time-limit");
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_eq(h, hi);
+    p.planner.ilp_makespan_s = 0.55;
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_ne(h, hi);
+    p.planner.ilp_present = 0;
+    /* Content: the method, the prediction, the schedule. */
+    snprintf(p.planner.method, sizeof p.planner.method, "dp");
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_ne(h, h0);
+    snprintf(p.planner.method, sizeof p.planner.method, "manual");
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_eq(h, h0);
+    p.prediction = (pp_plan_prediction){.present = 1, .iteration_s = 0.25}; /* peak memory written as 0 */
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_ne(h, h0);
+    p.prediction.present = 0;
+    pp_action a = p.schedule.ranks[1].acts[0];
+    p.schedule.ranks[1].acts[0] = p.schedule.ranks[1].acts[1];
+    p.schedule.ranks[1].acts[1] = a; /* 1F1 before 1F0 */
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_ne(h, h0);
+    pp_plan_free(&p);
+    pp_graph_free(&g);
+
+    /* The committed example plan (solve_s 0, status "given") loads, and its
+     * hash is the one this rule gives it. */
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/plan-gpt2-tiny-pp2.json", PP_SOURCE_DIR);
+    ck_assert_msg(pp_plan_load(path, &p, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, &err), 0);
+    ck_assert_int_eq(pp_plan_hash(&p, &g, h, &err), 0);
+    ck_assert_str_eq(h, h0);
+    pp_plan_free(&p);
+    pp_graph_free(&g);
+}
+END_TEST
+
 /* Loads the golden plan with one substring replaced and expects an error. */
 static void plan_bad(const char *from, const char *to, const char *want) {
     char path[1024], *text;
@@ -207,6 +289,7 @@ int main(void) {
     tcase_add_test(tc, test_cluster_expand_and_round_trip);
     tcase_add_test(tc, test_cluster_errors);
     tcase_add_test(tc, test_plan_round_trip_and_golden);
+    tcase_add_test(tc, test_plan_hash_is_content);
     tcase_add_test(tc, test_plan_errors);
     suite_add_tcase(s, tc);
     return pp_test_run(s);

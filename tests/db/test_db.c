@@ -330,6 +330,84 @@ START_TEST(readonly_open) {
 }
 END_TEST
 
+/* A user who may not write the database or its folder reads it, and
+ * leaves it as it was: no -wal or -shm file beside it. Needs root, to
+ * become the user nobody (65534) in a child process; the name has bytes a
+ * "file:" URI must escape. */
+static int nobody_counts_models(const char *path, const char *dir) {
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgid(65534) || setuid(65534)) _exit(10);
+        pp_db *db = NULL;
+        pp_err err = {0};
+        if (pp_db_open_readonly(path, &db, &err)) {
+            fprintf(stderr, "as nobody: %s\n", err.msg);
+            _exit(11);
+        }
+        pp_db_model_row *rows = NULL;
+        int n = -1;
+        if (pp_db_models_list(db, &rows, &n, &err)) _exit(12);
+        pp_db_model_rows_free(rows, n);
+        pp_db_close(db);
+        /* The same through a path relative to the folder. */
+        const char *base = strrchr(path, '/') + 1;
+        if (chdir(dir) || pp_db_open_readonly(base, &db, &err)) _exit(13);
+        pp_db_close(db);
+        _exit(n == 1 ? 0 : 14);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 100;
+}
+
+START_TEST(readonly_open_by_another_user) {
+    if (getuid() != 0) {
+        printf("readonly_open_by_another_user: skipped (needs root to become another user)\n");
+        return;
+    }
+    ck_assert_int_eq(chmod(g_dir, 0755), 0);
+    const char *dir = tmp_path("ro-other");
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    char path[600], wal[620], shm[620];
+    snprintf(path, sizeof path, "%s/a b?c%%d#e.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    pp_db *db = open_ok(path);
+    put_model(db, "m1", "gpt2", "other-1", 1);
+    pp_db_close(db);
+    ck_assert(!file_exists(wal) && !file_exists(shm));
+    ck_assert_int_eq(chmod(path, 0444), 0);
+    size_t l0, l1;
+    char *before = slurp(path, &l0);
+    /* The folder closed to the reader, then open to it. */
+    ck_assert_int_eq(nobody_counts_models(path, dir), 0);
+    ck_assert_int_eq(chmod(dir, 0777), 0);
+    ck_assert_int_eq(nobody_counts_models(path, dir), 0);
+    ck_assert_msg(!file_exists(wal) && !file_exists(shm), "the reader left -wal or -shm files");
+    char *after = slurp(path, &l1);
+    ck_assert(l0 == l1 && !memcmp(before, after, l0));
+    free(before);
+    free(after);
+    /* Writing is still refused for that user (pp_db_open), file unchanged. */
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        if (setgid(65534) || setuid(65534)) _exit(10);
+        pp_db *w = NULL;
+        pp_err err = {0};
+        _exit(pp_db_open(path, &w, &err) == -1 && !w ? 0 : 1);
+    }
+    int st = 0;
+    ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ck_assert(!file_exists(wal) && !file_exists(shm));
+    chmod(path, 0644);
+    unlink(path);
+    rmdir(dir);
+}
+END_TEST
+
 /* ---- Store and load ----------------------------------------------------- */
 
 START_TEST(put_list_get_round_trip) {
@@ -1446,6 +1524,126 @@ START_TEST(migration_2_to_3_keeps_profiles) {
 }
 END_TEST
 
+/* The schema version 3 pippy wrote: migration 3, verbatim, in a transaction. */
+static const char *const V3_MIGRATION =
+    "BEGIN;\n"
+    "CREATE TABLE runs (\n"
+    "    id                    INTEGER PRIMARY KEY,\n"
+    "    plan_hash             TEXT    NOT NULL\n"
+    "                                  CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model                 TEXT    NOT NULL,\n"
+    "    schedule              TEXT    NOT NULL,\n"
+    "    pp                    INTEGER NOT NULL CHECK (pp >= 1),\n"
+    "    dp                    INTEGER NOT NULL CHECK (dp >= 1),\n"
+    "    n_ranks               INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    global_batch          INTEGER NOT NULL CHECK (global_batch >= 1),\n"
+    "    micro_batch           INTEGER NOT NULL CHECK (micro_batch >= 1),\n"
+    "    n_microbatches        INTEGER NOT NULL CHECK (n_microbatches >= 1),\n"
+    "    seq_len               INTEGER NOT NULL CHECK (seq_len >= 1),\n"
+    "    first_step            INTEGER NOT NULL CHECK (first_step >= 0),\n"
+    "    steps                 INTEGER NOT NULL CHECK (steps >= 0),\n"
+    "    status                TEXT    NOT NULL CHECK (status IN ('ok', 'failed')),\n"
+    "    message               TEXT    NOT NULL DEFAULT '',\n"
+    "    tokens_per_s          REAL    NOT NULL CHECK (tokens_per_s >= 0),\n"
+    "    iteration_s           REAL    NOT NULL CHECK (iteration_s >= 0),\n"
+    "    predicted_iteration_s REAL    CHECK (predicted_iteration_s > 0),\n" /* NULL: no prediction */
+    "    final_loss            REAL,\n"                                      /* NULL: NaN or no step */
+    "    created_at            TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "CREATE INDEX runs_by_plan ON runs (plan_hash);\n"
+    "CREATE TABLE run_steps (\n"
+    "    run_id    INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    step      INTEGER NOT NULL CHECK (step >= 0),\n"
+    "    loss      REAL,\n"                                     /* NULL: NaN */
+    "    grad_norm REAL    CHECK (grad_norm >= 0),\n"           /* NULL: NaN */
+    "    seconds   REAL    NOT NULL CHECK (seconds >= 0),\n"
+    "    PRIMARY KEY (run_id, step)\n"
+    ") STRICT;\n"
+    "CREATE TABLE run_ranks (\n"
+    "    run_id     INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    rank       INTEGER NOT NULL CHECK (rank >= 0),\n"
+    "    host       TEXT    NOT NULL,\n"
+    "    peak_bytes INTEGER NOT NULL CHECK (peak_bytes >= 0),\n"
+    "    busy_s     REAL    NOT NULL CHECK (busy_s >= 0),\n"
+    "    PRIMARY KEY (run_id, rank)\n"
+    ") STRICT;\n"
+    "CREATE TABLE run_events (\n"
+    "    run_id  INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,\n"
+    "    step    INTEGER NOT NULL CHECK (step >= 0),\n"
+    "    rank    INTEGER NOT NULL CHECK (rank >= 0),\n"
+    "    stream  INTEGER NOT NULL CHECK (stream >= 0),\n"       /* pp_stream */
+    "    action  INTEGER NOT NULL CHECK (action >= 0),\n"       /* pp_act_type */
+    "    stage   INTEGER NOT NULL CHECK (stage >= -1),\n"
+    "    mb      INTEGER NOT NULL CHECK (mb >= -1),\n"
+    "    start_s REAL    NOT NULL,\n"
+    "    end_s   REAL    NOT NULL CHECK (end_s >= start_s),\n"
+    "    bytes   INTEGER NOT NULL CHECK (bytes >= 0)\n"
+    ") STRICT;\n"
+    "CREATE INDEX run_events_by_step ON run_events (run_id, step, rank);\n"
+    "PRAGMA user_version = 3;\n"
+    "COMMIT;\n";
+
+
+START_TEST(migration_3_to_4_keeps_runs) {
+    const char *p = tmp_path("v3.db");
+    raw_exec(p, V1_SCHEMA);
+    raw_exec(p, V2_MIGRATION);
+    raw_exec(p, V3_MIGRATION);
+    char h[65], sql[2048];
+    hash_of("v3 run", h);
+    snprintf(sql, sizeof sql,
+             "INSERT INTO runs (plan_hash, model, schedule, pp, dp, n_ranks, global_batch, micro_batch, "
+             "n_microbatches, seq_len, first_step, steps, status, message, tokens_per_s, iteration_s) VALUES "
+             "('%s', 'm', '1f1b', 2, 1, 2, 8, 1, 8, 64, 0, 2, 'failed', 'rank 1 died', 10, 0.5),"
+             "('%s', 'm', '1f1b', 2, 1, 2, 8, 1, 8, 64, 0, 3, 'ok', '', 11, 0.25);"
+             "INSERT INTO run_steps (run_id, step, loss, grad_norm, seconds) VALUES (1, 0, 5, 1, 0.5), (2, 0, 5, 1, 0.25),"
+             " (2, 1, 4, 1, 0.25);"
+             "INSERT INTO run_ranks (run_id, rank, host, peak_bytes, busy_s) VALUES (2, 0, 'h', 100, 0.2);"
+             "INSERT INTO run_events (run_id, step, rank, stream, action, stage, mb, start_s, end_s, bytes) "
+             "VALUES (2, 0, 0, 0, 0, 0, 0, 0.0, 0.1, 0);",
+             h, h);
+    raw_exec(p, sql);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 3);
+
+    pp_db *db = open_ok(p);
+    ck_assert_int_eq(pp_db_schema_version(db), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(count_runs(db), 2);
+    pp_db_run run;
+    int found = 0;
+    pp_err err = {0};
+    ck_assert_int_eq(pp_db_run_get(db, 1, &run, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert_str_eq(run.status, "failed");
+    ck_assert_str_eq(run.message, "rank 1 died");
+    /* The rows that reference the rebuilt table survived its drop. */
+    pp_db_run_step *steps = NULL;
+    int n = 0;
+    ck_assert_int_eq(pp_db_run_steps(db, 2, &steps, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    free(steps);
+    long long ne = 0;
+    ck_assert_int_eq(pp_db_run_event_count(db, 2, &ne, &err), 0);
+    ck_assert_int_eq(ne, 1);
+    /* Interrupted is a status now, with its message; anything else is not. */
+    pp_db_run r = make_run("interrupted", 1);
+    snprintf(r.status, sizeof r.status, "interrupted");
+    ck_assert_int_eq(pp_db_run_put(db, &r, NULL, 0, NULL, 0, NULL, 0, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "needs a message"));
+    snprintf(r.message, sizeof r.message, "interrupted by SIGTERM to pippy run after 1 step");
+    long long id = put_run(db, &r, NULL, 0, NULL, 0, NULL, 0);
+    ck_assert_int_eq(id, 3);
+    snprintf(r.status, sizeof r.status, "paused");
+    ck_assert_int_eq(pp_db_run_put(db, &r, NULL, 0, NULL, 0, NULL, 0, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "status must be"));
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), PP_DB_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_steps"), 3);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_ranks"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'runs_by_plan'"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM runs WHERE status = 'interrupted'"), 1);
+}
+END_TEST
+
 START_TEST(run_round_trip) {
     const char *p = tmp_path("runs.db");
     pp_db *db = open_ok(p);
@@ -1767,6 +1965,7 @@ static Suite *db_suite(void) {
     tcase_add_test(open, foreign_sqlite_database_is_refused_untouched);
     tcase_add_test(open, directory_and_empty_path_are_refused);
     tcase_add_test(open, readonly_open);
+    tcase_add_test(open, readonly_open_by_another_user);
     suite_add_tcase(s, open);
 
     TCase *store = tcase_create("store");
@@ -1786,6 +1985,7 @@ static Suite *db_suite(void) {
     TCase *runs = tcase_create("runs");
     tcase_set_timeout(runs, 60);
     tcase_add_test(runs, migration_2_to_3_keeps_profiles);
+    tcase_add_test(runs, migration_3_to_4_keeps_runs);
     tcase_add_test(runs, run_round_trip);
     tcase_add_test(runs, many_events_round_trip);
     tcase_add_test(runs, bad_runs_are_refused);
