@@ -613,6 +613,7 @@ int pp_exec_create(const pp_plan *plan, const pp_graph *g, pp_comm *world, const
     x->g = g;
     x->world = world;
     x->o = *o;
+    x->ckpt_step = -1;
     if (x->o.timeout_s <= 0) x->o.timeout_s = 30;
     if (x->o.lookahead < 0) x->o.lookahead = 0;
     if (x->o.total_steps < 1) x->o.total_steps = 1;
@@ -638,8 +639,7 @@ int pp_exec_create(const pp_plan *plan, const pp_graph *g, pp_comm *world, const
                        i, all + 65 * i, all);
             goto fail;
         }
-    if (pp_sched_validate(&plan->schedule, plan->n_microbatches, err) || pp_sched_check_deadlock(&plan->schedule, err))
-        goto fail;
+    if (pp_sched_check(&plan->schedule, plan->n_stages, plan->n_microbatches, err)) goto fail;
     x->stage_rank = pp_calloc((unsigned long long)x->S, sizeof(int), err);
     x->op_stage = pp_calloc((unsigned long long)g->n_ops, sizeof(int), err);
     x->owner = pp_calloc((unsigned long long)g->n_tensors, sizeof(int), err);

@@ -47,12 +47,15 @@
  * k x global_batch + (d x n_microbatches + m) x micro_batch + [0, micro_batch)
  * of the data (pp_data.h), as the single-process trainer does.
  *
- * Checkpoints (pp_exec_save / pp_exec_load): replica 0 writes one file per
- * stage, "stage-S.step-K.ckpt" (parameters, AdamW moments, the plan hash),
- * each atomically (temp file, fsync, rename); when every stage file is
- * down, rank 0 writes "latest" (plan hash and step) the same way. A crash
- * at any point leaves the previous checkpoint whole. Resuming reads
- * "latest", refuses another plan, and continues bit for bit.
+ * Checkpoints (pp_exec_ckpt_open / pp_exec_save / pp_exec_load): replica 0
+ * writes one file per stage, "stage-S.step-K.ckpt" (parameters, AdamW
+ * moments, the plan hash, a SHA-256 of the whole file), each atomically
+ * (temp file, fsync, rename); when every stage file is down, rank 0 writes
+ * "latest" (plan hash, step, its own SHA-256) the same way. A crash at any
+ * point leaves the previous checkpoint whole. Resuming reads "latest",
+ * verifies every checksum, refuses another plan or a damaged file (naming
+ * it), and continues bit for bit. A save removes only stage files this
+ * executor wrote, resumed from, or was allowed to overwrite.
  *
  *     pp_exec *x;
  *     if (pp_exec_create(&plan, &g, comm, &opts, &x, &err)) ...
@@ -110,7 +113,7 @@ typedef struct pp_exec_event {
  * have pp x dp ranks; g is the plan's model graph (built for micro_batch x
  * seq_len) and must outlive the executor. Refuses, before any compute, a
  * launch that does not match the plan (rank count, ranks loading different
- * plans), a schedule that fails pp_sched_validate or deadlocks, and tags
+ * plans), a schedule that fails pp_sched_check (incomplete, out of order, or deadlocking), and tags
  * MPI cannot carry. Returns 0, or -1 with err. */
 int pp_exec_create(const pp_plan *plan, const pp_graph *g, pp_comm *world, const pp_exec_opts *o, pp_exec **out,
                    pp_err *err);
@@ -121,12 +124,40 @@ void pp_exec_free(pp_exec *x);
  * that failed when another rank's failure is the cause). */
 int pp_exec_step(pp_exec *x, int step, pp_exec_step_result *out, pp_err *err);
 
+/* What pp_exec_ckpt_open may find in the checkpoint folder. */
+typedef enum pp_exec_ckpt_mode {
+    PP_EXEC_CKPT_NEW,       /* the folder must hold no checkpoint ("latest" or stage files) */
+    PP_EXEC_CKPT_RESUME,    /* load the folder's checkpoint; refuse a folder without a usable one */
+    PP_EXEC_CKPT_OVERWRITE, /* a checkpoint already there may be replaced by this run's saves */
+} pp_exec_ckpt_mode;
+
+/* Before the first step of a run that checkpoints into dir. On every rank
+ * that writes checkpoints (replica 0): creates dir if missing (not with
+ * RESUME: a missing dir is refused) and checks that it is a folder in which
+ * files can be created, by creating and removing a probe file. Then NEW
+ * refuses a dir holding a checkpoint (code PP_ERR_INVALID, the files
+ * named); RESUME loads the checkpoint as pp_exec_load does and refuses a
+ * dir without one, saying what it holds; OVERWRITE lets this run's first
+ * save remove the stage files of the step "latest" names. Collective: every
+ * rank gets the same verdict and the failing rank's message, and
+ * pp_exec_failed_together then says 1. *steps_done: the steps the loaded
+ * checkpoint holds (RESUME), else 0. Returns 0, or -1 with err. */
+int pp_exec_ckpt_open(pp_exec *x, const char *dir, pp_exec_ckpt_mode mode, const char *plan_hash, int *steps_done,
+                      pp_err *err);
+
 /* Checkpoint of the state after `steps_done` steps into dir (created if
- * missing). Collective. Returns 0 or -1. */
+ * missing), then removes the stage files of the checkpoint this one
+ * replaces (the one this executor last wrote or loaded; see
+ * pp_exec_ckpt_open), never others. Collective; a failure on any rank is
+ * every rank's (pp_exec_failed_together says 1). Returns 0 or -1 with err. */
 int pp_exec_save(pp_exec *x, const char *dir, int steps_done, const char *plan_hash, pp_err *err);
 /* Loads the checkpoint in dir. *steps_done = the steps it holds, or -1
- * with nothing loaded when dir has no checkpoint. Refuses another plan's
- * checkpoint. Collective. Returns 0 or -1. */
+ * with nothing loaded when dir has no "latest". Refuses another plan's
+ * checkpoint, an older format (1, without checksums) and any file whose
+ * SHA-256 does not match its contents, naming the file. Collective: every
+ * rank gets the failing rank's message (pp_exec_failed_together then says
+ * 1). After a failure the state of this rank's stages is unspecified: the
+ * executor must not step again. Returns 0 or -1 with err. */
 int pp_exec_load(pp_exec *x, const char *dir, const char *plan_hash, int *steps_done, pp_err *err);
 
 /* Parameter `tensor` of the model (as held by replica 0) into out
@@ -141,7 +172,8 @@ double pp_exec_busy_s(const pp_exec *x);
 const pp_exec_event *pp_exec_events(const pp_exec *x, long long *n);
 
 /* 1 after pp_exec_step failed on every rank alike (a non-finite loss or
- * gradient, known to all through the step's reduction): every rank may then
+ * gradient, known to all through the step's reduction), or after a
+ * checkpoint function failed (every rank knows it): every rank may then
  * exit normally; after any other failure the caller should pp_comm_abort,
  * since other ranks may be waiting on this one. */
 int pp_exec_failed_together(const pp_exec *x);

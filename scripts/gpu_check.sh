@@ -62,7 +62,7 @@ run "(f) pippy run --model --backend cuda" train_cuda.txt timeout 300 "$bin/pipp
 ( cd "$out" && "$bin/pippy" plan --model gpt2-tiny --cluster local --batch 16 --seq 64 --pp 2 --microbatches 8 \
     --schedule 1f1b -o plan-gpu.json --no-db >/dev/null 2>&1 )
 run "(f) pippy run --plan --backend cuda" run_plan_cuda.txt timeout 300 "$bin/pippy" run --plan "$out/plan-gpu.json" \
-  --steps 20 --backend cuda --checkpoint "$out/ck" --checkpoint-every 10 --no-db --trace "$out/run-plan-cuda-trace.json"
+  --steps 20 --backend cuda --checkpoint "$out/ck" --overwrite-checkpoint --checkpoint-every 10 --no-db --trace "$out/run-plan-cuda-trace.json"
 run "(f) resume on the GPU" resume_cuda.txt timeout 300 "$bin/pippy" run --plan "$out/plan-gpu.json" --steps 30 \
   --backend cuda --checkpoint "$out/ck" --resume --no-db
 run "(f) pippy profile --backend cuda" profile_cuda.txt timeout 300 "$bin/pippy" profile --model gpt2-tiny \

@@ -28,11 +28,21 @@ static void usage(FILE *f) {
             "step, then the measured step time beside the plan's prediction and each\n"
             "rank's peak memory, and stores the run (steps, ranks, every action's start\n"
             "and end) in the database. A rank that dies or meets a NaN stops every rank\n"
-            "within --timeout seconds with a message naming it.\n\n"
+            "within --timeout seconds with a message naming it. The database and the\n"
+            "checkpoint folder (created if missing, writable, holding no other run's\n"
+            "checkpoint) are checked before step 1; a run the database refuses at the\n"
+            "end is written to pippy-run-TIME-PID.json beside it (exit 1). SIGINT or\n"
+            "SIGTERM stops every rank after its current step: a checkpoint of the steps\n"
+            "done (with --checkpoint), the run stored as failed (interrupted), exit 1; a\n"
+            "second signal stops them at once. Every file a checkpoint writes carries\n"
+            "a SHA-256 that --resume verifies.\n\n"
             "  --plan FILE          a plan from `pippy plan`\n"
             "  --checkpoint DIR     write checkpoints here (per stage, atomic)\n"
             "  --checkpoint-every K every K steps (default 10) and at the end\n"
-            "  --resume             continue from the checkpoint in DIR (bit for bit)\n"
+            "  --resume             continue from the checkpoint in DIR (bit for bit); an\n"
+            "                       error when DIR holds none, saying what it holds\n"
+            "  --overwrite-checkpoint  let this run replace a checkpoint already in DIR\n"
+            "                       (without it or --resume, such a DIR is refused)\n"
             "  --stop-after K       stop after K steps of this invocation (the schedule\n"
             "                       of the learning rate still spans --steps)\n"
             "  --timeout S          longest wait for another rank (default 30)\n"
@@ -87,7 +97,7 @@ int main(int argc, char **argv) {
         {"stop-after", required_argument, 0, 'A'}, {"timeout", required_argument, 0, 'O'},
         {"trace", required_argument, 0, 'X'},   {"status-dir", required_argument, 0, 'Z'},
         {"db", required_argument, 0, 'D'},      {"no-db", no_argument, 0, 'N'},
-        {"backend", required_argument, 0, 'K'},
+        {"backend", required_argument, 0, 'K'}, {"overwrite-checkpoint", no_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
     run_plan_opts ro = {.checkpoint_every = 10, .timeout_s = 30, .use_db = 1};
@@ -107,6 +117,7 @@ int main(int argc, char **argv) {
         case 'c': ro.checkpoint_dir = optarg; break;
         case 'E': if (pp_tool_parse_int(TOOL, "--checkpoint-every", optarg, 1, 100000000, &ck_every)) return 2; break;
         case 'R': ro.resume = 1; break;
+        case 'W': ro.overwrite_checkpoint = 1; break;
         case 'A': if (pp_tool_parse_int(TOOL, "--stop-after", optarg, 1, 100000000, &stop_after)) return 2; break;
         case 'O': if (pp_tool_parse_int(TOOL, "--timeout", optarg, 1, 86400, &timeout)) return 2; break;
         case 'X': ro.trace_path = optarg; break;
@@ -154,10 +165,19 @@ int main(int argc, char **argv) {
         ro.checkpoint_every = (int)ck_every;
         ro.db_path = pp_tool_db_path(db_opt);
         if (ro.resume && !ro.checkpoint_dir) return pp_tool_usage_error(TOOL, "--resume needs --checkpoint DIR");
+        if (ro.overwrite_checkpoint && !ro.checkpoint_dir)
+            return pp_tool_usage_error(TOOL, "--overwrite-checkpoint needs --checkpoint DIR");
+        if (ro.overwrite_checkpoint && ro.resume)
+            return pp_tool_usage_error(TOOL, "--resume and --overwrite-checkpoint do not go together (resuming "
+                                             "already replaces the checkpoint it continues)");
+        if (pp_tool_refuse_overwrite(TOOL, "--trace", ro.trace_path, "--plan", ro.plan_path, "--data", ro.data_path,
+                                     "--db", ro.use_db ? ro.db_path : NULL, NULL))
+            return 2;
         return run_plan_main(argc, argv, &ro);
     }
-    if (ro.checkpoint_dir || ro.resume || stop_after || ro.trace_path)
-        return pp_tool_usage_error(TOOL, "--checkpoint, --resume, --stop-after and --trace need --plan");
+    if (ro.checkpoint_dir || ro.resume || ro.overwrite_checkpoint || stop_after || ro.trace_path)
+        return pp_tool_usage_error(TOOL,
+                                   "--checkpoint, --resume, --overwrite-checkpoint, --stop-after and --trace need --plan");
     if (!model) return pp_tool_usage_error(TOOL, "--plan or --model is required");
     pp_err err = {0};
     char path[4096];

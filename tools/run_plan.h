@@ -24,6 +24,7 @@ typedef struct run_plan_opts {
     const char *checkpoint_dir;
     int checkpoint_every;
     int resume;
+    int overwrite_checkpoint; /* a checkpoint already in checkpoint_dir may be replaced */
     const char *trace_path; /* measured trace as Chrome JSON, or NULL */
     const char *status_dir; /* where ranks leave pid/err/done files, or NULL (a temporary folder) */
     const char *db_path;

@@ -2,7 +2,9 @@
  * test_exec.c -- the executor on one process (MPI singleton): a one-stage
  * plan computes exactly what the single-process trainer computes;
  * checkpoints resume bit for bit and refuse what is not theirs (another
- * plan, a truncated file); a plan for more ranks than the run has, or
+ * plan, a truncated file, a file whose SHA-256 does not match); a save
+ * removes only the checkpoint it replaces; pp_exec_ckpt_open checks the
+ * folder before step 1; a plan for more ranks than the run has, or
  * with a deadlocking schedule, is refused before any compute. The
  * multi-rank equality (every schedule, 2 and 4 ranks, dp) runs under
  * mpirun in tests/integration/exec.sh.
@@ -12,11 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/pp_test.h"
 
 #include "comm/pp_comm.h"
+#include "core/pp_io.h"
 #include "executor/pp_exec.h"
 #include "executor/pp_trainer.h"
 #include "planner/pp_schedgen.h"
@@ -175,6 +179,141 @@ START_TEST(test_checkpoint_resumes_bit_for_bit) {
 }
 END_TEST
 
+/* Overwrites n floats of the file at byte offset off with v. */
+static void poke_floats(const char *path, long off, int n, float v) {
+    FILE *f = fopen(path, "r+b");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(fseek(f, off, SEEK_SET), 0);
+    for (int i = 0; i < n; i++) ck_assert_int_eq(fwrite(&v, sizeof v, 1, f), 1);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static int exists(const char *d, const char *name) {
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", d, name);
+    return access(p, F_OK) == 0;
+}
+
+/* Every checkpoint file carries a SHA-256: 50 overwritten floats of a stage
+ * file, or one changed byte of "latest", are found and the file named. */
+START_TEST(test_checkpoint_checksum) {
+    pp_err err = {0};
+    pp_plan plan;
+    one_stage_plan(PP_SCHEDULE_1F1B, &plan);
+    char hash[65], p[256];
+    ck_assert_int_eq(pp_plan_hash(&plan, &g, hash, &err), 0);
+    double l[STEPS];
+    run_steps(&plan, hash, 0, 2, 2, l);
+    pp_exec_opts o = opts();
+    pp_exec *x;
+    int done = 7;
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    /* Whole, it loads. */
+    ck_assert_msg(pp_exec_load(x, dir, hash, &done, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(done, 2);
+    pp_exec_free(x);
+    /* 50 floats of the parameters overwritten, the length unchanged. */
+    snprintf(p, sizeof p, "%s/stage-0.step-2.ckpt", dir);
+    poke_floats(p, 128 + 4 * 100, 50, 0.125f);
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    ck_assert_int_eq(pp_exec_load(x, dir, hash, &done, &err), -1);
+    ck_assert_msg(strstr(err.msg, "stage-0.step-2.ckpt: checksum mismatch") != NULL, "%s", err.msg);
+    ck_assert_int_eq(pp_exec_failed_together(x), 1);
+    pp_exec_free(x);
+    /* A fresh checkpoint, then "latest" changed by one byte. */
+    run_steps(&plan, hash, 0, 2, 2, l);
+    snprintf(p, sizeof p, "%s/latest", dir);
+    char *text;
+    size_t len;
+    ck_assert_int_eq(pp_io_read_file(p, &text, &len, &err), 0);
+    char *k = strstr(text, "step 2");
+    ck_assert_ptr_nonnull(k);
+    k[5] = '1';
+    ck_assert_int_eq(pp_io_write_atomic(p, text, len, &err), 0);
+    free(text);
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    ck_assert_int_eq(pp_exec_load(x, dir, hash, &done, &err), -1);
+    ck_assert_msg(strstr(err.msg, "latest: checksum mismatch") != NULL, "%s", err.msg);
+    pp_exec_free(x);
+    pp_plan_free(&plan);
+}
+END_TEST
+
+/* A save removes only the checkpoint it replaces: a stage file of another
+ * step that this executor neither wrote nor loaded stays. */
+START_TEST(test_save_keeps_other_checkpoints) {
+    pp_err err = {0};
+    pp_plan plan;
+    one_stage_plan(PP_SCHEDULE_1F1B, &plan);
+    char hash[65], a[256], b[256];
+    ck_assert_int_eq(pp_plan_hash(&plan, &g, hash, &err), 0);
+    double l[STEPS];
+    run_steps(&plan, hash, 0, 2, 2, l);
+    /* Someone else's stage file of step 9 in the same folder. */
+    snprintf(a, sizeof a, "%s/stage-0.step-2.ckpt", dir);
+    snprintf(b, sizeof b, "%s/stage-0.step-9.ckpt", dir);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "cp %s %s", a, b);
+    ck_assert_int_eq(system(cmd), 0);
+    run_steps(&plan, hash, 2, 3, 3, l); /* loads step 2, saves step 3 */
+    ck_assert(exists(dir, "stage-0.step-3.ckpt"));
+    ck_assert(!exists(dir, "stage-0.step-2.ckpt")); /* the one it resumed from: replaced */
+    ck_assert(exists(dir, "stage-0.step-9.ckpt"));  /* not its own: kept */
+    pp_plan_free(&plan);
+}
+END_TEST
+
+/* pp_exec_ckpt_open before step 1: a missing folder is created, a file or
+ * a folder holding a checkpoint is refused (nothing touched), --resume
+ * without 'latest' says what the folder holds, overwrite replaces. */
+START_TEST(test_ckpt_open) {
+    pp_err err = {0};
+    pp_plan plan;
+    one_stage_plan(PP_SCHEDULE_1F1B, &plan);
+    char hash[65], sub[128], file[128];
+    ck_assert_int_eq(pp_plan_hash(&plan, &g, hash, &err), 0);
+    pp_exec_opts o = opts();
+    pp_exec *x;
+    int done = 7;
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    snprintf(sub, sizeof sub, "%s/new", dir);
+    ck_assert_msg(pp_exec_ckpt_open(x, sub, PP_EXEC_CKPT_NEW, hash, &done, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(done, 0);
+    struct stat sb;
+    ck_assert(stat(sub, &sb) == 0 && S_ISDIR(sb.st_mode));
+    ck_assert_int_eq(pp_exec_ckpt_open(x, sub, PP_EXEC_CKPT_RESUME, hash, &done, &err), -1);
+    ck_assert_msg(strstr(err.msg, "no checkpoint to resume (no 'latest'): the folder holds nothing") != NULL, "%s",
+                  err.msg);
+    snprintf(file, sizeof file, "%s/afile", dir);
+    ck_assert_int_eq(pp_io_write_atomic(file, "x", 1, &err), 0);
+    ck_assert_int_eq(pp_exec_ckpt_open(x, file, PP_EXEC_CKPT_NEW, hash, &done, &err), -1);
+    ck_assert_msg(strstr(err.msg, "afile: the checkpoint folder is not a folder") != NULL, "%s", err.msg);
+    ck_assert_int_eq(pp_exec_failed_together(x), 1);
+    pp_exec_free(x);
+    double l[STEPS];
+    run_steps(&plan, hash, 0, 2, 2, l); /* a checkpoint of step 2 in dir */
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    ck_assert_int_eq(pp_exec_ckpt_open(x, dir, PP_EXEC_CKPT_NEW, hash, &done, &err), -1);
+    ck_assert_msg(strstr(err.msg, "already holds a checkpoint this run did not write: latest (format 2, plan ") != NULL,
+                  "%s", err.msg);
+    ck_assert_int_eq(err.code, PP_ERR_INVALID);
+    ck_assert(exists(dir, "latest") && exists(dir, "stage-0.step-2.ckpt"));
+    /* Allowed to overwrite: the first save replaces step 2's files. */
+    ck_assert_msg(pp_exec_ckpt_open(x, dir, PP_EXEC_CKPT_OVERWRITE, hash, &done, &err) == 0, "%s", err.msg);
+    pp_exec_step_result r;
+    ck_assert_int_eq(pp_exec_step(x, 0, &r, &err), 0);
+    ck_assert_msg(pp_exec_save(x, dir, 1, hash, &err) == 0, "%s", err.msg);
+    ck_assert(exists(dir, "stage-0.step-1.ckpt") && !exists(dir, "stage-0.step-2.ckpt"));
+    pp_exec_free(x);
+    /* Resume: loads, and says how far it got. */
+    ck_assert_int_eq(pp_exec_create(&plan, &g, comm, &o, &x, &err), 0);
+    ck_assert_msg(pp_exec_ckpt_open(x, dir, PP_EXEC_CKPT_RESUME, hash, &done, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(done, 1);
+    pp_exec_free(x);
+    pp_plan_free(&plan);
+}
+END_TEST
+
 START_TEST(test_refused_before_compute) {
     pp_err err = {0};
     pp_sched t;
@@ -227,6 +366,9 @@ static Suite *suite(void) {
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_one_stage_equals_trainer);
     tcase_add_test(tc, test_checkpoint_resumes_bit_for_bit);
+    tcase_add_test(tc, test_checkpoint_checksum);
+    tcase_add_test(tc, test_save_keeps_other_checkpoints);
+    tcase_add_test(tc, test_ckpt_open);
     tcase_add_test(tc, test_refused_before_compute);
     tcase_add_test(tc, test_nan_names_the_rank);
     suite_add_tcase(s, tc);

@@ -10,7 +10,8 @@
 #     after 3 of 6 steps and resumed from its checkpoint gives the same
 #     losses as an uninterrupted run, bit for bit.
 #  3. Failure: a rank killed with SIGKILL mid-run ends the run within the
-#     timeout, non-zero, naming the rank; its last checkpoint resumes. A NaN
+#     timeout, non-zero, naming the rank that died and the one stopped
+#     because of it; its last checkpoint resumes. A NaN
 #     on one rank stops every rank with a message naming it. A launch that
 #     does not match the plan, or another plan's checkpoint, is refused.
 source "$(dirname "$0")/lib.bash"
@@ -107,6 +108,9 @@ ok
 [ $((t1 - t0)) -le 30 ] || fail "the run took $((t1 - t0)) s to end after a rank was killed (bound 30 s)"
 ok
 grep -q "rank 1" k.err || fail "the message does not name rank 1: $(cat k.err)"
+ok
+grep -q "rank 0 stopped (SIGTERM from mpirun) because rank 1 died" k.err ||
+  fail "rank 0 is not reported as stopped because rank 1 died: $(cat k.err)"
 ok
 echo "killed rank 1: the run ended in $((t1 - t0)) s; stderr: $(grep -m2 'rank 1' k.err)"
 done_steps=$(sed -n 's/^step \([0-9]*\)$/\1/p' ck2/latest)
