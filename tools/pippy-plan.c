@@ -54,6 +54,7 @@ static void usage(FILE *f) {
             "                       p x m <= 256); kept when faster, its status recorded\n"
             "  -o, --output FILE    the plan file (required)\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --no-store           read measured costs from the database, but store nothing\n"
             "  --no-db              use no database: read no measured costs, store nothing\n"
             "  -h, --help           this help\n");
 }
@@ -88,13 +89,14 @@ int main(int argc, char **argv) {
         {"split-at", required_argument, 0, 'S'},   {"tflops", required_argument, 0, 'f'},
         {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
-        {"no-db", no_argument, 0, 'N'},            {"help", no_argument, 0, 'h'},
+        {"no-db", no_argument, 0, 'N'},            {"no-store", no_argument, 0, 'n'},
+        {"help", no_argument, 0, 'h'},
         {"ilp-schedule", required_argument, 0, 'I'}, {"schedule-csv", required_argument, 0, 'X'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL, *csv = NULL;
     long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
-    int no_db = 0, c;
+    int no_db = 0, no_store = 0, c;
     double ilp_s = 0;
     pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
     opterr = 0;
@@ -141,6 +143,7 @@ int main(int argc, char **argv) {
         case 'o': outp = optarg; break;
         case 'D': db_opt = optarg; break;
         case 'N': no_db = 1; break;
+        case 'n': no_store = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -181,10 +184,15 @@ int main(int argc, char **argv) {
                   : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
     /* The database is opened (created or migrated) before any work: one that
      * cannot be used is an error now, not after the search with the plan
-     * written and not stored. --no-db opens none: no measured costs are read
-     * and the plan is not stored. */
+     * written and not stored. --no-store only reads it (when it exists);
+     * --no-db opens none: no measured costs are read, nothing is stored. */
     measured_ctx mctx = {.db = no_db ? NULL : pp_tool_db_path(db_opt)};
-    if (mctx.db && pp_db_open(mctx.db, &db, &err)) goto fail;
+    if (mctx.db && !no_store && pp_db_open(mctx.db, &db, &err)) goto fail;
+    if (mctx.db && no_store && access(mctx.db, F_OK) == 0) {
+        pp_db *ro = NULL;
+        if (pp_db_open_readonly(mctx.db, &ro, &err)) goto fail;
+        pp_db_close(ro);
+    }
     int use_measured = mctx.db && o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU;
     if (use_measured) {
         double la, lb;
@@ -223,7 +231,10 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "csv:%.*s", (int)(bl < 27 ? bl : 27), base);
         int bad = pp_search_plan_from_table(&o, &table, name, &plan, &err);
         pp_sched_free(&table);
-        if (bad) goto fail;
+        if (bad) {
+            pp_err_wrap(&err, "%s", csv);
+            goto fail;
+        }
         printf("schedule %s (%s naming): %d ranks, %d stages, %d microbatches\n", csv,
                found == PP_NAMING_LEGACY ? "legacy" : "current", plan.pp, plan.n_stages, plan.n_microbatches);
         if (o.used_measured) printf("costs: %s\n", mctx.last);

@@ -85,6 +85,11 @@ expect_rc 2
 expect_err "--trace plan.json is the same file as --plan plan.json"
 cmp -s plan.json plan.orig || fail "pippy sim overwrote its plan"
 ok
+run "$PIPPY" run --plan plan.json --steps 1 --no-db --trace plan.json
+expect_rc 2
+expect_err "--trace plan.json is the same file as --plan plan.json"
+cmp -s plan.json plan.orig || fail "pippy run overwrote its plan"
+ok
 ln -s plan.json plan-link.json
 run "$PIPPY" sim --plan plan.json --trace plan-link.json
 expect_rc 2
@@ -128,6 +133,15 @@ for d in other.db corrupt.db newer.db; do
   cmp -s "$d" "$d.orig" || fail "$d changed"
   ok
 done
+# --no-store reads the database (an unusable one is still an error) and
+# stores nothing.
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 8 --pp 2 --db corrupt.db --no-store -o p.json
+expect_rc 1
+expect_err "pippy plan: corrupt.db:"
+run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 8 --pp 2 --db keep.db --no-store -o ns.json
+expect_rc 0
+[ "$(sqlite3 keep.db 'SELECT count(*) FROM plans')" = 0 ] || fail "--no-store stored the plan"
+ok
 # A read-only database file, for a user who cannot write it.
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }

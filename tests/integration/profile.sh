@@ -45,7 +45,7 @@ expect_out "costs: measured profile in $DB"
 run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --micro-batch 3 --db "$DB"
 expect_out "costs: graph FLOPs"
 run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 4 --pp 2 --microbatches 4 --schedule 1f1b --db "$DB" \
-  -o plan.json --no-db
+  -o plan.json --no-store
 expect_rc 0
 expect_out "costs: measured profile in $DB"
 
@@ -65,7 +65,7 @@ run "$PIPPY" sim --model gpt2-tiny --schedule 1f1b --pp 2 --microbatches 4 --db 
 expect_out "links: measured in $DB (mean of 2)"
 expect_out "all-reduce measured over 2 ranks"
 run "$PIPPY" plan --model gpt2-tiny --cluster local --batch 4 --pp 2 --microbatches 4 --schedule 1f1b --db "$DB" \
-  -o plan2.json --no-db
+  -o plan2.json --no-store
 expect_out "links: measured in $DB (mean of 2)"
 
 # Two profilers into one database at once.
