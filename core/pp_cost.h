@@ -41,4 +41,19 @@ void pp_cost_free(pp_cost_profile *c);
 /* Sum over ops [lo, hi) of the time of one pass. */
 double pp_cost_range_time(const pp_cost_profile *c, int lo, int hi, pp_pass pass);
 
+/* What was measured of communication on one kind of machine (pippy profile
+ * --ranks N), as the costs module finds it for a cluster's devices: the
+ * mean point-to-point link, and the all-reduce over the most ranks
+ * measured. The prediction (simulator/pp_predict.h) uses the links for
+ * every pair of ranks on one host (and between hosts when the cluster spec
+ * gives no inter-host link), and the all-reduce for data-parallel and tied
+ * gradients. */
+typedef struct pp_comm_measured {
+    int n_links;                        /* links averaged; 0: none measured */
+    double link_alpha_s, link_beta_Bps; /* their mean latency and bandwidth */
+    int allreduce_ranks;                /* 0: no all-reduce measured */
+    double allreduce_alpha_s, allreduce_beta_Bps; /* t(bytes) = alpha + bytes / beta over allreduce_ranks */
+    char source[256];                   /* the database they come from ("" when nothing was measured) */
+} pp_comm_measured;
+
 #endif /* PP_COST_H */

@@ -4,8 +4,9 @@
  * Per candidate (pp, dp, schedule, v, m): the stages' memory budget is the
  * device's memory (split among the rank's stages when it holds several),
  * the microbatches in flight are the schedule's closed form for the rank,
- * the exact DP picks the split points, and the simulator predicts the step
- * (with the true memory timeline, which decides whether it fits).
+ * the exact DP picks the split points, and pp_predict -- the one path every
+ * command predicts by -- predicts the step (with the true memory timeline,
+ * which decides whether it fits).
  */
 #include "planner/pp_search.h"
 
@@ -13,7 +14,7 @@
 
 #include "core/pp_cost.h"
 #include "simulator/pp_pipeline.h"
-#include "simulator/pp_sim.h"
+#include "simulator/pp_predict.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -90,12 +91,6 @@ typedef struct built {
     pp_unit_chain chain;
 } built;
 
-static double device_rate(const pp_search_opts *o) {
-    if (o->flops_per_s > 0) return o->flops_per_s;
-    if (o->cluster->n_devices && o->cluster->devices[0].peak_flops > 0) return 0.5 * o->cluster->devices[0].peak_flops;
-    return 1e12;
-}
-
 static double device_mem(const pp_search_opts *o, int dev) {
     if (o->mem_cap > 0) return o->mem_cap;
     return o->cluster->devices[dev].memory_bytes;
@@ -139,67 +134,35 @@ static int manual_bounds(const pp_graph *g, const char *spec, int **bounds, int 
     return 0;
 }
 
-/* Simulates schedule s over the pipeline model pm (stage times already
- * scaled by device speed), ranks 0 .. pp-1 on the cluster's first devices,
- * dp replicas all-reducing over the inter-host link (else intra-host). */
-static int run_sim(const pp_search_opts *o, const pp_pipeline_model *pm, const pp_sched *s, int pp, int dp,
-                   pp_sim_result *res, pp_err *err) {
-    int rc = -1;
-    double *alpha = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
-    double *beta = pp_calloc((unsigned long long)pp * pp, sizeof(double), err);
-    if (!alpha || !beta) goto done;
-    for (int a = 0; a < pp; a++)
-        for (int c = 0; c < pp; c++) {
-            const pp_link_spec *l = pp_cluster_link(o->cluster, a, c);
-            if (l->present) {
-                alpha[(size_t)a * pp + c] = l->alpha_s;
-                beta[(size_t)a * pp + c] = l->beta_Bps;
-            }
-        }
-    pp_sim_input in;
-    memset(&in, 0, sizeof in);
-    pp_pipeline_sim_input(pm, &in);
-    in.sched = s;
-    in.alpha = alpha;
-    in.beta = beta;
-    in.dp = dp;
-    const pp_link_spec *dl = o->cluster->inter_host.present ? &o->cluster->inter_host : &o->cluster->intra_host;
-    in.dp_alpha = dl->present ? dl->alpha_s : 0;
-    in.dp_beta = dl->present ? dl->beta_Bps : 0;
-    if (o->coll_beta > 0) {
-        in.coll_alpha = in.dp_alpha = o->coll_alpha;
-        in.coll_beta = in.dp_beta = o->coll_beta;
-    }
-    in.samples_per_step = o->global_batch;
-    in.tokens_per_step = (double)o->global_batch * o->seq;
-    in.any_order = 1; /* the same predictions, faster: the search simulates every candidate */
-    rc = pp_sim_run(&in, res, err);
-done:
-    free(alpha);
-    free(beta);
-    return rc;
+/* The prediction's inputs every candidate of this search shares: the
+ * graph and costs of its micro-batch size, the cluster, what was measured. */
+static void base_input(const pp_search_opts *o, const built *b, pp_predict_input *in) {
+    pp_predict_input_init(in);
+    in->g = &b->g;
+    in->cost = &b->cost;
+    in->cluster = o->cluster;
+    in->comm = o->comm;
+    in->flops_per_s = o->flops_per_s;
+    in->mem_cap = o->mem_cap;
+    in->samples_per_step = o->global_batch;
+    in->tokens_per_step = (double)o->global_batch * o->seq;
 }
 
-/* Builds the simulator input for a candidate and simulates it. */
-static int simulate(const pp_search_opts *o, const built *b, int kind, int pp, int dp, int v, int m, const int *bounds,
-                    int S, pp_sim_result *res, pp_sched *sched_out, pp_err *err) {
+/* Predicts a candidate: schedule `kind` generated for (pp, m, v), stages
+ * split at bounds, dp replicas placed as the planner places them. The
+ * generated table goes to *sched_out when not NULL. */
+static int predict(const pp_search_opts *o, const built *b, int kind, int pp, int dp, int v, int m, const int *bounds,
+                   int any_order, pp_prediction *res, pp_sched *sched_out, pp_err *err) {
     pp_sched s;
-    pp_pipeline_model pm;
-    int rc = -1;
-    memset(&pm, 0, sizeof pm);
+    memset(res, 0, sizeof *res);
     if (pp_schedule_generate((pp_schedule_kind)kind, pp, m, v, &s, err)) return -1;
-    if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
-    for (int st = 0; st < S; st++) {
-        int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, st);
-        double sp = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
-        pm.t_f[st] /= sp;
-        pm.t_i[st] /= sp;
-        pm.t_w[st] /= sp;
-    }
-    if (run_sim(o, &pm, &s, pp, dp, res, err)) goto done;
-    rc = 0;
-done:
-    pp_pipeline_model_free(&pm);
+    pp_predict_input in;
+    base_input(o, b, &in);
+    in.sched = &s;
+    in.bounds = bounds;
+    in.dp = dp;
+    in.any_order = any_order;
+    int rc = pp_predict(&in, res, err);
     if (rc == 0 && sched_out) *sched_out = s;
     else pp_sched_free(&s);
     return rc;
@@ -209,17 +172,20 @@ done:
 static void slots_for(const pp_search_opts *o, int kind, int pp, int v, int m, int S, double *speed, double *mem,
                       double *inflight, double *alpha, double *beta) {
     int per = pp_schedule_stages_per_rank((pp_schedule_kind)kind, v);
+    pp_predict_input li; /* links and speeds by the prediction's rules */
+    pp_predict_input_init(&li);
+    li.cluster = o->cluster;
+    li.comm = o->comm;
     for (int s = 0; s < S; s++) {
         int r = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, s);
-        speed[s] = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        speed[s] = pp_predict_speed(o->cluster, r);
         mem[s] = device_mem(o, r) / per;
         int pk = pp_schedule_peak_inflight((pp_schedule_kind)kind, pp, m, v, r);
         inflight[s] = pk > 0 ? (double)pk / per : m;
         if (s + 1 < S) {
             int r2 = pp_schedule_stage_rank((pp_schedule_kind)kind, pp, v, s + 1);
-            const pp_link_spec *l = pp_cluster_link(o->cluster, r, r2);
-            alpha[s] = r == r2 || !l->present ? 0 : l->alpha_s;
-            beta[s] = r == r2 || !l->present ? 0 : l->beta_Bps;
+            alpha[s] = beta[s] = 0;
+            if (r != r2) pp_predict_link(&li, r, r2, &alpha[s], &beta[s]);
         }
     }
 }
@@ -253,7 +219,7 @@ static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, in
     /* Counters only (the options are the caller's to read afterwards). */
     if (got) ((pp_search_opts *)o)->used_measured++;
     else ((pp_search_opts *)o)->used_estimated++;
-    if ((!got && pp_cost_from_graph(&b->g, device_rate(o), &b->cost, err)) ||
+    if ((!got && pp_cost_from_graph(&b->g, pp_predict_rate(o->cluster, o->flops_per_s), &b->cost, err)) ||
         pp_search_chain(&b->g, b->cost.t, o->granularity_op, &b->chain, err)) {
         pp_graph_free(&b->g);
         pp_cost_free(&b->cost);
@@ -382,26 +348,23 @@ int pp_search(const pp_search_opts *o, pp_candidate **out, int *n_out, pp_err *e
             if (!part.feasible) pp_partition_explain_memory(&b->chain.chain, &sl, &part, c->note, sizeof c->note);
             pp_partition_free(&part);
         }
-        pp_sim_result res;
-        if (simulate(o, b, jb->kind, jb->pp, jb->dp, kv, jb->m, c->bounds, S, &res, NULL, err)) goto done;
-        c->iteration_s = res.iteration_s;
-        c->samples_per_s = res.samples_per_s;
-        c->tokens_per_s = res.tokens_per_s;
-        c->bubble = res.bubble_total_all;
-        c->fits = 1;
-        for (int r = 0; r < res.n_ranks; r++) {
-            double lim = device_mem(o, r);
-            if (res.peak_total_bytes[r] / lim > c->peak_mem / (c->mem_limit > 0 ? c->mem_limit : 1) || r == 0) {
-                c->peak_mem = res.peak_total_bytes[r];
-                c->mem_limit = lim;
-                c->worst_rank = r;
-            }
-            if (res.peak_total_bytes[r] > lim) c->fits = 0;
+        pp_prediction res;
+        if (predict(o, b, jb->kind, jb->pp, jb->dp, kv, jb->m, c->bounds, 1, &res, NULL, err)) {
+            pp_prediction_free(&res);
+            goto done;
         }
+        c->iteration_s = res.sim.iteration_s;
+        c->samples_per_s = res.sim.samples_per_s;
+        c->tokens_per_s = res.sim.tokens_per_s;
+        c->bubble = res.sim.bubble_total_all;
+        c->fits = res.fits;
+        c->worst_rank = res.worst_rank;
+        c->peak_mem = res.sim.peak_total_bytes[res.worst_rank];
+        c->mem_limit = res.mem_limit[res.worst_rank];
         if (!c->fits && !c->note[0])
             snprintf(c->note, sizeof c->note, "rank %d needs %.2f GiB, its device has %.2f GiB", c->worst_rank,
                      c->peak_mem / GIB, c->mem_limit / GIB);
-        pp_sim_result_free(&res);
+        pp_prediction_free(&res);
     }
     if (o->progress) o->progress(o->progress_ctx, n_jobs, n_jobs);
     qsort(cands, (size_t)n_c, sizeof *cands, cmp_cand);
@@ -475,20 +438,13 @@ int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan 
     int fb[513];
     for (int s = 0; s < S; s++) fb[s] = plan->stages[s].op_lo;
     fb[S] = b->g.n_ops;
-    pp_sim_result res;
-    if (simulate(o, b, c->schedule, c->pp, c->dp, kv, c->m, fb, S, &res, &plan->schedule, err)) goto done;
-    plan->prediction.present = 1;
-    plan->prediction.iteration_s = res.iteration_s;
-    plan->prediction.samples_per_s = res.samples_per_s;
-    plan->prediction.tokens_per_s = res.tokens_per_s;
-    plan->prediction.bubble_fraction = res.bubble_total_all;
-    plan->prediction.peak_memory_bytes = pp_calloc((unsigned long long)c->pp, sizeof(double), err);
-    if (plan->prediction.peak_memory_bytes)
-        for (int r = 0; r < c->pp; r++) plan->prediction.peak_memory_bytes[r] = res.peak_total_bytes[r];
-    pp_sim_result_free(&res);
+    pp_prediction res;
+    int bad = predict(o, b, c->schedule, c->pp, c->dp, kv, c->m, fb, 0, &res, &plan->schedule, err) ||
+              pp_prediction_to_plan(&res, plan, err);
+    pp_prediction_free(&res);
+    if (bad) goto done;
     plan->planner.present = 1;
-    if (!plan->prediction.peak_memory_bytes || pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err))
-        goto done;
+    if (pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err)) goto done;
     rc = 0;
 done:
     free(ctext);
@@ -520,20 +476,22 @@ int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_l
     bounds[S] = b->g.n_ops;
     if (pp_pipeline_model_build(&b->g, &b->cost, S, bounds, &pm, err)) goto done;
     double comm = 0, cap = -1;
+    pp_predict_input li;
+    base_input(o, b, &li);
     for (int s = 0; s < S; s++) {
-        int r = plan->stages[s].rank, dev = plan->stages[s].devices[0];
-        double sp = o->cluster->devices[dev].speed > 0 ? o->cluster->devices[dev].speed : 1;
+        int dev = plan->stages[s].devices[0];
+        double sp = pp_predict_speed(o->cluster, dev);
         pm.t_f[s] /= sp;
         pm.t_i[s] /= sp;
         pm.t_w[s] /= sp;
         double room = device_mem(o, dev) - pm.param_bytes[s] * 4;
         if (cap < 0 || room < cap) cap = room;
-        if (s + 1 < S) {
-            const pp_link_spec *l = pp_cluster_link(o->cluster, dev, plan->stages[s + 1].devices[0]);
-            double hop = l->present ? l->alpha_s + (l->beta_Bps > 0 ? pm.xfer[(size_t)s * S + s + 1] / l->beta_Bps : 0) : 0;
+        if (s + 1 < S && plan->stages[s + 1].devices[0] != dev) {
+            double la, lb;
+            pp_predict_link(&li, dev, plan->stages[s + 1].devices[0], &la, &lb);
+            double hop = la + (lb > 0 ? pm.xfer[(size_t)s * S + s + 1] / lb : 0);
             if (hop > comm) comm = hop;
         }
-        (void)r;
     }
     if (cap <= 0) {
         pp_err_set(err, PP_ERR_INVALID, "the ILP schedule: no activation memory is left beside the parameters");
@@ -559,10 +517,14 @@ int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_l
         /* The ILP's order (or the better generated schedule it started from)
          * replaces the plan's schedule when the full model (links, skip
          * connections, data parallelism) predicts it faster too. */
-        pp_sim_result sr;
-        if (run_sim(o, &pm, &res.sched, p, plan->dp, &sr, err)) goto done;
-        if (sr.iteration_s >= plan->prediction.iteration_s) {
-            pp_sim_result_free(&sr);
+        pp_prediction sr;
+        li.sched = &res.sched;
+        if (pp_predict_plan(plan, &b->g, &li, &sr, err)) {
+            pp_prediction_free(&sr);
+            goto done;
+        }
+        if (sr.sim.iteration_s >= plan->prediction.iteration_s) {
+            pp_prediction_free(&sr);
             rc = 0;
             goto done;
         }
@@ -571,12 +533,9 @@ int pp_search_ilp_schedule(const pp_search_opts *o, pp_plan *plan, double time_l
         memset(&res.sched, 0, sizeof res.sched);
         snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s",
                  strcmp(res.status, "warm-start") ? "ilp" : res.warm_name);
-        plan->prediction.iteration_s = sr.iteration_s;
-        plan->prediction.samples_per_s = sr.samples_per_s;
-        plan->prediction.tokens_per_s = sr.tokens_per_s;
-        plan->prediction.bubble_fraction = sr.bubble_total_all;
-        for (int r = 0; r < p; r++) plan->prediction.peak_memory_bytes[r] = sr.peak_total_bytes[r];
-        pp_sim_result_free(&sr);
+        int bad = pp_prediction_to_plan(&sr, plan, err);
+        pp_prediction_free(&sr);
+        if (bad) goto done;
     }
     rc = 0;
 done:
@@ -601,9 +560,7 @@ int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, co
     built *cache = NULL;
     int n_cache = 0;
     pp_partition part;
-    pp_pipeline_model pm;
     memset(&part, 0, sizeof part);
-    memset(&pm, 0, sizeof pm);
     char *ctext = NULL;
     int *srank = pp_calloc((unsigned long long)S, sizeof(int), err), *per = pp_calloc((unsigned long long)pp, sizeof(int), err);
     double *speed = pp_calloc((unsigned long long)S, sizeof(double), err), *mem = pp_calloc((unsigned long long)S, sizeof(double), err),
@@ -613,16 +570,14 @@ int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, co
     if (!srank || !per || !speed || !mem || !infl || !al || !be || pp_sched_stage_ranks(table, srank, err)) goto done;
     if (!(b = get_built(&cache, &n_cache, o, mb, err))) goto done;
     for (int s = 0; s < S; s++) per[srank[s]]++;
+    pp_predict_input li;
+    base_input(o, b, &li);
     for (int s = 0; s < S; s++) {
         int r = srank[s];
-        speed[s] = o->cluster->devices[r].speed > 0 ? o->cluster->devices[r].speed : 1;
+        speed[s] = pp_predict_speed(o->cluster, r);
         mem[s] = device_mem(o, r) / per[r];
         infl[s] = (double)m / per[r];
-        if (s + 1 < S) {
-            const pp_link_spec *l = pp_cluster_link(o->cluster, r, srank[s + 1]);
-            al[s] = r == srank[s + 1] || !l->present ? 0 : l->alpha_s;
-            be[s] = r == srank[s + 1] || !l->present ? 0 : l->beta_Bps;
-        }
+        if (s + 1 < S && r != srank[s + 1]) pp_predict_link(&li, r, srank[s + 1], &al[s], &be[s]);
     }
     pp_stage_slots sl = {.S = S, .speed = speed, .mem = mem, .inflight = infl, .alpha = al, .beta = be,
                          .state_per_param_byte = 3};
@@ -657,11 +612,6 @@ int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, co
     plan->planner.gap = part.gap;
     plan->planner.solve_s = part.solve_s;
     plan->planner.present = 1;
-    int fb[513];
-    if (S > 512) {
-        pp_err_set(err, PP_ERR_INVALID, "%d stages: at most 512", S);
-        goto done;
-    }
     for (int s = 0; s < S; s++) {
         pp_plan_stage *st = &plan->stages[s];
         st->index = s;
@@ -670,30 +620,14 @@ int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, co
         st->rank = srank[s];
         if (!(st->devices = pp_calloc(1, sizeof(int), err))) goto done;
         st->devices[0] = st->rank;
-        fb[s] = st->op_lo;
     }
-    fb[S] = b->g.n_ops;
     snprintf(plan->schedule_name, sizeof plan->schedule_name, "%s", name);
     if (pp_sched_copy(&plan->schedule, table, err)) goto done;
-    if (pp_pipeline_model_build(&b->g, &b->cost, S, fb, &pm, err)) goto done;
-    for (int s = 0; s < S; s++) {
-        pm.t_f[s] /= speed[s];
-        pm.t_i[s] /= speed[s];
-        pm.t_w[s] /= speed[s];
-    }
-    pp_sim_result res;
-    if (run_sim(o, &pm, table, pp, 1, &res, err)) goto done;
-    plan->prediction.present = 1;
-    plan->prediction.iteration_s = res.iteration_s;
-    plan->prediction.samples_per_s = res.samples_per_s;
-    plan->prediction.tokens_per_s = res.tokens_per_s;
-    plan->prediction.bubble_fraction = res.bubble_total_all;
-    plan->prediction.peak_memory_bytes = pp_calloc((unsigned long long)pp, sizeof(double), err);
-    if (plan->prediction.peak_memory_bytes)
-        for (int r = 0; r < pp; r++) plan->prediction.peak_memory_bytes[r] = res.peak_total_bytes[r];
-    pp_sim_result_free(&res);
-    if (!plan->prediction.peak_memory_bytes || pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err))
-        goto done;
+    pp_prediction res;
+    int bad = pp_predict_plan(plan, &b->g, &li, &res, err) || pp_prediction_to_plan(&res, plan, err);
+    pp_prediction_free(&res);
+    if (bad) goto done;
+    if (pp_plan_derive_tied(plan, &b->g, err) || pp_plan_check(plan, &b->g, err)) goto done;
     rc = 0;
 done:
     free(ctext);
@@ -705,7 +639,6 @@ done:
     free(al);
     free(be);
     pp_partition_free(&part);
-    pp_pipeline_model_free(&pm);
     free_cache(cache, n_cache);
     if (rc) pp_plan_free(plan);
     return rc;

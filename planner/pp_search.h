@@ -30,7 +30,7 @@ typedef struct pp_search_opts {
     double mem_cap;         /* bytes per device; 0: the cluster's */
     int granularity_op;     /* split anywhere, not only at block boundaries */
     const char *split_at;   /* "h.3,h.7": manual split points (blocks), or NULL */
-    double flops_per_s;     /* device rate for FLOP-estimated costs; 0: cluster peak x 0.5, else 1e12 */
+    double flops_per_s;     /* device rate for FLOP-estimated costs; 0: pp_predict_rate's rule */
     double time_limit_s;    /* MILP time limit */
     void (*progress)(void *ctx, int done, int total);
     void *progress_ctx;
@@ -41,9 +41,9 @@ typedef struct pp_search_opts {
     int (*measured_cost)(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err);
     void *measured_ctx;
     int used_measured, used_estimated;
-    /* The measured all-reduce as per-hop figures of a ring (beta 0: the
-     * cluster's links), for tied and data-parallel gradients. */
-    double coll_alpha, coll_beta;
+    /* Links and all-reduce measured on the cluster's devices (costs/), for
+     * every candidate's prediction (simulator/pp_predict.h); NULL: none. */
+    const pp_comm_measured *comm;
 } pp_search_opts;
 
 typedef struct pp_candidate {

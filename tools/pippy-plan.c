@@ -13,12 +13,15 @@
 #include <unistd.h>
 
 #include "core/pp_cluster.h"
+#include "core/pp_cost.h"
 #include "core/pp_io.h"
+#include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
+#include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "plan";
@@ -55,21 +58,25 @@ static void usage(FILE *f) {
             "  -o, --output FILE    the plan file (required)\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
             "  --no-store           read measured costs from the database, but store nothing\n"
+            "  --json               the candidates, the choice and its prediction as JSON on\n"
+            "                       stdout (what is otherwise printed goes to stderr)\n"
             "  --no-db              use no database: read no measured costs, store nothing\n"
             "  -h, --help           this help\n");
 }
 
 typedef struct measured_ctx {
-    const char *db;
+    pp_costs *costs;
+    const pp_cluster *cluster;
     char last[256];
 } measured_ctx;
 
-/* Measured costs when every op of this micro-batch size is profiled here
- * and the cluster's devices are this machine's CPUs. */
+/* Measured costs when every op of this micro-batch size is profiled on the
+ * cluster's devices (costs/pp_costs.h). */
 static int measured(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
     measured_ctx *m = ctx;
-    int missing;
-    return pp_tool_measured_cost(m->db, g, 1, out, m->last, sizeof m->last, &missing, err);
+    int got = pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
+    if (got == 1) snprintf(m->last, sizeof m->last, "%s", out->source);
+    return got;
 }
 
 static void progress(void *ctx, int done, int total) {
@@ -77,6 +84,93 @@ static void progress(void *ctx, int done, int total) {
     if (!isatty(2)) return;
     fprintf(stderr, "\rsearching: %d/%d candidates", done, total);
     if (done == total) fprintf(stderr, "\n");
+}
+
+/* The search and its outcome as JSON on stdout (--json). */
+static int print_json(const pp_candidate *cands, int n, int top, const pp_plan *plan, const char *phash,
+                      const char *outp, long long pid, const char *costs, pp_err *err) {
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "plan_file");
+    pp_jw_str(&w, outp);
+    pp_jw_key(&w, "plan_hash");
+    pp_jw_str(&w, phash);
+    pp_jw_key(&w, "stored_plan_id");
+    if (pid > 0) pp_jw_int(&w, pid);
+    else pp_jw_null(&w);
+    pp_jw_key(&w, "costs");
+    pp_jw_str(&w, costs);
+    pp_jw_key(&w, "candidates");
+    pp_jw_arr_begin(&w);
+    for (int i = 0; i < n && i < top; i++) {
+        const pp_candidate *k = &cands[i];
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "pp");
+        pp_jw_int(&w, k->pp);
+        pp_jw_key(&w, "dp");
+        pp_jw_int(&w, k->dp);
+        pp_jw_key(&w, "schedule");
+        pp_jw_str(&w, pp_schedule_name((pp_schedule_kind)k->schedule));
+        pp_jw_key(&w, "virtual_stages");
+        pp_jw_int(&w, k->v);
+        pp_jw_key(&w, "microbatches");
+        pp_jw_int(&w, k->m);
+        pp_jw_key(&w, "micro_batch");
+        pp_jw_int(&w, k->micro_batch);
+        pp_jw_key(&w, "iteration_s");
+        pp_jw_num(&w, k->iteration_s);
+        pp_jw_key(&w, "tokens_per_s");
+        pp_jw_num(&w, k->tokens_per_s);
+        pp_jw_key(&w, "bubble_fraction");
+        pp_jw_num(&w, k->bubble);
+        pp_jw_key(&w, "peak_memory_bytes");
+        pp_jw_num(&w, k->peak_mem);
+        pp_jw_key(&w, "memory_limit_bytes");
+        pp_jw_num(&w, k->mem_limit);
+        pp_jw_key(&w, "fits");
+        pp_jw_bool(&w, k->fits);
+        pp_jw_key(&w, "note");
+        pp_jw_str(&w, k->note);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    pp_jw_key(&w, "chosen");
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "pp");
+    pp_jw_int(&w, plan->pp);
+    pp_jw_key(&w, "dp");
+    pp_jw_int(&w, plan->dp);
+    pp_jw_key(&w, "schedule");
+    pp_jw_str(&w, plan->schedule_name);
+    pp_jw_key(&w, "microbatches");
+    pp_jw_int(&w, plan->n_microbatches);
+    pp_jw_key(&w, "micro_batch");
+    pp_jw_int(&w, plan->micro_batch);
+    pp_jw_key(&w, "split_method");
+    pp_jw_str(&w, plan->planner.method);
+    pp_jw_key(&w, "split_status");
+    pp_jw_str(&w, plan->planner.status);
+    pp_jw_key(&w, "split_gap");
+    pp_jw_num(&w, plan->planner.gap);
+    pp_jw_obj_end(&w);
+    pp_jw_key(&w, "prediction");
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "iteration_s");
+    pp_jw_num(&w, plan->prediction.iteration_s);
+    pp_jw_key(&w, "samples_per_s");
+    pp_jw_num(&w, plan->prediction.samples_per_s);
+    pp_jw_key(&w, "tokens_per_s");
+    pp_jw_num(&w, plan->prediction.tokens_per_s);
+    pp_jw_key(&w, "bubble_fraction");
+    pp_jw_num(&w, plan->prediction.bubble_fraction);
+    pp_jw_key(&w, "peak_memory_bytes");
+    pp_jw_arr_begin_inline(&w);
+    for (int r = 0; r < plan->pp; r++) pp_jw_num(&w, plan->prediction.peak_memory_bytes[r]);
+    pp_jw_arr_end(&w);
+    pp_jw_obj_end(&w);
+    pp_jw_obj_end(&w);
+    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {
@@ -90,13 +184,14 @@ int main(int argc, char **argv) {
         {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
         {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
         {"no-db", no_argument, 0, 'N'},            {"no-store", no_argument, 0, 'n'},
+        {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},
         {"ilp-schedule", required_argument, 0, 'I'}, {"schedule-csv", required_argument, 0, 'X'},
         {0, 0, 0, 0},
     };
     const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL, *csv = NULL;
     long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
-    int no_db = 0, no_store = 0, c;
+    int no_db = 0, no_store = 0, json = 0, c;
     double ilp_s = 0;
     pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
     opterr = 0;
@@ -144,6 +239,7 @@ int main(int argc, char **argv) {
         case 'D': db_opt = optarg; break;
         case 'N': no_db = 1; break;
         case 'n': no_store = 1; break;
+        case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -154,6 +250,9 @@ int main(int argc, char **argv) {
     if (csv && (pp || mbs || o.schedule >= 0 || o.split_at || ilp_s > 0))
         return pp_tool_usage_error(TOOL, "--schedule-csv fixes ranks, stages, microbatches and schedule: drop --pp, "
                                          "--microbatches, --schedule, --split-at and --ilp-schedule");
+    long long stored_id = 0;
+    char costs_used[256] = "";
+    FILE *txt = json ? stderr : stdout; /* with --json, stdout holds the JSON alone */
     pp_err err = {0};
     char mpath[4096], cpath[4096];
     pp_model_config cfg;
@@ -180,41 +279,26 @@ int main(int argc, char **argv) {
     o.microbatches = (int)mbs;
     o.v = (int)v;
     o.progress = progress;
-    double rate = o.flops_per_s > 0 ? o.flops_per_s
-                  : cl.n_devices && cl.devices[0].peak_flops > 0 ? 0.5 * cl.devices[0].peak_flops : 1e12;
+    double rate = pp_predict_rate(&cl, o.flops_per_s);
     /* The database is opened (created or migrated) before any work: one that
      * cannot be used is an error now, not after the search with the plan
      * written and not stored. --no-store only reads it (when it exists);
      * --no-db opens none: no measured costs are read, nothing is stored. */
-    measured_ctx mctx = {.db = no_db ? NULL : pp_tool_db_path(db_opt)};
-    if (mctx.db && !no_store && pp_db_open(mctx.db, &db, &err)) goto fail;
-    if (mctx.db && no_store && access(mctx.db, F_OK) == 0) {
-        pp_db *ro = NULL;
-        if (pp_db_open_readonly(mctx.db, &ro, &err)) goto fail;
-        pp_db_close(ro);
-    }
-    int use_measured = mctx.db && o.flops_per_s <= 0 && cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU;
-    if (use_measured) {
-        double la, lb;
-        int nl;
-        int got = pp_tool_measured_links(mctx.db, 1, &la, &lb, &nl, &err);
-        if (got < 0) goto fail;
-        if (got) {
-            cl.intra_host = (pp_link_spec){.present = 1, .alpha_s = la, .beta_Bps = lb, .latency_us = la * 1e6,
-                                           .bandwidth_gbit_s = lb * 8 / 1e9};
-            printf("links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", mctx.db, nl, la * 1e6, lb / 1e9);
-        }
-        int ar_n;
-        double ar_a, ar_b;
-        got = pp_tool_measured_allreduce(mctx.db, 1, &ar_n, &ar_a, &ar_b, &err);
-        if (got < 0) goto fail;
-        if (got) {
-            pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &o.coll_alpha, &o.coll_beta);
-            printf("all-reduce: measured over %d ranks in %s: %.3g us + bytes / %.3g GB/s\n", ar_n, mctx.db,
-                   ar_a * 1e6, ar_b / 1e9);
-        }
-    }
-    if (use_measured) {
+    const char *db_path = no_db ? NULL : pp_tool_db_path(db_opt);
+    measured_ctx mctx = {.cluster = &cl};
+    pp_comm_measured comm;
+    memset(&comm, 0, sizeof comm);
+    if (db_path && !no_store && pp_db_open(db_path, &db, &err)) goto fail;
+    if (pp_tool_costs_open(db_path, &mctx.costs, &err)) goto fail;
+    if (db_path && o.flops_per_s <= 0) {
+        if (pp_costs_comm(mctx.costs, &cl, &comm, &err)) goto fail;
+        if (comm.n_links)
+            fprintf(txt, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", db_path, comm.n_links,
+                   comm.link_alpha_s * 1e6, comm.link_beta_Bps / 1e9);
+        if (comm.allreduce_ranks)
+            fprintf(txt, "all-reduce: measured over %d ranks in %s: %.3g us + bytes / %.3g GB/s\n", comm.allreduce_ranks,
+                   db_path, comm.allreduce_alpha_s * 1e6, comm.allreduce_beta_Bps / 1e9);
+        o.comm = &comm;
         o.measured_cost = measured;
         o.measured_ctx = &mctx;
     }
@@ -235,14 +319,14 @@ int main(int argc, char **argv) {
             pp_err_wrap(&err, "%s", csv);
             goto fail;
         }
-        printf("schedule %s (%s naming): %d ranks, %d stages, %d microbatches\n", csv,
+        fprintf(txt, "schedule %s (%s naming): %d ranks, %d stages, %d microbatches\n", csv,
                found == PP_NAMING_LEGACY ? "legacy" : "current", plan.pp, plan.n_stages, plan.n_microbatches);
-        if (o.used_measured) printf("costs: %s\n", mctx.last);
+        if (o.used_measured) fprintf(txt, "costs: %s\n", mctx.last);
         goto write;
     }
     if (pp_search(&o, &cands, &n, &err)) goto fail;
     if (o.used_measured)
-        printf("costs: %s for %d of %d micro-batch sizes searched\n", mctx.last, o.used_measured,
+        fprintf(txt, "costs: %s for %d of %d micro-batch sizes searched\n", mctx.last, o.used_measured,
                o.used_measured + o.used_estimated);
     if (o.used_estimated)
         fprintf(stderr,
@@ -250,13 +334,13 @@ int main(int argc, char **argv) {
                 "graph's FLOPs at %.3g TFLOP/s%s (run pippy profile --micro-batch N --seq T for measured costs)\n",
                 o.used_estimated, o.used_measured + o.used_estimated, rate / 1e12,
                 o.flops_per_s > 0 ? "" : (cl.n_devices && cl.devices[0].peak_flops > 0 ? " (half the peak)" : " (assumed)"));
-    printf("%s on %s (%d devices), global batch %d x %d tokens: %d candidates\n\n", cfg.name, cl.name, cl.n_devices,
+    fprintf(txt, "%s on %s (%d devices), global batch %d x %d tokens: %d candidates\n\n", cfg.name, cl.name, cl.n_devices,
            o.global_batch, o.seq, n);
-    printf("%4s %4s %-12s %4s %5s %6s %12s %12s %8s %10s %10s  %s\n", "pp", "dp", "schedule", "v", "m", "mbs",
+    fprintf(txt, "%4s %4s %-12s %4s %5s %6s %12s %12s %8s %10s %10s  %s\n", "pp", "dp", "schedule", "v", "m", "mbs",
            "iter s", "tokens/s", "bubble", "peak GiB", "limit GiB", "");
     for (int i = 0; i < n && i < top; i++) {
         const pp_candidate *k = &cands[i];
-        printf("%4d %4d %-12s %4d %5d %6d %12.5g %12.5g %8.4f %10.2f %10.2f  %s\n", k->pp, k->dp,
+        fprintf(txt, "%4d %4d %-12s %4d %5d %6d %12.5g %12.5g %8.4f %10.2f %10.2f  %s\n", k->pp, k->dp,
                pp_schedule_name((pp_schedule_kind)k->schedule), k->v, k->m, k->micro_batch, k->iteration_s,
                k->tokens_per_s, k->bubble, k->peak_mem / (1024.0 * 1024 * 1024), k->mem_limit / (1024.0 * 1024 * 1024),
                k->fits ? "" : k->note);
@@ -270,7 +354,7 @@ int main(int argc, char **argv) {
     if (pp_search_make_plan(&o, &cands[0], &plan, &err)) goto fail;
     if (ilp_s > 0) {
         if (pp_search_ilp_schedule(&o, &plan, ilp_s, &err)) goto fail;
-        printf("ILP schedule: %s (from %s, %.5g s -> %.5g s, gap %.3g, %.2f s)%s\n", plan.planner.ilp_status,
+        fprintf(txt, "ILP schedule: %s (from %s, %.5g s -> %.5g s, gap %.3g, %.2f s)%s\n", plan.planner.ilp_status,
                plan.planner.ilp_warm, plan.planner.ilp_warm_makespan_s, plan.planner.ilp_makespan_s,
                plan.planner.ilp_gap, plan.planner.ilp_solve_s,
                strcmp(plan.schedule_name, pp_schedule_name((pp_schedule_kind)cands[0].schedule))
@@ -278,10 +362,10 @@ int main(int argc, char **argv) {
                    : "; the searched schedule stays");
     }
 write:
-    printf("\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
+    fprintf(txt, "\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
            plan.schedule_name, plan.n_microbatches, plan.micro_batch, plan.planner.method, plan.planner.status,
            plan.planner.gap, plan.planner.solve_s);
-    printf("predicted: %.5g s per step, %.5g tokens/s, bubble %.4f\n", plan.prediction.iteration_s,
+    fprintf(txt, "predicted: %.5g s per step, %.5g tokens/s, bubble %.4f\n", plan.prediction.iteration_s,
            plan.prediction.tokens_per_s, plan.prediction.bubble_fraction);
     pp_graph g;
     if (pp_zoo_build(&cfg, plan.micro_batch, plan.seq_len, plan.dtype, &g, &err)) goto fail;
@@ -290,11 +374,21 @@ write:
     int bad = pp_plan_write(&plan, &g, &pjson, &plen, &err) || pp_plan_hash(&plan, &g, phash, &err) ||
               pp_io_write_atomic(outp, pjson, plen, &err);
     long long params = pp_graph_param_count(&g);
+    if (!bad) {
+        /* Which costs the chosen plan's prediction stands on. */
+        pp_cost_profile cp;
+        int got = o.measured_cost ? o.measured_cost(o.measured_ctx, &g, &cp, &err) : 0;
+        bad = got < 0 || (!got && pp_cost_from_graph(&g, rate, &cp, &err));
+        if (!bad) {
+            snprintf(costs_used, sizeof costs_used, "%s", cp.source);
+            pp_cost_free(&cp);
+        }
+    }
     pp_graph_free(&g);
     if (bad) goto fail;
-    printf("plan written to %s\n", outp);
+    fprintf(txt, "plan written to %s\n", outp);
     if (db) {
-        long long mid, pid;
+        long long mid, pid = 0;
         char name[256];
         snprintf(name, sizeof name, "%s-%s-pp%d-dp%d", cfg.name, plan.schedule_name, plan.pp, plan.dp);
         if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_begin(db, &err) ||
@@ -304,13 +398,16 @@ write:
             pp_db_rollback(db, NULL);
             goto fail;
         }
-        printf("stored in %s as plan #%lld\n", mctx.db, pid);
+        stored_id = pid;
+        fprintf(txt, "stored in %s as plan #%lld\n", db_path, pid);
     }
+    if (json && print_json(cands, n, (int)top, &plan, phash, outp, stored_id, costs_used, &err)) goto fail;
     rc = 0;
     goto done;
 fail:
     pp_tool_fail(TOOL, &err);
 done:
+    pp_costs_close(mctx.costs);
     pp_db_close(db);
     free(pjson);
     free(cjson);

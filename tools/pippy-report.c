@@ -27,6 +27,8 @@
 #include "planner/pp_search.h"
 #include "reports/pp_report.h"
 #include "simulator/pp_sim.h"
+#include "costs/pp_costs.h"
+#include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "report";
@@ -54,14 +56,13 @@ static void usage(FILE *f) {
 }
 
 typedef struct measured_ctx {
-    const char *db;
-    char last[256];
+    pp_costs *costs;
+    const pp_cluster *cluster;
 } measured_ctx;
 
 static int measured_cost(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
     measured_ctx *m = ctx;
-    int missing;
-    return pp_tool_measured_cost(m->db, g, 1, out, m->last, sizeof m->last, &missing, err);
+    return pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
 }
 
 /* Everything owned here, freed in one place. */
@@ -134,20 +135,14 @@ static int predict_throughput(ctx *c, const char *db_path, int *n_series, pp_err
     const int mult[4] = {1, 2, 4, 8};
     c->tp_pts = pp_calloc((unsigned long long)nk * 4, sizeof *c->tp_pts, err);
     if (!c->tp_pts) return -1;
-    pp_cluster cl = p->cluster; /* shallow: only intra_host is changed */
-    measured_ctx mctx = {.db = db_path};
-    pp_search_opts o = {.cfg = &p->model, .cluster = &cl, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30};
-    if (cl.n_devices && cl.devices[0].type == PP_DEVICE_CPU) {
-        double la, lb;
-        int nl;
-        int got = pp_tool_measured_links(db_path, 1, &la, &lb, &nl, err);
-        if (got < 0) return -1;
-        if (got)
-            cl.intra_host = (pp_link_spec){.present = 1, .alpha_s = la, .beta_Bps = lb, .latency_us = la * 1e6,
-                                           .bandwidth_gbit_s = lb * 8 / 1e9};
-        o.measured_cost = measured_cost;
-        o.measured_ctx = &mctx;
+    measured_ctx mctx = {.cluster = &p->cluster};
+    pp_comm_measured comm;
+    if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err)) {
+        pp_costs_close(mctx.costs);
+        return -1;
     }
+    pp_search_opts o = {.cfg = &p->model, .cluster = &p->cluster, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30,
+                        .comm = &comm, .measured_cost = measured_cost, .measured_ctx = &mctx};
     for (int i = 0; i < nk; i++) {
         pp_report_series *s = &c->tp[i];
         s->name = pp_schedule_name(kinds[i]);
@@ -176,6 +171,7 @@ static int predict_throughput(ctx *c, const char *db_path, int *n_series, pp_err
             pp_search_free(cand, n);
         }
     }
+    pp_costs_close(mctx.costs);
     *n_series = nk;
     return 0;
 }
@@ -295,8 +291,31 @@ int main(int argc, char **argv) {
     x.mem = pp_calloc((unsigned long long)R, sizeof *x.mem, &err);
     x.stage_rank = pp_calloc((unsigned long long)(S ? S : 1), sizeof(int), &err);
     if (!x.stage_rank || !x.stage_t || !x.pred_fb || !x.meas_fb || !x.pred_peak || !x.meas_peak || !x.meas_busy || !x.mem) goto fail;
-    if (pp_tool_predict_plan(p, &x.g, db_path, 1, 1, &x.sim, cost_src, link_src, sizeof cost_src, x.stage_t, &err))
-        goto fail;
+    /* The plan's one prediction (simulator/pp_predict.h). */
+    {
+        pp_cost_profile cost;
+        pp_comm_measured comm;
+        int measured;
+        if (pp_tool_load_costs(db_path, &p->cluster, &x.g, &cost, &measured, &comm, &err)) goto fail;
+        pp_predict_input in;
+        pp_predict_input_init(&in);
+        in.cost = measured ? &cost : NULL;
+        in.comm = &comm;
+        in.want_trace = in.want_timeline = in.want_critical_path = 1;
+        pp_prediction pred;
+        int bad = pp_predict_plan(p, &x.g, &in, &pred, &err);
+        if (measured) pp_cost_free(&cost);
+        if (bad) {
+            pp_prediction_free(&pred);
+            goto fail;
+        }
+        x.sim = pred.sim; /* owned by x from here */
+        memset(&pred.sim, 0, sizeof pred.sim);
+        memcpy(x.stage_t, pred.stage_t, (size_t)3 * S * sizeof(double));
+        snprintf(cost_src, sizeof cost_src, "%s", pred.cost_source);
+        snprintf(link_src, sizeof link_src, "%s", pred.link_source);
+        pp_prediction_free(&pred);
+    }
     for (int s = 0; s < S; s++) {
         x.stage_rank[s] = p->stages[s].rank;
         x.pred_fb[2 * s] = x.stage_t[3 * s];

@@ -20,8 +20,8 @@
 #include "core/pp_trace.h"
 #include "core/pp_zoo.h"
 #include "planner/pp_schedgen.h"
-#include "simulator/pp_pipeline.h"
-#include "simulator/pp_sim.h"
+#include "costs/pp_costs.h"
+#include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "sim";
@@ -81,51 +81,25 @@ typedef struct ctx {
     int have_model;
     pp_graph g;
     pp_cost_profile cost;
-    pp_pipeline_model pm;
     pp_sched sched;
     pp_plan plan;
     int have_plan;
-    int *bounds;
-    double *alpha, *beta;
-    double *unit;
+    pp_costs *costs;
+    pp_prediction pred;
 } ctx;
 
 static void ctx_free(ctx *c) {
     if (c->have_plan) pp_plan_free(&c->plan);
+    pp_prediction_free(&c->pred);
+    pp_costs_close(c->costs);
     pp_sched_free(&c->sched);
-    pp_pipeline_model_free(&c->pm);
     pp_cost_free(&c->cost);
     pp_graph_free(&c->g);
-    free(c->bounds);
-    free(c->alpha);
-    free(c->beta);
-    free(c->unit);
 }
 
-/* Links between ranks: from explicit options, else the cluster's intra/inter
- * host figures by where each rank's device is, else free. */
-static int set_links(ctx *c, const opts *o, const pp_cluster *cl, const int *rank_dev, int R, pp_err *err) {
-    c->alpha = pp_calloc((unsigned long long)R * R, sizeof(double), err);
-    c->beta = pp_calloc((unsigned long long)R * R, sizeof(double), err);
-    if (!c->alpha || !c->beta) return -1;
-    for (int a = 0; a < R; a++)
-        for (int b = 0; b < R; b++) {
-            size_t l = (size_t)a * R + b;
-            if (cl && rank_dev) {
-                const pp_link_spec *ls = pp_cluster_link(cl, rank_dev[a], rank_dev[b]);
-                if (ls->present) {
-                    c->alpha[l] = ls->alpha_s;
-                    c->beta[l] = ls->beta_Bps;
-                }
-            }
-            if (o->link_us >= 0) c->alpha[l] = o->link_us * 1e-6;
-            if (o->link_gbit > 0) c->beta[l] = o->link_gbit * 1e9 / 8;
-        }
-    return 0;
-}
-
-static void print_text(const pp_sim_result *r, const char *what, const char *cost_src, double tokens) {
-    printf("%s\ncosts: %s\n\n", what, cost_src);
+static void print_text(const pp_sim_result *r, const char *what, const char *cost_src, const char *link_src,
+                       double tokens) {
+    printf("%s\ncosts: %s\n%s\n\n", what, cost_src, link_src);
     printf("iteration time   %.6g s\n", r->iteration_s);
     if (tokens > 0) printf("throughput       %.6g samples/s, %.6g tokens/s\n", r->samples_per_s, r->tokens_per_s);
     printf("bubble           %.4f of the total (idle / (ranks x iteration time))\n", r->bubble_total_all);
@@ -149,7 +123,8 @@ static void print_text(const pp_sim_result *r, const char *what, const char *cos
     }
 }
 
-static int print_json(const pp_sim_result *r, const char *what, const char *cost_src, const pp_sched *s, pp_err *err) {
+static int print_json(const pp_sim_result *r, const char *what, const char *cost_src, const char *link_src,
+                      const pp_sched *s, pp_err *err) {
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
@@ -157,6 +132,8 @@ static int print_json(const pp_sim_result *r, const char *what, const char *cost
     pp_jw_str(&w, what);
     pp_jw_key(&w, "costs");
     pp_jw_str(&w, cost_src);
+    pp_jw_key(&w, "links");
+    pp_jw_str(&w, link_src);
     pp_jw_key(&w, "iteration_s");
     pp_jw_num(&w, r->iteration_s);
     pp_jw_key(&w, "samples_per_s");
@@ -274,14 +251,10 @@ int main(int argc, char **argv) {
     ctx x;
     memset(&x, 0, sizeof x);
     pp_graph_init(&x.g, PP_DTYPE_F32);
-    int rc = 1, R = 0, S = 0, dp = (int)o.dp, *rank_dev = NULL;
+    int rc = 1, dp = (int)o.dp;
     const pp_cluster *cluster = NULL;
     char what[512] = "";
     double samples = 0, tokens = 0;
-    pp_sim_input in;
-    memset(&in, 0, sizeof in);
-    pp_sim_result res;
-    memset(&res, 0, sizeof res);
 
     if (o.plan) {
         if (pp_plan_load(o.plan, &x.plan, &err)) goto fail;
@@ -290,17 +263,10 @@ int main(int argc, char **argv) {
         x.have_model = 1;
         if (pp_zoo_build(&x.cfg, x.plan.micro_batch, x.plan.seq_len, x.plan.dtype, &x.g, &err)) goto fail;
         if (pp_sched_copy(&x.sched, &x.plan.schedule, &err)) goto fail;
-        S = x.plan.n_stages;
-        x.bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), &err);
-        if (!x.bounds) goto fail;
-        for (int s = 0; s < S; s++) x.bounds[s] = x.plan.stages[s].op_lo;
-        x.bounds[S] = x.g.n_ops;
-        dp = x.plan.dp;
         cluster = &x.plan.cluster;
-        samples = (double)x.plan.global_batch;
-        tokens = samples * x.plan.seq_len;
+        tokens = (double)x.plan.global_batch * x.plan.seq_len;
         snprintf(what, sizeof what, "plan %s: %s, pp %d x dp %d, %d stages, schedule %s, %d microbatches", o.plan,
-                 x.cfg.name, x.plan.pp, x.plan.dp, S, x.plan.schedule_name, x.plan.n_microbatches);
+                 x.cfg.name, x.plan.pp, x.plan.dp, x.plan.n_stages, x.plan.schedule_name, x.plan.n_microbatches);
     } else {
         if (o.model) {
             char path[4096];
@@ -339,106 +305,54 @@ int main(int argc, char **argv) {
             if (o.csv) pp_err_wrap(&err, "%s", o.csv);
             goto fail;
         }
-        S = pp_sched_n_stages(&x.sched);
         if (x.have_model) {
-            x.bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), &err);
-            if (!x.bounds || pp_pipeline_split_even(&x.g, S, x.bounds, &err)) goto fail;
             samples = (double)o.mb * pp_sched_n_microbatches(&x.sched) * dp;
             tokens = samples * (double)o.seq;
         }
     }
-    R = x.sched.n_ranks;
-    if (x.have_plan) {
-        rank_dev = pp_calloc((unsigned long long)R, sizeof(int), &err);
-        if (!rank_dev) goto fail;
-        for (int s = 0; s < S; s++) rank_dev[x.plan.stages[s].rank] = x.plan.stages[s].devices[0];
-    }
-    const char *cost_src;
+    /* Costs measured on the cluster's devices (this machine's without a
+     * cluster), unless --tflops asks for FLOP estimates; then the one
+     * prediction path. */
     int measured = 0, missing = 0;
-    char linksrc[512] = "";
-    char msrc[256] = "";
-    if (x.have_model && o.tflops <= 0 && (!cluster || (cluster->n_devices && cluster->devices[0].type == PP_DEVICE_CPU))) {
-        measured = pp_tool_measured_cost(pp_tool_db_path(o.db), &x.g, 1, &x.cost, msrc, sizeof msrc, &missing, &err);
+    pp_comm_measured comm;
+    memset(&comm, 0, sizeof comm);
+    if (pp_tool_costs_open(pp_tool_db_path(o.db), &x.costs, &err)) goto fail;
+    if (x.have_model && o.tflops <= 0) {
+        measured = pp_costs_graph(x.costs, cluster, &x.g, &x.cost, &missing, &err);
         if (measured < 0) goto fail;
-    }
-    if (measured) {
-        if (pp_pipeline_model_build(&x.g, &x.cost, S, x.bounds, &x.pm, &err)) goto fail;
-        pp_pipeline_sim_input(&x.pm, &in);
-        cost_src = x.cost.source;
-    } else if (x.have_model) {
-        if (missing && missing < x.g.n_ops)
+        if (!measured && missing && missing < x.g.n_ops)
             fprintf(stderr, "pippy sim: warning: the measured profile lacks %d of %d ops (run pippy profile with "
                             "this micro-batch and sequence); using FLOP estimates\n", missing, x.g.n_ops);
-        double rate = o.tflops > 0 ? o.tflops * 1e12 : 0;
-        if (rate == 0 && cluster && cluster->n_devices && cluster->devices[0].peak_flops > 0)
-            rate = 0.5 * cluster->devices[0].peak_flops; /* as pippy plan: half the peak is what dense layers reach */
-        if (rate == 0) rate = 1e12;
-        if (pp_cost_from_graph(&x.g, rate, &x.cost, &err) ||
-            pp_pipeline_model_build(&x.g, &x.cost, S, x.bounds, &x.pm, &err))
-            goto fail;
-        pp_pipeline_sim_input(&x.pm, &in);
-        cost_src = x.cost.source;
-    } else {
-        x.unit = pp_calloc((unsigned long long)S, sizeof(double), &err);
-        if (!x.unit) goto fail;
-        for (int s = 0; s < S; s++) x.unit[s] = 1.0;
-        in.n_stages = S;
-        in.t_f = in.t_i = in.t_w = x.unit;
-        cost_src = "unit costs (F = I = W = 1 s per stage and microbatch; give --model for a model's)";
     }
-    if (o.link_us < 0 && o.link_gbit <= 0 && (!cluster || (cluster->n_devices && cluster->devices[0].type == PP_DEVICE_CPU))) {
-        double la, lb;
-        int nl, got = pp_tool_measured_links(pp_tool_db_path(o.db), 1, &la, &lb, &nl, &err);
-        if (got < 0) goto fail;
-        if (got) {
-            /* Measured links stand for every pair of ranks on this machine. */
-            o.link_us = la * 1e6;
-            o.link_gbit = lb * 8 / 1e9;
-            snprintf(linksrc, sizeof linksrc, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s",
-                     pp_tool_db_path(o.db), nl, la * 1e6, lb / 1e9);
-        }
-    }
-    if (set_links(&x, &o, cluster, rank_dev, R, &err)) goto fail;
-    in.sched = &x.sched;
-    in.alpha = x.alpha;
-    in.beta = x.beta;
-    in.dp = dp;
-    if (dp > 1 && cluster && cluster->inter_host.present) {
-        in.dp_alpha = cluster->inter_host.alpha_s;
-        in.dp_beta = cluster->inter_host.beta_Bps;
-    } else if (dp > 1) {
-        in.dp_alpha = o.link_us >= 0 ? o.link_us * 1e-6 : 0;
-        in.dp_beta = o.link_gbit > 0 ? o.link_gbit * 1e9 / 8 : 0;
-    }
-    if (linksrc[0]) {
-        /* Links measured on this machine: so may the all-reduce be. */
-        int ar_n;
-        double ar_a, ar_b;
-        int got = pp_tool_measured_allreduce(pp_tool_db_path(o.db), 1, &ar_n, &ar_a, &ar_b, &err);
-        if (got < 0) goto fail;
-        if (got) {
-            pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &in.coll_alpha, &in.coll_beta);
-            if (!(dp > 1 && cluster && cluster->inter_host.present)) {
-                in.dp_alpha = in.coll_alpha;
-                in.dp_beta = in.coll_beta;
-            }
-            size_t l = strlen(linksrc);
-            snprintf(linksrc + l, sizeof linksrc - l, "; all-reduce measured over %d ranks: %.3g us + bytes / %.3g GB/s",
-                     ar_n, ar_a * 1e6, ar_b / 1e9);
-        }
-    }
-    in.samples_per_step = samples;
-    in.tokens_per_step = tokens;
+    if (o.link_us < 0 && o.link_gbit <= 0 && pp_costs_comm(x.costs, cluster, &comm, &err)) goto fail;
+    pp_predict_input in;
+    pp_predict_input_init(&in);
+    in.cost = measured ? &x.cost : NULL;
+    in.comm = &comm;
+    in.flops_per_s = o.tflops * 1e12;
+    in.link_alpha_s = o.link_us >= 0 ? o.link_us * 1e-6 : -1;
+    in.link_beta_Bps = o.link_gbit > 0 ? o.link_gbit * 1e9 / 8 : 0;
     in.want_trace = o.trace != NULL;
     in.want_critical_path = 1;
     in.want_timeline = o.json;
-    if (pp_sim_run(&in, &res, &err)) goto fail;
-    if (o.trace && pp_trace_save_chrome(&res.trace, o.trace, &err)) goto fail;
-    if (o.json) {
-        if (print_json(&res, what, cost_src, &x.sched, &err)) goto fail;
+    int bad;
+    if (x.have_plan) {
+        bad = pp_predict_plan(&x.plan, &x.g, &in, &x.pred, &err);
     } else {
-        print_text(&res, what, cost_src, tokens);
-        if (linksrc[0]) printf("%s\n", linksrc);
+        in.sched = &x.sched;
+        in.g = x.have_model ? &x.g : NULL;
+        in.dp = dp;
+        in.samples_per_step = samples;
+        in.tokens_per_step = tokens;
+        bad = pp_predict(&in, &x.pred, &err);
+    }
+    if (bad) goto fail;
+    const pp_sim_result *res = &x.pred.sim;
+    if (o.trace && pp_trace_save_chrome(&res->trace, o.trace, &err)) goto fail;
+    if (o.json) {
+        if (print_json(res, what, x.pred.cost_source, x.pred.link_source, &x.sched, &err)) goto fail;
+    } else {
+        print_text(res, what, x.pred.cost_source, x.pred.link_source, tokens);
         if (o.trace) printf("\ntrace written to %s (open in Perfetto)\n", o.trace);
     }
     rc = 0;
@@ -447,8 +361,6 @@ fail:
     pp_tool_fail(TOOL, &err);
     rc = 1;
 done:
-    pp_sim_result_free(&res);
-    free(rank_dev);
     ctx_free(&x);
     return rc;
 }

@@ -6,14 +6,10 @@
 #include "core/pp_io.h"
 
 #include "core/pp_cost.h"
+#include "costs/pp_costs.h"
 #include "core/pp_hash.h"
 #include "core/pp_json.h"
-#include "db/pp_db.h"
 #include "kernels/pp_backend.h"
-#include "profiler/pp_opprof.h"
-#include "core/pp_plan.h"
-#include "simulator/pp_pipeline.h"
-#include "simulator/pp_sim.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -161,53 +157,39 @@ int pp_tool_print_json(struct pp_jw *w, pp_err *err) {
     return bad ? pp_err_set(err, PP_ERR_IO, "stdout: write error") : 0;
 }
 
-/* Opens the database read-only and finds this machine's device in it (the
- * fingerprint of a CPU backend with `threads` threads). Returns 1 with *db
- * open (caller closes) and *dev, 0 when the file or the device is not
- * there (*db NULL), -1 on error. */
-static int this_device(const char *db_path, int threads, pp_db **db, long long *dev, char fp[65], pp_err *err) {
-    struct stat st;
+int pp_tool_cpu_fingerprint(int threads, char fp[65], pp_err *err) {
     pp_backend *be = NULL;
     char desc[1024];
-    *db = NULL;
-    *dev = -1;
-    if (stat(db_path, &st) != 0) return 0;
     if (pp_backend_open(PP_BACKEND_CPU, threads, &be, err)) return -1;
     pp_backend_describe(be, desc, sizeof desc);
     pp_backend_close(be);
     pp_sha256_hex(desc, strlen(desc), fp);
-    if (pp_db_open_readonly(db_path, db, err)) return -1;
-    pp_db_device *devs = NULL;
-    int nd = 0;
-    if (pp_db_devices_list(*db, &devs, &nd, err)) {
-        pp_db_close(*db);
-        *db = NULL;
-        return -1;
-    }
-    for (int i = 0; i < nd; i++)
-        if (!strcmp(devs[i].fingerprint, fp)) *dev = devs[i].id;
-    pp_db_device_rows_free(devs, nd);
-    if (*dev < 0) {
-        pp_db_close(*db);
-        *db = NULL;
-        return 0;
-    }
-    return 1;
+    return 0;
+}
+
+int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err) {
+    char fp[65];
+    *out = NULL;
+    if (pp_tool_cpu_fingerprint(1, fp, err)) return -1;
+    return pp_costs_open(db_path, fp, out, err);
+}
+
+int pp_tool_load_costs(const char *db_path, const pp_cluster *cl, const pp_graph *g, pp_cost_profile *cost,
+                       int *measured, pp_comm_measured *comm, pp_err *err) {
+    pp_costs *cs = NULL;
+    *measured = 0;
+    memset(comm, 0, sizeof *comm);
+    if (pp_tool_costs_open(db_path, &cs, err)) return -1;
+    int got = g ? pp_costs_graph(cs, cl, g, cost, NULL, err) : 0;
+    int rc = got < 0 || pp_costs_comm(cs, cl, comm, err) ? -1 : 0;
+    if (rc == 0) *measured = got;
+    else if (got == 1) pp_cost_free(cost);
+    pp_costs_close(cs);
+    return rc;
 }
 
 void pp_tool_step_signature(const pp_graph *g, char *buf, size_t n) {
-    pp_sha256_ctx h;
-    pp_sha256_init(&h);
-    for (int i = 0; i < g->n_ops; i++) {
-        char sig[512];
-        pp_opprof_signature(g, i, sig, sizeof sig);
-        pp_sha256_update(&h, sig, strlen(sig) + 1);
-    }
-    unsigned char d[32];
-    pp_sha256_final(&h, d);
-    char hex[17];
-    for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    snprintf(buf, n, "step %s %d ops", hex, g->n_ops);
+    pp_costs_step_signature(g, buf, n);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -223,228 +205,4 @@ double pp_tool_median(double *v, int n) {
     if (n < 1) return NAN;
     pp_tool_sort(v, n);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
-                          char *src, size_t n, int *missing, pp_err *err) {
-    pp_db *db = NULL;
-    pp_op_measure *m = NULL;
-    char fp[65];
-    long long dev;
-    *missing = g->n_ops;
-    int rc = this_device(db_path, threads, &db, &dev, fp, err);
-    if (rc <= 0) return rc;
-    rc = -1;
-    m = pp_calloc((unsigned long long)(g->n_ops ? g->n_ops : 1), sizeof *m, err);
-    if (!m) goto done;
-    *missing = 0;
-    for (int i = 0; i < g->n_ops; i++) {
-        char sig[512];
-        pp_db_op_profile p;
-        int found = 0;
-        pp_opprof_signature(g, i, sig, sizeof sig);
-        if (pp_db_op_profile_get(db, dev, sig, &p, &found, err)) goto done;
-        if (!found) {
-            (*missing)++;
-            continue;
-        }
-        for (int k = 0; k < 3; k++) {
-            m[i].t[k] = p.t[k];
-            m[i].spread[k] = p.spread[k];
-            m[i].samples[k] = p.samples[k];
-        }
-        m[i].param_bytes = p.param_bytes;
-        m[i].keep_f_bytes = p.keep_f_bytes;
-        m[i].keep_w_bytes = p.keep_w_bytes;
-        m[i].workspace_bytes = p.workspace_bytes;
-    }
-    if (*missing) {
-        rc = 0;
-        goto done;
-    }
-    char source[256], ssig[128];
-    pp_db_op_profile st, op;
-    int have_step = 0, have_optim = 0;
-    pp_tool_step_signature(g, ssig, sizeof ssig);
-    if (pp_db_op_profile_get(db, dev, ssig, &st, &have_step, err) ||
-        pp_db_op_profile_get(db, dev, PP_TOOL_OPTIM_SIGNATURE, &op, &have_optim, err))
-        goto done;
-    double scale = have_step && st.t[0] > 0 && st.t[1] > 0 ? st.t[0] / st.t[1] : 1;
-    if (have_step)
-        snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops, scaled x%.3f to the whole step)",
-                 db_path, fp, g->n_ops, scale);
-    else
-        snprintf(source, sizeof source, "measured profile in %s, device %.12s (%d ops)", db_path, fp, g->n_ops);
-    for (int i = 0; i < g->n_ops; i++)
-        for (int k = 0; k < 3; k++) {
-            m[i].t[k] *= scale;
-            m[i].spread[k] *= scale;
-        }
-    if (pp_opprof_cost(g, m, source, out, err)) goto done;
-    out->optim_s_per_param = have_optim ? op.t[0] : 0;
-    snprintf(src, n, "%s", source);
-    rc = 1;
-done:
-    free(m);
-    pp_db_close(db);
-    return rc;
-}
-
-int pp_tool_measured_allreduce(const char *db_path, int threads, int *n_ranks, double *alpha, double *beta,
-                               pp_err *err) {
-    pp_db *db = NULL;
-    char fp[65];
-    long long dev;
-    int rc = this_device(db_path, threads, &db, &dev, fp, err);
-    if (rc <= 0) return rc;
-    rc = 0;
-    for (int n = 64; n >= 2 && !rc; n--) {
-        char sig[64];
-        pp_db_op_profile p;
-        int found = 0;
-        snprintf(sig, sizeof sig, PP_TOOL_ALLREDUCE_SIGNATURE, n);
-        if (pp_db_op_profile_get(db, dev, sig, &p, &found, err)) {
-            rc = -1;
-            break;
-        }
-        if (found && p.t[1] > 0) {
-            *n_ranks = n;
-            *alpha = p.t[0];
-            *beta = 1.0 / p.t[1];
-            rc = 1;
-        }
-    }
-    pp_db_close(db);
-    return rc;
-}
-
-void pp_tool_allreduce_hops(int n_ranks, double alpha, double beta, double *hop_alpha, double *hop_beta) {
-    int k = n_ranks < 2 ? 2 : n_ranks;
-    *hop_alpha = alpha / (2.0 * (k - 1));
-    *hop_beta = beta * 2.0 * (k - 1) / k;
-}
-
-int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err) {
-    pp_db *db = NULL;
-    pp_db_link *links = NULL;
-    char fp[65];
-    long long dev;
-    int nl = 0;
-    *n = 0;
-    int rc = this_device(db_path, threads, &db, &dev, fp, err);
-    if (rc <= 0) return rc;
-    rc = 0;
-    if (pp_db_links_list(db, dev, &links, &nl, err)) {
-        rc = -1;
-        goto done;
-    }
-    double sa = 0, sb = 0;
-    for (int i = 0; i < nl; i++) {
-        sa += links[i].alpha_s;
-        sb += links[i].beta_Bps;
-    }
-    if (nl) {
-        *alpha = sa / nl;
-        *beta = sb / nl;
-        *n = nl;
-        rc = 1;
-    }
-    pp_db_links_free(links);
-done:
-    pp_db_close(db);
-    return rc;
-}
-
-int pp_tool_predict_plan(const pp_plan *p, const pp_graph *g, const char *db_path, int want_trace, int want_timeline,
-                         pp_sim_result *res, char *cost_src, char *link_src, size_t n, double *stage_t,
-                         pp_err *err) {
-    memset(res, 0, sizeof *res);
-    int S = p->n_stages, R = p->pp, rc = -1, missing = 0, cpu = p->cluster.n_devices == 0 ||
-                                                            p->cluster.devices[0].type == PP_DEVICE_CPU;
-    pp_cost_profile cost;
-    pp_pipeline_model pm;
-    memset(&cost, 0, sizeof cost);
-    memset(&pm, 0, sizeof pm);
-    int *bounds = pp_calloc((unsigned long long)S + 1, sizeof(int), err);
-    double *alpha = pp_calloc((unsigned long long)R * R, sizeof(double), err);
-    double *beta = pp_calloc((unsigned long long)R * R, sizeof(double), err);
-    int *rank_dev = pp_calloc((unsigned long long)R, sizeof(int), err);
-    if (!bounds || !alpha || !beta || !rank_dev) goto done;
-    for (int s = 0; s < S; s++) {
-        bounds[s] = p->stages[s].op_lo;
-        rank_dev[p->stages[s].rank] = p->stages[s].devices[0];
-    }
-    bounds[S] = g->n_ops;
-    char msrc[256] = "";
-    int measured = cpu ? pp_tool_measured_cost(db_path, g, 1, &cost, msrc, sizeof msrc, &missing, err) : 0;
-    if (measured < 0) goto done;
-    if (!measured) {
-        double rate = p->cluster.n_devices && p->cluster.devices[0].peak_flops > 0 ? 0.5 * p->cluster.devices[0].peak_flops
-                                                                                 : 1e12;
-        if (pp_cost_from_graph(g, rate, &cost, err)) goto done;
-    }
-    if (cost_src) snprintf(cost_src, n, "%s", cost.source);
-    if (pp_pipeline_model_build(g, &cost, S, bounds, &pm, err)) goto done;
-    for (int s = 0; stage_t && s < S; s++) {
-        stage_t[3 * s] = pm.t_f[s];
-        stage_t[3 * s + 1] = pm.t_i[s];
-        stage_t[3 * s + 2] = pm.t_w[s];
-    }
-    double la = 0, lb = 0;
-    int nl = 0, got = cpu ? pp_tool_measured_links(db_path, 1, &la, &lb, &nl, err) : 0;
-    if (got < 0) goto done;
-    for (int a = 0; a < R; a++)
-        for (int b = 0; b < R; b++) {
-            size_t l = (size_t)a * R + b;
-            const pp_link_spec *ls = pp_cluster_link(&p->cluster, rank_dev[a], rank_dev[b]);
-            if (got) {
-                alpha[l] = la;
-                beta[l] = lb;
-            } else if (ls->present) {
-                alpha[l] = ls->alpha_s;
-                beta[l] = ls->beta_Bps;
-            }
-        }
-    if (link_src) {
-        if (got) snprintf(link_src, n, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s", db_path, nl, la * 1e6, lb / 1e9);
-        else snprintf(link_src, n, "links: the cluster spec's");
-    }
-    pp_sim_input in;
-    memset(&in, 0, sizeof in);
-    pp_pipeline_sim_input(&pm, &in);
-    in.sched = &p->schedule;
-    in.alpha = alpha;
-    in.beta = beta;
-    in.dp = p->dp;
-    const pp_link_spec *dl = p->cluster.inter_host.present ? &p->cluster.inter_host : &p->cluster.intra_host;
-    in.dp_alpha = got ? la : dl->present ? dl->alpha_s : 0;
-    in.dp_beta = got ? lb : dl->present ? dl->beta_Bps : 0;
-    int ar_n = 0;
-    double ar_a = 0, ar_b = 0;
-    int ar = cpu ? pp_tool_measured_allreduce(db_path, 1, &ar_n, &ar_a, &ar_b, err) : 0;
-    if (ar < 0) goto done;
-    if (ar) {
-        pp_tool_allreduce_hops(ar_n, ar_a, ar_b, &in.coll_alpha, &in.coll_beta);
-        in.dp_alpha = in.coll_alpha;
-        in.dp_beta = in.coll_beta;
-        if (link_src) {
-            size_t l = strlen(link_src);
-            snprintf(link_src + l, n - l, "; all-reduce measured over %d ranks: %.3g us + bytes / %.3g GB/s", ar_n,
-                     ar_a * 1e6, ar_b / 1e9);
-        }
-    }
-    in.samples_per_step = p->global_batch;
-    in.tokens_per_step = (double)p->global_batch * p->seq_len;
-    in.want_trace = want_trace;
-    in.want_timeline = want_timeline;
-    in.want_critical_path = 1;
-    rc = pp_sim_run(&in, res, err);
-done:
-    pp_pipeline_model_free(&pm);
-    pp_cost_free(&cost);
-    free(bounds);
-    free(alpha);
-    free(beta);
-    free(rank_dev);
-    return rc;
 }

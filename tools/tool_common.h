@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "core/pp_err.h"
+#include "costs/pp_costs.h"
 
 /* The database path: opt when given (--db), else $PIPPY_DB, else "pippy.db". */
 const char *pp_tool_db_path(const char *opt);
@@ -46,55 +47,34 @@ int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long lon
  * Returns buf (n >= 32). */
 const char *pp_tool_fmt_count(long long v, char *buf, size_t n);
 
-/* The measured cost profile of a graph on this machine, from the database
- * (pippy profile): returns 1 and fills *out and src (which profile) when
- * every op's signature is profiled for this device (fingerprint of a CPU
- * backend with `threads` threads), 0 when not (missing counts the ops
- * without a profile; *out untouched), -1 on error. A missing database is 0. */
 struct pp_graph;
+/* The fingerprint of this machine's CPU backend with `threads` threads
+ * (the key its measurements are stored under). Returns 0 or -1 (err). */
+int pp_tool_cpu_fingerprint(int threads, char fp[65], pp_err *err);
+
+/* Opens the costs view of a database (costs/pp_costs.h) for this machine's
+ * CPU with one thread per rank. A missing file is no error: nothing is
+ * measured. Returns 0 and *out (pp_costs_close), or -1 (err). */
+struct pp_costs;
+int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err);
+
+/* What the database knows of the costs of graph g on cluster cl (NULL:
+ * this machine), for a command about to call pp_predict: *measured 1 with
+ * *cost filled (pp_cost_free) when every op is profiled there, else 0
+ * (*cost untouched: the prediction estimates from FLOPs); *comm the
+ * measured links and all-reduce (zeroed when none). g may be NULL. A
+ * missing database is no error. Returns 0 or -1 (err). */
+struct pp_cluster;
 struct pp_cost_profile;
-int pp_tool_measured_cost(const char *db_path, const struct pp_graph *g, int threads, struct pp_cost_profile *out,
-                          char *src, size_t n, int *missing, pp_err *err);
+struct pp_comm_measured;
+int pp_tool_load_costs(const char *db_path, const struct pp_cluster *cl, const struct pp_graph *g,
+                       struct pp_cost_profile *cost, int *measured, struct pp_comm_measured *comm, pp_err *err);
 
-/* The database key of a graph's whole-step record (pippy profile): "step "
- * and the first 16 hex digits of the SHA-256 of its ops' signatures, and
- * the op count; and that of the optimizer's per-parameter time. A measured
- * cost profile scales its op times by whole step / sum of ops when the
- * graph's record exists (the source says so), and takes the optimizer's
- * time per parameter when that exists. */
-#define PP_TOOL_OPTIM_SIGNATURE "optim adamw f32 per-parameter"
+/* The database keys pippy profile stores its whole-step, optimizer and
+ * all-reduce records under (costs/pp_costs.h). */
+#define PP_TOOL_OPTIM_SIGNATURE PP_COSTS_OPTIM_SIGNATURE
+#define PP_TOOL_ALLREDUCE_SIGNATURE PP_COSTS_ALLREDUCE_SIGNATURE
 void pp_tool_step_signature(const struct pp_graph *g, char *buf, size_t n);
-
-/* The all-reduce measured over N ranks (pippy profile --ranks N): t(bytes) =
- * alpha + bytes / beta. pp_tool_measured_allreduce returns 1 with the
- * record of the most ranks (*n_ranks), 0 when none, -1 on error. */
-#define PP_TOOL_ALLREDUCE_SIGNATURE "allreduce f32 over %d ranks"
-int pp_tool_measured_allreduce(const char *db_path, int threads, int *n_ranks, double *alpha, double *beta,
-                               pp_err *err);
-/* The per-hop figures a ring all-reduce model needs to reproduce that
- * measurement for N ranks: 2 (N - 1) hop_alpha + 2 (N - 1) / N bytes /
- * hop_beta = alpha + bytes / beta. */
-void pp_tool_allreduce_hops(int n_ranks, double alpha, double beta, double *hop_alpha, double *hop_beta);
-
-/* The mean latency (s) and bandwidth (bytes/s) of the links measured on
- * this machine (pippy profile --ranks N), over *n links. Returns 1 when
- * there are some, 0 when none (or no database), -1 on error. */
-int pp_tool_measured_links(const char *db_path, int threads, double *alpha, double *beta, int *n, pp_err *err);
-
-/* The prediction of a plan, as `pippy sim --plan` makes it: op costs
- * measured on this machine when the database profiles every op (else the
- * graph's FLOPs at half the cluster's peak, or 1 TFLOP/s), links measured
- * on this machine when the cluster is of CPUs and some are stored (else
- * the cluster spec's). g is the plan's graph. want_trace / want_timeline
- * as in pp_sim_input. Fills *res (pp_sim_result_free it) and, when not
- * NULL, cost_src and link_src (n bytes each: which costs, which links), and
- * stage_t (3 x n_stages: each stage's F, I and W seconds per microbatch).
- * Returns 0 or -1 (err). */
-struct pp_plan;
-struct pp_sim_result;
-int pp_tool_predict_plan(const struct pp_plan *p, const struct pp_graph *g, const char *db_path, int want_trace,
-                         int want_timeline, struct pp_sim_result *res, char *cost_src, char *link_src, size_t n,
-                         double *stage_t, pp_err *err);
 
 /* Sorts v[0 .. n) ascending, in place. */
 void pp_tool_sort(double *v, int n);
