@@ -200,8 +200,15 @@ int pp_predict(const pp_predict_input *in, pp_prediction *out, pp_err *err) {
         si.dp_alpha = si.coll_alpha;
         si.dp_beta = si.coll_beta;
     } else if (dp > 1) {
-        /* The ring's hop between neighbouring replicas of the first stage. */
-        pp_predict_link(in, dev[0], dev[1], &si.dp_alpha, &si.dp_beta);
+        /* A ring all-reduce goes at the pace of its slowest hop: the highest
+         * latency and the lowest bandwidth between neighbouring replicas. */
+        for (int s = 0; s < S; s++)
+            for (int d = 0; d < dp; d++) {
+                double a, b;
+                pp_predict_link(in, dev[(size_t)s * dp + d], dev[(size_t)s * dp + (d + 1) % dp], &a, &b);
+                if (a > si.dp_alpha) si.dp_alpha = a;
+                if (b > 0 && (si.dp_beta == 0 || b < si.dp_beta)) si.dp_beta = b;
+            }
     }
     describe_links(in, measured_ar, out);
     si.samples_per_step = in->samples_per_step;

@@ -19,9 +19,10 @@
  *     no inter-host link), the links measured on this kind of machine when
  *     there are some; else the spec's link between the two hosts; else free.
  *   - Data-parallel and tied gradients: the measured all-reduce when there
- *     is one (as the per-hop figures of a ring that reproduce it); else the
- *     link between neighbouring replicas' devices (data parallel) and the
- *     links between the ranks (tied).
+ *     is one (as the per-hop figures of a ring that reproduce it); else, for
+ *     data parallelism, the ring's slowest hop (the highest latency and the
+ *     lowest bandwidth between neighbouring replicas' devices), and for tied
+ *     gradients the links between the ranks.
  *   - Memory: a rank's limit is its device's memory (or mem_cap); the
  *     layout fits when no rank's predicted peak exceeds it.
  */
