@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "core/pp_io.h"
+#include "core/pp_stats.h"
 #include "reports/pp_report.h"
 #include "reports/pp_report_sb.h"
 
@@ -572,7 +573,7 @@ static void row(sb *b, const char *label, double pred, double meas, int have_mea
     char p[64], m[64], e[64];
     fmt_num(p, sizeof p, pred * shown_scale, fmt);
     fmt_num(m, sizeof m, have_meas ? meas * shown_scale : NAN, fmt);
-    double re = have_meas ? pp_report_rel_err(pred, meas) : NAN;
+    double re = have_meas ? pp_stats_rel_error(meas, pred) : NAN;
     if (isfinite(re)) snprintf(e, sizeof e, "%+.1f%%", 100 * re);
     else snprintf(e, sizeof e, "-");
     /* Classed by the error as shown (to 0.1%), so +10.0% is within 10%. */

@@ -28,7 +28,7 @@
  * name that is renamed once gnuplot has succeeded.
  *
  * Relative error convention (stated on the page): (measured - predicted) /
- * measured. +10% means the prediction was low by a tenth of the measured
+ * measured, pp_stats_rel_error (core/pp_stats.h), as in every command. +10% means the prediction was low by a tenth of the measured
  * value (the run was slower, or used more, than predicted); -10% that it
  * was high.
  */
@@ -107,10 +107,6 @@ typedef struct pp_report_input {
 int pp_report_write(const pp_report_input *in, const char *dir, pp_err *err);
 
 /* ---- The pure parts (exposed for tests) --------------------------------- */
-
-/* (measured - predicted) / measured; NaN when measured is 0 or either is
- * not finite. */
-double pp_report_rel_err(double predicted, double measured);
 
 /* The step to show: among steps[] (step numbers) and seconds[] (n of
  * them), leaving out the first step (the smallest number) when there are

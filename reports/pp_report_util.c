@@ -1,8 +1,8 @@
 /*
  * pp_report_util.c -- the pure parts of a report (see pp_report.h): the
- * relative error, the choice of the measured step, what a trace event is
- * drawn as, per-rank busy time and per-stage means of measured events,
- * base64, HTML escaping, SVG inlining and axis units. No I/O here.
+ * choice of the measured step, what a trace event is drawn as, per-rank
+ * busy time and per-stage means of measured events, base64, HTML escaping,
+ * SVG inlining and axis units. No I/O here.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -11,11 +11,6 @@
 #include "core/pp_sched.h"
 #include "reports/pp_report.h"
 #include "reports/pp_report_sb.h"
-
-double pp_report_rel_err(double predicted, double measured) {
-    if (!isfinite(predicted) || !isfinite(measured) || measured == 0) return NAN;
-    return (measured - predicted) / measured;
-}
 
 int pp_report_median_step(const int *steps, const double *seconds, int n) {
     if (n < 1) return -1;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/pp_graph.h"
+#include "core/pp_graph_facts.h"
 #include "core/pp_io.h"
 #include "core/pp_json.h"
 #include "core/pp_zoo.h"
@@ -62,37 +63,8 @@ static const char *mem(double v, char *buf, size_t n) {
     return buf;
 }
 
-/* What the per-block rows need, computed once for the whole graph (one
- * query per row would make a model of many layers quadratic). */
-typedef struct graph_facts {
-    int *lo, *hi;          /* op range of each block */
-    long long *cut;        /* bytes crossing a cut before each op, n_ops + 1 */
-    unsigned char *shared; /* per tensor: a parameter read by several blocks */
-} graph_facts;
-
-static void facts_free(graph_facts *x) {
-    free(x->lo);
-    free(x->hi);
-    free(x->cut);
-    free(x->shared);
-}
-
-static int facts_get(const pp_graph *g, graph_facts *x, pp_err *err) {
-    memset(x, 0, sizeof *x);
-    x->lo = pp_malloc((unsigned long long)(g->n_blocks + 1) * sizeof *x->lo, err);
-    x->hi = pp_malloc((unsigned long long)(g->n_blocks + 1) * sizeof *x->hi, err);
-    x->cut = pp_malloc((unsigned long long)(g->n_ops + 1) * sizeof *x->cut, err);
-    x->shared = pp_malloc((unsigned long long)(g->n_tensors + 1), err);
-    if (!x->lo || !x->hi || !x->cut || !x->shared || pp_graph_cut_bytes_all(g, x->cut, err) ||
-        pp_graph_shared_params(g, x->shared, err)) {
-        facts_free(x);
-        return -1;
-    }
-    pp_graph_block_ranges(g, x->lo, x->hi);
-    return 0;
-}
-
-static void print_table(const pp_graph *g, const graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
+/* The per-block (or per-op) table, the totals and the shared parameters. */
+static void print_table(const pp_graph *g, const pp_graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
                         int seq, int by_op) {
     char a[64], b[64], c[64], d[64], e[64], f[64], h[64];
     long long total_params = pp_graph_param_count(g);
@@ -104,41 +76,23 @@ static void print_table(const pp_graph *g, const graph_facts *fx, const pp_model
     printf("\nmicro-batch %d x seq %d, %s; hash %.16s\n\n", mb, seq, pp_dtype_name(g->dtype), hash);
     printf("%-28s %5s %15s %9s %9s %9s %11s %11s %11s\n", by_op ? "op" : "block", by_op ? "kind" : "ops", "params",
            "F FLOP", "I FLOP", "W FLOP", "keep F->I", "keep I->W", "cut sends");
-    int n = by_op ? g->n_ops : g->n_blocks;
-    for (int i = 0; i < n; i++) {
-        int lo, hi;
-        const char *name;
-        if (by_op) {
-            lo = i;
-            hi = i + 1;
-            name = g->ops[i].name;
-        } else {
-            lo = fx->lo[i];
-            hi = fx->hi[i];
-            name = g->blocks[i];
-        }
-        int tied = 0;
-        for (int k = lo; k < hi; k++)
-            for (int p = 0; p < g->ops[k].n_param; p++)
-                if (fx->shared[g->ops[k].param[p]]) tied = 1;
+    pp_graph_range_facts r;
+    for (int i = 0; i < (by_op ? g->n_ops : g->n_blocks); i++) {
+        int lo = by_op ? i : fx->lo[i], hi = by_op ? i + 1 : fx->hi[i];
+        pp_graph_facts_range(g, fx, lo, hi, &r);
         char kind[16];
         if (by_op) snprintf(kind, sizeof kind, "%.5s", pp_op_kind_name(g->ops[i].kind));
         else snprintf(kind, sizeof kind, "%d", hi - lo);
-        printf("%-28s %5s %14s%s %9s %9s %9s %11s %11s %11s\n", name, kind,
-               pp_tool_fmt_count(pp_graph_range_param_count(g, lo, hi), a, sizeof a), tied ? "*" : " ",
-               si(pp_graph_range_flops(g, lo, hi, PP_PASS_F), b, sizeof b),
-               si(pp_graph_range_flops(g, lo, hi, PP_PASS_I), c, sizeof c),
-               si(pp_graph_range_flops(g, lo, hi, PP_PASS_W), d, sizeof d),
-               mem((double)pp_graph_range_keep_bytes(g, lo, hi, 0), e, sizeof e),
-               mem((double)pp_graph_range_keep_bytes(g, lo, hi, 1), f, sizeof f),
-               hi < g->n_ops ? mem((double)fx->cut[hi], h, sizeof h) : "-");
+        printf("%-28s %5s %14s%s %9s %9s %9s %11s %11s %11s\n", by_op ? g->ops[i].name : g->blocks[i], kind,
+               pp_tool_fmt_count(r.params, a, sizeof a), r.tied ? "*" : " ", si(r.flops[PP_PASS_F], b, sizeof b),
+               si(r.flops[PP_PASS_I], c, sizeof c), si(r.flops[PP_PASS_W], d, sizeof d),
+               mem((double)r.keep_f_bytes, e, sizeof e), mem((double)r.keep_w_bytes, f, sizeof f),
+               hi < g->n_ops ? mem((double)r.cut_bytes, h, sizeof h) : "-");
     }
+    pp_graph_facts_range(g, fx, 0, g->n_ops, &r);
     printf("%-28s %5d %14s  %9s %9s %9s %11s %11s\n", "total", g->n_ops, pp_tool_fmt_count(total_params, a, sizeof a),
-           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_F), b, sizeof b),
-           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_I), c, sizeof c),
-           si(pp_graph_range_flops(g, 0, g->n_ops, PP_PASS_W), d, sizeof d),
-           mem((double)pp_graph_range_keep_bytes(g, 0, g->n_ops, 0), e, sizeof e),
-           mem((double)pp_graph_range_keep_bytes(g, 0, g->n_ops, 1), f, sizeof f));
+           si(r.flops[PP_PASS_F], b, sizeof b), si(r.flops[PP_PASS_I], c, sizeof c), si(r.flops[PP_PASS_W], d, sizeof d),
+           mem((double)r.keep_f_bytes, e, sizeof e), mem((double)r.keep_w_bytes, f, sizeof f));
     int any = 0;
     for (int t = 0; t < g->n_tensors; t++) {
         if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
@@ -146,136 +100,9 @@ static void print_table(const pp_graph *g, const graph_facts *fx, const pp_model
                          by_op ? "op's block" : "block");
         any = 1;
         printf("  %s (%s elements):", g->tensors[t].name, pp_tool_fmt_count(pp_tensor_numel(&g->tensors[t]), a, sizeof a));
-        int last = -1;
-        for (int i = 0; i < g->n_ops; i++)
-            for (int p = 0; p < g->ops[i].n_param; p++)
-                if (g->ops[i].param[p] == t && g->ops[i].block != last) {
-                    last = g->ops[i].block;
-                    printf(" %s", g->blocks[last]);
-                }
+        for (int k = fx->blocks_off[t]; k < fx->blocks_off[t + 1]; k++) printf(" %s", g->blocks[fx->blocks_of[k]]);
         printf("\n");
     }
-}
-
-static void json_range(pp_jw *w, const pp_graph *g, const graph_facts *fx, int lo, int hi) {
-    pp_jw_key(w, "params");
-    pp_jw_int(w, pp_graph_range_param_count(g, lo, hi));
-    pp_jw_key(w, "param_bytes");
-    pp_jw_int(w, pp_graph_range_param_bytes(g, lo, hi));
-    pp_jw_key(w, "flops");
-    pp_jw_obj_begin(w);
-    for (int p = 0; p < PP_PASS__COUNT; p++) {
-        pp_jw_key(w, pp_pass_name((pp_pass)p));
-        pp_jw_num(w, pp_graph_range_flops(g, lo, hi, (pp_pass)p));
-    }
-    pp_jw_obj_end(w);
-    pp_jw_key(w, "keep_f_bytes");
-    pp_jw_int(w, pp_graph_range_keep_bytes(g, lo, hi, 0));
-    pp_jw_key(w, "keep_w_bytes");
-    pp_jw_int(w, pp_graph_range_keep_bytes(g, lo, hi, 1));
-    pp_jw_key(w, "cut_bytes");
-    pp_jw_int(w, hi >= 0 && hi <= g->n_ops ? fx->cut[hi] : 0);
-}
-
-static int print_json(const pp_graph *g, const graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
-                      int seq, int by_op, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "model");
-    pp_model_config_to_json(cfg, &w);
-    pp_jw_key(&w, "hash");
-    pp_jw_str(&w, hash);
-    pp_jw_key(&w, "micro_batch");
-    pp_jw_int(&w, mb);
-    pp_jw_key(&w, "seq_len");
-    pp_jw_int(&w, seq);
-    pp_jw_key(&w, "dtype");
-    pp_jw_str(&w, pp_dtype_name(g->dtype));
-    pp_jw_key(&w, "n_ops");
-    pp_jw_int(&w, g->n_ops);
-    pp_jw_key(&w, "total");
-    pp_jw_obj_begin(&w);
-    json_range(&w, g, fx, 0, g->n_ops);
-    pp_jw_obj_end(&w);
-    pp_jw_key(&w, "blocks");
-    pp_jw_arr_begin(&w);
-    for (int i = 0; i < g->n_blocks; i++) {
-        int lo = fx->lo[i], hi = fx->hi[i];
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "name");
-        pp_jw_str(&w, g->blocks[i]);
-        pp_jw_key(&w, "first_op");
-        pp_jw_int(&w, lo);
-        pp_jw_key(&w, "end_op");
-        pp_jw_int(&w, hi);
-        json_range(&w, g, fx, lo, hi);
-        pp_jw_obj_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    if (by_op) {
-        pp_jw_key(&w, "ops");
-        pp_jw_arr_begin(&w);
-        for (int i = 0; i < g->n_ops; i++) {
-            const pp_op *op = &g->ops[i];
-            pp_jw_obj_begin(&w);
-            pp_jw_key(&w, "name");
-            pp_jw_str(&w, op->name);
-            pp_jw_key(&w, "kind");
-            pp_jw_str(&w, pp_op_kind_name(op->kind));
-            pp_jw_key(&w, "block");
-            pp_jw_str(&w, g->blocks[op->block]);
-            pp_jw_key(&w, "out_shape");
-            pp_jw_arr_begin_inline(&w);
-            const pp_tensor *t = &g->tensors[op->out[0]];
-            for (int k = 0; k < t->ndim; k++) pp_jw_int(&w, t->shape[k]);
-            pp_jw_arr_end(&w);
-            pp_jw_key(&w, "params");
-            pp_jw_arr_begin_inline(&w);
-            for (int k = 0; k < op->n_param; k++) pp_jw_str(&w, g->tensors[op->param[k]].name);
-            pp_jw_arr_end(&w);
-            pp_jw_key(&w, "flops");
-            pp_jw_arr_begin_inline(&w);
-            for (int p = 0; p < PP_PASS__COUNT; p++) pp_jw_num(&w, op->cost.flops[p]);
-            pp_jw_arr_end(&w);
-            pp_jw_key(&w, "bytes");
-            pp_jw_arr_begin_inline(&w);
-            for (int p = 0; p < PP_PASS__COUNT; p++) pp_jw_num(&w, op->cost.bytes[p]);
-            pp_jw_arr_end(&w);
-            pp_jw_key(&w, "param_bytes");
-            pp_jw_int(&w, op->cost.param_bytes);
-            pp_jw_key(&w, "keep_f_bytes");
-            pp_jw_int(&w, op->cost.keep_f_bytes);
-            pp_jw_key(&w, "keep_w_bytes");
-            pp_jw_int(&w, op->cost.keep_w_bytes);
-            pp_jw_obj_end(&w);
-        }
-        pp_jw_arr_end(&w);
-    }
-    pp_jw_key(&w, "tied_params");
-    pp_jw_arr_begin(&w);
-    for (int t = 0; t < g->n_tensors; t++) {
-        if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "name");
-        pp_jw_str(&w, g->tensors[t].name);
-        pp_jw_key(&w, "elements");
-        pp_jw_int(&w, pp_tensor_numel(&g->tensors[t]));
-        pp_jw_key(&w, "blocks");
-        pp_jw_arr_begin_inline(&w);
-        int last = -1;
-        for (int i = 0; i < g->n_ops; i++)
-            for (int p = 0; p < g->ops[i].n_param; p++)
-                if (g->ops[i].param[p] == t && g->ops[i].block != last) {
-                    last = g->ops[i].block;
-                    pp_jw_str(&w, g->blocks[last]);
-                }
-        pp_jw_arr_end(&w);
-        pp_jw_obj_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    pp_jw_obj_end(&w);
-    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {
@@ -327,6 +154,8 @@ int main(int argc, char **argv) {
     if (pp_zoo_build(&cfg, (int)mb, (int)seq, dtype, &g, &err)) return pp_tool_fail(TOOL, &err);
     int rc = 1;
     char hash[65];
+    pp_jw w;
+    pp_jw_init(&w);
     char *cfg_json = NULL;
     if (pp_model_config_hash(&cfg, hash, &err) || pp_model_config_write(&cfg, &cfg_json, NULL, &err)) goto fail;
     if (dot) {
@@ -342,16 +171,12 @@ int main(int argc, char **argv) {
         if (bad) goto fail;
         if (!strcmp(dot, "-")) goto ok;
     }
-    graph_facts fx;
-    if (facts_get(&g, &fx, &err)) goto fail;
-    if (json) {
-        int bad = print_json(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op, &err);
-        facts_free(&fx);
-        if (bad) goto fail;
-    } else {
-        print_table(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op);
-        facts_free(&fx);
-    }
+    pp_graph_facts fx;
+    if (pp_graph_facts_get(&g, &fx, &err)) goto fail;
+    if (json) pp_graph_facts_json(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op, &w);
+    else print_table(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op);
+    pp_graph_facts_free(&fx);
+    if (json && pp_tool_print_json(&w, &err)) goto fail;
     if (!no_db) {
         pp_db *db = NULL;
         long long id;
@@ -371,6 +196,7 @@ ok:
 fail:
     pp_tool_fail(TOOL, &err);
 done:
+    pp_jw_free(&w);
     free(cfg_json);
     pp_graph_free(&g);
     return rc;
