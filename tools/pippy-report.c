@@ -184,13 +184,13 @@ static int predict(ctx *x, const char *db_path, char *cost_src, char *link_src, 
     pp_comm_measured comm;
     int measured;
     if (pp_tool_load_costs(db_path, &p->cluster, &x->g, &cost, &measured, &comm, err)) return -1;
-    pp_predict_input in;
-    pp_predict_input_init(&in);
-    in.cost = measured ? &cost : NULL;
-    in.comm = &comm;
-    in.want_trace = in.want_timeline = in.want_critical_path = 1;
+    pp_predict_input pi;
+    pp_predict_input_init(&pi);
+    pi.cost = measured ? &cost : NULL;
+    pi.comm = &comm;
+    pi.want_trace = pi.want_timeline = pi.want_critical_path = 1;
     pp_prediction pr;
-    int bad = pp_predict_plan(p, &x->g, &in, &pr, err);
+    int bad = pp_predict_plan(p, &x->g, &pi, &pr, err);
     if (measured) pp_cost_free(&cost);
     if (!bad) {
         x->sim = pr.sim; /* x owns the result from here */
