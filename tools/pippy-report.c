@@ -20,6 +20,7 @@
 
 #include "core/pp_cluster.h"
 #include "core/pp_cost.h"
+#include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "core/pp_stats.h"
 #include "core/pp_trace.h"
@@ -53,6 +54,7 @@ static void usage(FILE *f) {
             "  --chrome         also write DIR/predicted-trace.json and DIR/measured-trace.json\n"
             "                   (Chrome trace JSON of the step shown; opens in Perfetto)\n"
             "  --db PATH        database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --json           the predicted and measured figures as JSON on stdout\n"
             "  -h, --help       this help\n\n"
             "Needs gnuplot (Debian: gnuplot-nox); PIPPY_GNUPLOT names another executable.\n");
 }
@@ -248,15 +250,74 @@ static int load_run_rows(ctx *x, long long id, pp_err *err) {
     return 0;
 }
 
+/* One side's figures (--json). */
+static void json_side(pp_jw *w, const char *key, const pp_report_side *f, int n_ranks) {
+    pp_jw_key(w, key);
+    if (!f->present) {
+        pp_jw_null(w);
+        return;
+    }
+    pp_jw_obj_begin(w);
+    pp_jw_key(w, "iteration_s");
+    pp_jw_num(w, f->iteration_s);
+    pp_jw_key(w, "tokens_per_s");
+    pp_jw_num(w, f->tokens_per_s);
+    pp_jw_key(w, "busy_s");
+    pp_jw_arr_begin_inline(w);
+    for (int r = 0; r < n_ranks; r++) pp_jw_num(w, f->busy_s ? f->busy_s[r] : 0);
+    pp_jw_arr_end(w);
+    pp_jw_key(w, "peak_memory_bytes");
+    pp_jw_arr_begin_inline(w);
+    for (int r = 0; r < n_ranks; r++) pp_jw_num(w, f->peak_bytes ? f->peak_bytes[r] : 0);
+    pp_jw_arr_end(w);
+    pp_jw_obj_end(w);
+}
+
+/* What the page shows, as JSON on stdout. */
+static int print_json(const pp_report_input *in, const char *plan_path, const char *outdir, int chrome, pp_err *err) {
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "plan");
+    pp_jw_str(&w, plan_path);
+    pp_jw_key(&w, "plan_hash");
+    pp_jw_str(&w, in->plan_hash);
+    pp_jw_key(&w, "costs");
+    pp_jw_str(&w, in->cost_src);
+    pp_jw_key(&w, "links");
+    pp_jw_str(&w, in->link_src);
+    pp_jw_key(&w, "run");
+    if (in->meas.present) pp_jw_int(&w, in->run_id);
+    else pp_jw_null(&w);
+    pp_jw_key(&w, "step");
+    if (in->meas.present) pp_jw_int(&w, in->run_step);
+    else pp_jw_null(&w);
+    json_side(&w, "predicted", &in->pred, in->n_ranks);
+    json_side(&w, "measured", &in->meas, in->n_ranks);
+    pp_jw_key(&w, "relative_error");
+    if (in->meas.present) pp_jw_num(&w, pp_stats_rel_error(in->meas.iteration_s, in->pred.iteration_s));
+    else pp_jw_null(&w);
+    pp_jw_key(&w, "note");
+    pp_jw_str(&w, in->note ? in->note : "");
+    pp_jw_key(&w, "report");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/index.html", outdir);
+    pp_jw_str(&w, path);
+    pp_jw_key(&w, "chrome_traces");
+    pp_jw_bool(&w, chrome);
+    pp_jw_obj_end(&w);
+    return pp_tool_print_json(&w, err);
+}
+
 int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"plan", required_argument, 0, 'p'}, {"run", required_argument, 0, 'r'},  {"output", required_argument, 0, 'o'},
         {"chrome", no_argument, 0, 'c'},     {"db", required_argument, 0, 'D'},   {"step", required_argument, 0, 's'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0},
+        {"help", no_argument, 0, 'h'}, {"json", no_argument, 0, 'j'},       {0, 0, 0, 0},
     };
     const char *plan_path = NULL, *outdir = NULL, *db_opt = NULL;
     long long run_id = 0, step_opt = -1;
-    int chrome = 0, c;
+    int chrome = 0, json = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
         switch (c) {
@@ -266,6 +327,7 @@ int main(int argc, char **argv) {
         case 'o': outdir = optarg; break;
         case 'c': chrome = 1; break;
         case 'D': db_opt = optarg; break;
+        case 'j': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -342,14 +404,19 @@ int main(int argc, char **argv) {
         snprintf(path, sizeof path, "%s/measured-trace.json", outdir);
         if (have_run && pp_trace_save_chrome(&x.meas.trace, path, &err)) goto fail;
     }
-    if (note[0]) printf("note: %s\n", note);
-    if (have_run)
-        printf("predicted %.4g s per step, measured %.4g s (run %lld, step %d): error %+.1f%% ((measured - predicted) / measured)\n",
-               x.sim.iteration_s, meas_iter, run.id, chosen_step, 100 * pp_stats_rel_error(meas_iter, x.sim.iteration_s));
-    else
-        printf("predicted %.4g s per step (no measured run)\n", x.sim.iteration_s);
-    if (chrome) printf("traces: %s/predicted-trace.json%s\n", outdir, have_run ? " and measured-trace.json" : "");
-    printf("report: %s/index.html\n", outdir);
+    if (json) {
+        if (print_json(&in, plan_path, outdir, chrome, &err)) goto fail;
+    } else {
+        if (note[0]) printf("note: %s\n", note);
+        if (have_run)
+            printf("predicted %.4g s per step, measured %.4g s (run %lld, step %d): error %+.1f%% ((measured - "
+                   "predicted) / measured)\n",
+                   x.sim.iteration_s, meas_iter, run.id, chosen_step, 100 * pp_stats_rel_error(meas_iter, x.sim.iteration_s));
+        else
+            printf("predicted %.4g s per step (no measured run)\n", x.sim.iteration_s);
+        if (chrome) printf("traces: %s/predicted-trace.json%s\n", outdir, have_run ? " and measured-trace.json" : "");
+        printf("report: %s/index.html\n", outdir);
+    }
     rc = 0;
     goto done;
 fail:
