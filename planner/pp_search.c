@@ -269,8 +269,8 @@ int pp_search(const pp_search_opts *o, pp_candidate **out, int *n_out, pp_err *e
     for (int a = 0; a < n_pp; a++) {
         int p = pps[a];
         for (int dp = 1; dp * p <= n_dev; dp *= 2) {
-            if (o->global_batch % dp) continue;
-            if (dp * 2 * p <= n_dev && !o->pp && dp * 2 <= o->global_batch && o->global_batch % (dp * 2) == 0)
+            if (o->global_batch % dp || (o->dp && dp != o->dp)) continue;
+            if (!o->dp && dp * 2 * p <= n_dev && !o->pp && dp * 2 <= o->global_batch && o->global_batch % (dp * 2) == 0)
                 continue; /* use the devices: take the largest dp */
             int per_replica = o->global_batch / dp;
             for (int k = 0; k < n_k; k++) {

@@ -24,6 +24,7 @@ typedef struct pp_search_opts {
     int global_batch;
     int seq;
     int pp;                 /* 0: search */
+    int dp;                 /* data-parallel replicas; 0: search (the most the devices allow) */
     int microbatches;       /* 0: search */
     int v;                  /* stages per rank for interleaved (0: 2) */
     int schedule;           /* pp_schedule_kind, or -1: search */

@@ -39,6 +39,7 @@ static void usage(FILE *f) {
             "  --batch B            global batch in sequences\n"
             "  --seq T              sequence length (default: the config's)\n"
             "  --pp N               fix the pipeline degree\n"
+            "  --dp N               fix the data-parallel degree (default: searched)\n"
             "  --microbatches M     fix the microbatch count\n"
             "  --schedule NAME      fix the schedule (gpipe, 1f1b, interleaved, zbh1, zbh2, zbv)\n"
             "  --schedule-csv FILE  run this table (PyTorch's CSV, either naming): its ranks,\n"
@@ -177,7 +178,7 @@ int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", required_argument, 0, 'm'},      {"cluster", required_argument, 0, 'c'},
         {"batch", required_argument, 0, 'b'},      {"seq", required_argument, 0, 'T'},
-        {"pp", required_argument, 0, 'p'},         {"microbatches", required_argument, 0, 'M'},
+        {"pp", required_argument, 0, 'p'},         {"dp", required_argument, 0, 'd'},         {"microbatches", required_argument, 0, 'M'},
         {"schedule", required_argument, 0, 's'},   {"virtual", required_argument, 0, 'v'},
         {"mem-cap", required_argument, 0, 'C'},    {"granularity", required_argument, 0, 'g'},
         {"split-at", required_argument, 0, 'S'},   {"tflops", required_argument, 0, 'f'},
@@ -190,7 +191,7 @@ int main(int argc, char **argv) {
         {0, 0, 0, 0},
     };
     const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL, *csv = NULL;
-    long long batch = 0, seq = 0, pp = 0, mbs = 0, v = 2, top = 10;
+    long long batch = 0, seq = 0, pp = 0, dp = 0, mbs = 0, v = 2, top = 10;
     int no_db = 0, no_store = 0, json = 0, c;
     double ilp_s = 0;
     pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
@@ -203,6 +204,7 @@ int main(int argc, char **argv) {
         case 'b': if (pp_tool_parse_int(TOOL, "--batch", optarg, 1, 1 << 30, &batch)) return 2; break;
         case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &seq)) return 2; break;
         case 'p': if (pp_tool_parse_int(TOOL, "--pp", optarg, 1, 4096, &pp)) return 2; break;
+        case 'd': if (pp_tool_parse_int(TOOL, "--dp", optarg, 1, 1 << 20, &dp)) return 2; break;
         case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
         case 'v': if (pp_tool_parse_int(TOOL, "--virtual", optarg, 2, 64, &v)) return 2; break;
         case 'k': if (pp_tool_parse_int(TOOL, "--top", optarg, 1, 1000, &top)) return 2; break;
@@ -247,9 +249,9 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     if (!model || !cluster || !batch || !outp)
         return pp_tool_usage_error(TOOL, "--model, --cluster, --batch and -o are required");
-    if (csv && (pp || mbs || o.schedule >= 0 || o.split_at || ilp_s > 0))
+    if (csv && (pp || dp || mbs || o.schedule >= 0 || o.split_at || ilp_s > 0))
         return pp_tool_usage_error(TOOL, "--schedule-csv fixes ranks, stages, microbatches and schedule: drop --pp, "
-                                         "--microbatches, --schedule, --split-at and --ilp-schedule");
+                                         "--dp, --microbatches, --schedule, --split-at and --ilp-schedule");
     long long stored_id = 0;
     char costs_used[256] = "";
     FILE *txt = json ? stderr : stdout; /* with --json, stdout holds the JSON alone */
@@ -276,6 +278,7 @@ int main(int argc, char **argv) {
     o.global_batch = (int)batch;
     o.seq = (int)(seq ? seq : cfg.seq_len);
     o.pp = (int)pp;
+    o.dp = (int)dp;
     o.microbatches = (int)mbs;
     o.v = (int)v;
     o.progress = progress;
