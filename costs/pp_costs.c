@@ -149,6 +149,18 @@ int pp_costs_device(pp_costs *c, const pp_cluster *cl, long long *device_id, cha
     return 1;
 }
 
+void pp_costs_measure_from_row(const pp_db_op_profile *row, pp_op_measure *m) {
+    for (int k = 0; k < 3; k++) {
+        m->t[k] = row->t[k];
+        m->spread[k] = row->spread[k];
+        m->samples[k] = row->samples[k];
+    }
+    m->param_bytes = row->param_bytes;
+    m->keep_f_bytes = row->keep_f_bytes;
+    m->keep_w_bytes = row->keep_w_bytes;
+    m->workspace_bytes = row->workspace_bytes;
+}
+
 void pp_costs_step_signature(const pp_graph *g, char *buf, size_t n) {
     pp_sha256_ctx h;
     pp_sha256_init(&h);
@@ -187,15 +199,7 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
             miss++;
             continue;
         }
-        for (int k = 0; k < 3; k++) {
-            m[i].t[k] = p.t[k];
-            m[i].spread[k] = p.spread[k];
-            m[i].samples[k] = p.samples[k];
-        }
-        m[i].param_bytes = p.param_bytes;
-        m[i].keep_f_bytes = p.keep_f_bytes;
-        m[i].keep_w_bytes = p.keep_w_bytes;
-        m[i].workspace_bytes = p.workspace_bytes;
+        pp_costs_measure_from_row(&p, &m[i]);
     }
     if (missing) *missing = miss;
     if (miss) {

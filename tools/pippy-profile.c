@@ -35,6 +35,8 @@
 #include "kernels/cuda/pp_cuda_backend.h"
 #include "profiler/pp_gpulink.h"
 #endif
+#include "core/pp_stats.h"
+#include "costs/pp_costs.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "profile";
@@ -110,7 +112,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
             reps = want < reps ? reps : want > 15 ? 15 : want;
         }
     }
-    pp_tool_sort(ts, reps);
+    pp_stats_sort(ts, reps);
     *out = ts[reps / 2];
     /* The step-level work the executor does per parameter: gradient norm,
      * AdamW, zeroing (median of reps, per parameter). */
@@ -128,7 +130,7 @@ static int whole_step(const pp_model_config *cfg, const pp_graph *g, pp_backend 
         if (r >= 0) ts[r] = pp_backend_now() - t0;
     }
     pp_optim_free(&opt, be);
-    pp_tool_sort(ts, reps);
+    pp_stats_sort(ts, reps);
     *optim_per_param = np > 0 ? ts[reps / 2] / (double)np : 0;
     rc = 0;
 done:
@@ -283,7 +285,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
         if (ar_b > 0) {
             pp_db_op_profile p;
             memset(&p, 0, sizeof p);
-            snprintf(p.signature, sizeof p.signature, PP_TOOL_ALLREDUCE_SIGNATURE, pp_comm_size(c));
+            snprintf(p.signature, sizeof p.signature, PP_COSTS_ALLREDUCE_SIGNATURE, pp_comm_size(c));
             snprintf(p.kind, sizeof p.kind, "allreduce");
             p.t[0] = ar_a;
             p.t[1] = 1.0 / ar_b;
@@ -437,15 +439,7 @@ int main(int argc, char **argv) {
             had_prev[i] = 1;
         }
         if (found && !force) {
-            for (int k = 0; k < 3; k++) {
-                m[i].t[k] = p.t[k];
-                m[i].spread[k] = p.spread[k];
-                m[i].samples[k] = p.samples[k];
-            }
-            m[i].param_bytes = p.param_bytes;
-            m[i].keep_f_bytes = p.keep_f_bytes;
-            m[i].keep_w_bytes = p.keep_w_bytes;
-            m[i].workspace_bytes = p.workspace_bytes;
+            pp_costs_measure_from_row(&p, &m[i]);
             reused++;
         } else {
             fresh[i] = 1;
@@ -564,7 +558,7 @@ int main(int argc, char **argv) {
         pp_db_op_profile p;
         memset(&p, 0, sizeof p);
         if (pp_db_begin(db, &err)) goto fail;
-        pp_tool_step_signature(&g, p.signature, sizeof p.signature);
+        pp_costs_step_signature(&g, p.signature, sizeof p.signature);
         snprintf(p.kind, sizeof p.kind, "step");
         p.t[0] = whole;
         p.t[1] = sum;
@@ -574,7 +568,7 @@ int main(int argc, char **argv) {
             goto fail;
         }
         memset(&p, 0, sizeof p);
-        snprintf(p.signature, sizeof p.signature, "%s", PP_TOOL_OPTIM_SIGNATURE);
+        snprintf(p.signature, sizeof p.signature, "%s", PP_COSTS_OPTIM_SIGNATURE);
         snprintf(p.kind, sizeof p.kind, "optim");
         p.t[0] = optim;
         p.samples[0] = 5;

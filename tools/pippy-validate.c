@@ -24,6 +24,7 @@
 #include "core/pp_plan.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
+#include "core/pp_stats.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "validate";
@@ -266,7 +267,7 @@ int main(int argc, char **argv) {
     if (ne)
         printf("\n%d configurations: |predicted - measured| / measured iteration time: median %.1f%%, max %.1f%%; "
                "peak memory per rank: median %.1f%%, max %.1f%%\n",
-               ne, 100 * pp_tool_median(et, ne), 100 * worst_t, 100 * pp_tool_median(em, ne), 100 * worst_m);
+               ne, 100 * pp_stats_median(et, ne), 100 * worst_t, 100 * pp_stats_median(em, ne), 100 * worst_m);
     if (failed) printf("%d configurations failed (see %s)\n", failed, log);
     printf("stored in %s; `pippy report --plan %s/plan-<schedule>-m<M>.json -o DIR` draws one\n", dbp, outdir);
     free(et);

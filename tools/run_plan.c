@@ -54,6 +54,7 @@
 #include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "executor/pp_exec.h"
+#include "core/pp_stats.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
@@ -481,7 +482,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         for (int i = 0; sec && i < nm; i++) sec[i] = res[skip + i].seconds;
         double med = 0;
         if (sec && nm) {
-            pp_tool_sort(sec, nm);
+            pp_stats_sort(sec, nm);
             med = sec[(nm - 1) / 2];
         }
         free(sec);

@@ -188,21 +188,3 @@ int pp_tool_load_costs(const char *db_path, const pp_cluster *cl, const pp_graph
     return rc;
 }
 
-void pp_tool_step_signature(const pp_graph *g, char *buf, size_t n) {
-    pp_costs_step_signature(g, buf, n);
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-void pp_tool_sort(double *v, int n) {
-    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_double);
-}
-
-double pp_tool_median(double *v, int n) {
-    if (n < 1) return NAN;
-    pp_tool_sort(v, n);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}

@@ -70,18 +70,6 @@ struct pp_comm_measured;
 int pp_tool_load_costs(const char *db_path, const struct pp_cluster *cl, const struct pp_graph *g,
                        struct pp_cost_profile *cost, int *measured, struct pp_comm_measured *comm, pp_err *err);
 
-/* The database keys pippy profile stores its whole-step, optimizer and
- * all-reduce records under (costs/pp_costs.h). */
-#define PP_TOOL_OPTIM_SIGNATURE PP_COSTS_OPTIM_SIGNATURE
-#define PP_TOOL_ALLREDUCE_SIGNATURE PP_COSTS_ALLREDUCE_SIGNATURE
-void pp_tool_step_signature(const struct pp_graph *g, char *buf, size_t n);
-
-/* Sorts v[0 .. n) ascending, in place. */
-void pp_tool_sort(double *v, int n);
-/* The median of v[0 .. n) (sorting v): the middle value, the mean of the
- * two middle ones for an even n; NAN when n is 0. */
-double pp_tool_median(double *v, int n);
-
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
 int pp_tool_print_json(struct pp_jw *w, pp_err *err);
