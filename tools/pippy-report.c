@@ -182,18 +182,11 @@ static int predict(ctx *x, const char *db_path, char *cost_src, char *link_src, 
     x->act = pp_calloc((unsigned long long)R, sizeof *x->act, err);
     if (!x->stage_t || !x->act) return -1;
     /* The plan's one prediction (simulator/pp_predict.h). */
-    pp_cost_profile cost;
-    pp_comm_measured comm;
-    int measured;
-    if (pp_tool_load_costs(db_path, &p->cluster, &x->g, &cost, &measured, &comm, err)) return -1;
     pp_predict_input pi;
     pp_predict_input_init(&pi);
-    pi.cost = measured ? &cost : NULL;
-    pi.comm = &comm;
     pi.want_trace = pi.want_timeline = pi.want_critical_path = 1;
     pp_prediction pr;
-    int bad = pp_predict_plan(p, &x->g, &pi, &pr, err);
-    if (measured) pp_cost_free(&cost);
+    int bad = pp_tool_predict(db_path, p, &x->g, &pi, &pr, err);
     if (!bad) {
         x->sim = pr.sim; /* x owns the result from here */
         memset(&pr.sim, 0, sizeof pr.sim);

@@ -13,6 +13,7 @@
 #include "core/pp_zoo.h"
 #include "executor/pp_trainer.h"
 #include "tools/run_plan.h"
+#include "core/pp_json.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
@@ -69,19 +70,61 @@ static void usage(FILE *f) {
             "  --backend cpu|cuda   where each rank computes (default cpu; cuda: the rank's\n"
             "                       GPU by its local rank, or $PIPPY_CUDA_DEVICE)\n"
             "  --log-every N        print every N-th step (default 1)\n"
+            "  --json               the result as one JSON object on stdout (the per-step\n"
+            "                       text goes to stderr)\n"
             "  -h, --help           this help\n");
 }
 
 typedef struct printer {
     int every;
+    FILE *tx;                /* where the text goes */
+    pp_train_step *steps;    /* [steps] every step, for --json; NULL without */
 } printer;
 
 static void on_step(void *ctx, const pp_train_step *s) {
     const printer *p = ctx;
+    if (p->steps && s->step >= 1 && s->step <= s->steps) p->steps[s->step - 1] = *s;
     if (s->step % p->every && s->step != s->steps && s->step != 1) return;
-    printf("step %4d/%d  loss %.4f  grad-norm %.3f  lr %.2e  %.0f tokens/s  %.1f ms\n", s->step, s->steps, s->loss,
+    fprintf(p->tx, "step %4d/%d  loss %.4f  grad-norm %.3f  lr %.2e  %.0f tokens/s  %.1f ms\n", s->step, s->steps, s->loss,
            s->grad_norm, s->lr, s->tokens_per_s, s->seconds * 1e3);
-    fflush(stdout);
+    fflush(p->tx);
+}
+
+/* The single-process run as one JSON object on stdout. */
+static int print_json(const pp_model_config *cfg, const pp_train_opts *o, const pp_train_summary *sum,
+                      const pp_train_step *steps, pp_err *err) {
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "model"); pp_jw_str(&w, cfg->name);
+    pp_jw_key(&w, "steps"); pp_jw_int(&w, o->steps);
+    pp_jw_key(&w, "batch"); pp_jw_int(&w, o->batch);
+    pp_jw_key(&w, "microbatches"); pp_jw_int(&w, o->microbatches);
+    pp_jw_key(&w, "seq_len"); pp_jw_int(&w, o->seq);
+    pp_jw_key(&w, "seed"); pp_jw_int(&w, (long long)o->seed);
+    pp_jw_key(&w, "threads"); pp_jw_int(&w, o->threads);
+    pp_jw_key(&w, "data"); pp_jw_str(&w, sum->data_source);
+    pp_jw_key(&w, "data_tokens"); pp_jw_int(&w, sum->data_tokens);
+    pp_jw_key(&w, "parameters"); pp_jw_int(&w, sum->params);
+    pp_jw_key(&w, "peak_bytes"); pp_jw_int(&w, sum->peak_bytes);
+    pp_jw_key(&w, "unigram_entropy_nats"); pp_jw_num(&w, sum->unigram_entropy);
+    pp_jw_key(&w, "first_loss"); pp_jw_num(&w, sum->first_loss);
+    pp_jw_key(&w, "final_loss"); pp_jw_num(&w, sum->final_loss);
+    pp_jw_key(&w, "step_results");
+    pp_jw_arr_begin(&w);
+    for (int i = 0; i < o->steps; i++) {
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "step"); pp_jw_int(&w, steps[i].step);
+        pp_jw_key(&w, "loss"); pp_jw_num(&w, steps[i].loss);
+        pp_jw_key(&w, "grad_norm"); pp_jw_num(&w, steps[i].grad_norm);
+        pp_jw_key(&w, "lr"); pp_jw_num(&w, steps[i].lr);
+        pp_jw_key(&w, "tokens_per_s"); pp_jw_num(&w, steps[i].tokens_per_s);
+        pp_jw_key(&w, "seconds"); pp_jw_num(&w, steps[i].seconds);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    pp_jw_obj_end(&w);
+    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {
@@ -92,6 +135,7 @@ int main(int argc, char **argv) {
         {"data", required_argument, 0, 'd'},    {"lr", required_argument, 0, 'l'},
         {"warmup", required_argument, 0, 'w'},  {"threads", required_argument, 0, 't'},
         {"log-every", required_argument, 0, 'L'}, {"help", no_argument, 0, 'h'},
+        {"json", no_argument, 0, 'J'},
         {"plan", required_argument, 0, 'P'},    {"checkpoint", required_argument, 0, 'c'},
         {"checkpoint-every", required_argument, 0, 'E'}, {"resume", no_argument, 0, 'R'},
         {"stop-after", required_argument, 0, 'A'}, {"timeout", required_argument, 0, 'O'},
@@ -145,6 +189,7 @@ int main(int argc, char **argv) {
         case 'w': if (pp_tool_parse_int(TOOL, "--warmup", optarg, 0, 100000000, &warmup)) return 2; break;
         case 't': if (pp_tool_parse_int(TOOL, "--threads", optarg, 1, 1024, &threads)) return 2; break;
         case 'L': if (pp_tool_parse_int(TOOL, "--log-every", optarg, 1, 100000000, &every)) return 2; break;
+        case 'J': ro.json = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -193,19 +238,26 @@ int main(int argc, char **argv) {
     o.seed = (uint64_t)seed;
     o.threads = (int)threads;
     o.hyper.warmup = (int)warmup;
-    printf("training %s: %d steps of %d x %d tokens in %d microbatches, %d thread%s, seed %llu\n", cfg.name, o.steps,
+    FILE *tx = ro.json ? stderr : stdout; /* the human text */
+    fprintf(tx, "training %s: %d steps of %d x %d tokens in %d microbatches, %d thread%s, seed %llu\n", cfg.name, o.steps,
            o.batch, o.seq, o.microbatches, o.threads, o.threads == 1 ? "" : "s", (unsigned long long)o.seed);
-    fflush(stdout);
-    printer pr = {.every = (int)every};
+    fflush(tx);
+    printer pr = {.every = (int)every, .tx = tx};
+    if (ro.json && !(pr.steps = calloc((size_t)o.steps, sizeof *pr.steps))) {
+        pp_err_set(&err, PP_ERR_NOMEM, "out of memory");
+        return pp_tool_fail(TOOL, &err);
+    }
     pp_train_summary sum;
-    if (pp_train(&cfg, &o, on_step, &pr, &sum, &err)) return pp_tool_fail(TOOL, &err);
+    int bad = pp_train(&cfg, &o, on_step, &pr, &sum, &err) || (ro.json && print_json(&cfg, &o, &sum, pr.steps, &err));
+    free(pr.steps);
+    if (bad) return pp_tool_fail(TOOL, &err);
     char a[32], b[32];
-    printf("\ndata: %s, %s tokens\n", sum.data_source, pp_tool_fmt_count(sum.data_tokens, a, sizeof a));
-    printf("parameters: %s; backend peak memory %s bytes\n", pp_tool_fmt_count(sum.params, a, sizeof a),
+    fprintf(tx, "\ndata: %s, %s tokens\n", sum.data_source, pp_tool_fmt_count(sum.data_tokens, a, sizeof a));
+    fprintf(tx, "parameters: %s; backend peak memory %s bytes\n", pp_tool_fmt_count(sum.params, a, sizeof a),
            pp_tool_fmt_count(sum.peak_bytes, b, sizeof b));
-    printf("unigram entropy of the data: %.4f nats/token (%.3f bits)\n", sum.unigram_entropy,
+    fprintf(tx, "unigram entropy of the data: %.4f nats/token (%.3f bits)\n", sum.unigram_entropy,
            sum.unigram_entropy / 0.6931471805599453);
-    printf("loss: first step %.4f, last %d steps %.4f nats/token (%.3f bits): %.2f of the unigram entropy\n",
+    fprintf(tx, "loss: first step %.4f, last %d steps %.4f nats/token (%.3f bits): %.2f of the unigram entropy\n",
            sum.first_loss, o.steps < 10 ? o.steps : 10, sum.final_loss, sum.final_loss / 0.6931471805599453,
            sum.final_loss / sum.unigram_entropy);
     return 0;

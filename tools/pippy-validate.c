@@ -21,9 +21,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
+#include "simulator/pp_predict.h"
 #include "core/pp_stats.h"
 #include "tools/tool_common.h"
 
@@ -46,6 +48,8 @@ static void usage(FILE *f) {
             "  --steps N            steps per run (default 8; the first is not timed)\n"
             "  -o, --output DIR     plans and traces go here (default validate/)\n"
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
+            "  --json               the table and the summary as one JSON object on stdout\n"
+            "                       (the progress goes to stderr)\n"
             "  -h, --help           this help\n");
 }
 
@@ -73,8 +77,9 @@ typedef struct row {
     char sched[32];
     int m;
     long long run_id;
-    double pred_s, meas_s, err_t;
-    double mem_err; /* worst |pred - meas| / meas over ranks */
+    double pred_s, meas_s, err_t; /* err_t = (measured - predicted) / measured */
+    double run_pred_s;            /* what pippy run printed and stored as predicted */
+    double mem_err; /* worst |measured - predicted| / measured over ranks */
     int ok;
 } row;
 
@@ -84,13 +89,14 @@ int main(int argc, char **argv) {
         {"seq", required_argument, 0, 'T'},         {"pp", required_argument, 0, 'p'},
         {"schedules", required_argument, 0, 'S'},   {"microbatches", required_argument, 0, 'M'},
         {"steps", required_argument, 0, 's'},       {"output", required_argument, 0, 'o'},
-        {"db", required_argument, 0, 'D'},          {"help", no_argument, 0, 'h'},
+        {"db", required_argument, 0, 'D'},          {"json", no_argument, 0, 'J'},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *model = "gpt2-tiny", *scheds = "gpipe,1f1b,interleaved,zbh1", *mlist = NULL, *outdir = "validate",
                *db_opt = NULL;
     long long mb = 4, seq = 64, pp = 2, steps = 8;
-    int c;
+    int c, json = 0;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
         switch (c) {
@@ -103,6 +109,7 @@ int main(int argc, char **argv) {
         case 's': if (pp_tool_parse_int(TOOL, "--steps", optarg, 2, 100000, &steps)) return 2; break;
         case 'o': outdir = optarg; break;
         case 'D': db_opt = optarg; break;
+        case 'J': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -149,9 +156,10 @@ int main(int argc, char **argv) {
     snprintf(pps, sizeof pps, "%lld", pp);
     snprintf(stepss, sizeof stepss, "%lld", steps);
 
-    printf("validate: %s, micro-batch %lld x seq %lld, pp %lld, %d schedules x %d microbatch counts; log in %s\n",
+    FILE *tx = json ? stderr : stdout; /* the human text */
+    fprintf(tx, "validate: %s, micro-batch %lld x seq %lld, pp %lld, %d schedules x %d microbatch counts; log in %s\n",
            model, mb, seq, pp, ns, nm, log);
-    printf("profiling (ops and links)...\n");
+    fprintf(tx, "profiling (ops and links)...\n");
     char *prof[] = {pippy, "profile", "--model", (char *)model, "--micro-batch", mbs, "--seq", seqs, "--ranks", pps,
                     "--db", (char *)dbp, NULL};
     if (spawn(prof, log)) {
@@ -170,7 +178,7 @@ int main(int argc, char **argv) {
             pp_err e = {0};
             pp_schedule_parse(r->sched, &kind, NULL);
             if (pp_schedule_check(kind, (int)pp, r->m, 2, &e)) {
-                printf("%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
+                fprintf(tx, "%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
                 continue;
             }
             char plan[4300], batch[32], mstr[32];
@@ -180,18 +188,18 @@ int main(int argc, char **argv) {
             char *pl[] = {pippy, "plan", "--model", (char *)model, "--cluster", "local", "--batch", batch, "--seq", seqs,
                           "--pp", pps, "--microbatches", mstr, "--schedule", r->sched, "--db", (char *)dbp, "-o", plan,
                           NULL};
-            printf("%-12s m=%-3d planning...", r->sched, r->m);
-            fflush(stdout);
+            fprintf(tx, "%-12s m=%-3d planning...", r->sched, r->m);
+            fflush(tx);
             if (spawn(pl, log)) {
-                printf(" pippy plan failed (see %s)\n", log);
+                fprintf(tx, " pippy plan failed (see %s)\n", log);
                 failed++;
                 continue;
             }
-            printf(" running...");
-            fflush(stdout);
+            fprintf(tx, " running...");
+            fflush(tx);
             char *rn[] = {pippy, "run", "--plan", plan, "--steps", stepss, "--db", (char *)dbp, "--log-every", "1000", NULL};
             if (spawn(rn, log)) {
-                printf(" pippy run failed (see %s)\n", log);
+                fprintf(tx, " pippy run failed (see %s)\n", log);
                 failed++;
                 continue;
             }
@@ -203,36 +211,40 @@ int main(int argc, char **argv) {
             pp_db_run_rank *rk = NULL;
             int n = 0, nrk = 0;
             if (pp_plan_load(plan, &p, &err)) {
-                printf(" %s\n", err.msg);
+                fprintf(tx, " %s\n", err.msg);
                 failed++;
                 continue;
             }
+            /* The plan's one prediction (as pippy sim --plan, run and
+             * report make it) and the run just stored: the newest of the plan. */
             char hash[65] = "";
             pp_graph g;
-            if (pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, &err) == 0) {
-                pp_plan_hash(&p, &g, hash, &err);
-                pp_graph_free(&g);
-            }
-            if (pp_db_open_readonly(dbp, &db, &err) || pp_db_runs_list(db, &runs, &n, &err)) {
-                printf(" %s\n", err.msg);
+            pp_prediction pr;
+            memset(&pr, 0, sizeof pr);
+            int have_g = pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, &err) == 0;
+            int bad = !have_g || pp_plan_hash(&p, &g, hash, &err) || pp_tool_predict(dbp, &p, &g, NULL, &pr, &err) ||
+                      pp_db_open_readonly(dbp, &db, &err) || pp_db_runs_list(db, &runs, &n, &err);
+            if (have_g) pp_graph_free(&g);
+            if (bad) {
+                fprintf(tx, " %s\n", err.msg);
                 failed++;
+                pp_prediction_free(&pr);
                 pp_db_close(db);
                 pp_plan_free(&p);
                 continue;
             }
+            r->pred_s = pr.sim.iteration_s;
             for (int i = 0; i < n; i++)
                 if (!strcmp(runs[i].plan_hash, hash)) {
                     r->run_id = runs[i].id;
                     r->meas_s = runs[i].iteration_s;
-                    r->pred_s = runs[i].predicted_iteration_s;
+                    r->run_pred_s = runs[i].predicted_iteration_s;
                     break;
                 }
             if (r->run_id && pp_db_run_ranks(db, r->run_id, &rk, &nrk, &err) == 0) {
                 for (int q = 0; q < nrk; q++) {
-                    double pm = p.prediction.present && p.prediction.peak_memory_bytes
-                                    ? p.prediction.peak_memory_bytes[rk[q].rank % p.pp]
-                                    : 0;
-                    double me = rk[q].peak_bytes > 0 ? fabs(pm - (double)rk[q].peak_bytes) / (double)rk[q].peak_bytes : NAN;
+                    double pm = pr.sim.peak_total_bytes[rk[q].rank % pr.sim.n_ranks];
+                    double me = fabs(pp_stats_rel_error((double)rk[q].peak_bytes, pm));
                     if (!(me <= r->mem_err)) r->mem_err = me;
                 }
             }
@@ -240,16 +252,17 @@ int main(int argc, char **argv) {
             free(runs);
             pp_db_close(db);
             pp_plan_free(&p);
+            pp_prediction_free(&pr);
             if (!r->run_id || !(r->pred_s > 0) || !(r->meas_s > 0)) {
-                printf(" no run or prediction found\n");
+                fprintf(tx, " no run or prediction found\n");
                 failed++;
                 continue;
             }
-            r->err_t = (r->pred_s - r->meas_s) / r->meas_s;
+            r->err_t = pp_stats_rel_error(r->meas_s, r->pred_s);
             r->ok = 1;
-            printf(" predicted %.3f ms, measured %.3f ms: %+.1f%%\n", r->pred_s * 1e3, r->meas_s * 1e3, 100 * r->err_t);
+            fprintf(tx, " predicted %.3f ms, measured %.3f ms: %+.1f%%\n", r->pred_s * 1e3, r->meas_s * 1e3, 100 * r->err_t);
         }
-    printf("\n%-12s %4s %6s %14s %14s %9s %11s\n", "schedule", "m", "run", "predicted ms", "measured ms", "error",
+    fprintf(tx, "\n%-12s %4s %6s %14s %14s %9s %11s\n", "schedule", "m", "run", "predicted ms", "measured ms", "error",
            "memory err");
     double *et = calloc((size_t)(nr + 1), sizeof *et), *em = calloc((size_t)(nr + 1), sizeof *em);
     int ne = 0;
@@ -257,19 +270,58 @@ int main(int argc, char **argv) {
     for (int i = 0; i < nr; i++) {
         row *r = &rows[i];
         if (!r->ok) continue;
-        printf("%-12s %4d %6lld %14.3f %14.3f %+8.1f%% %10.1f%%\n", r->sched, r->m, r->run_id, r->pred_s * 1e3,
+        fprintf(tx, "%-12s %4d %6lld %14.3f %14.3f %+8.1f%% %10.1f%%\n", r->sched, r->m, r->run_id, r->pred_s * 1e3,
                r->meas_s * 1e3, 100 * r->err_t, 100 * r->mem_err);
         et[ne] = fabs(r->err_t);
         em[ne++] = r->mem_err;
         if (fabs(r->err_t) > worst_t) worst_t = fabs(r->err_t);
         if (r->mem_err > worst_m) worst_m = r->mem_err;
     }
+    double med_t = ne ? pp_stats_median(et, ne) : NAN, med_m = ne ? pp_stats_median(em, ne) : NAN;
     if (ne)
-        printf("\n%d configurations: |predicted - measured| / measured iteration time: median %.1f%%, max %.1f%%; "
+        fprintf(tx, "\n%d configurations: |predicted - measured| / measured iteration time: median %.1f%%, max %.1f%%; "
                "peak memory per rank: median %.1f%%, max %.1f%%\n",
-               ne, 100 * pp_stats_median(et, ne), 100 * worst_t, 100 * pp_stats_median(em, ne), 100 * worst_m);
-    if (failed) printf("%d configurations failed (see %s)\n", failed, log);
-    printf("stored in %s; `pippy report --plan %s/plan-<schedule>-m<M>.json -o DIR` draws one\n", dbp, outdir);
+               ne, 100 * med_t, 100 * worst_t, 100 * med_m, 100 * worst_m);
+    if (failed) fprintf(tx, "%d configurations failed (see %s)\n", failed, log);
+    if (json) {
+        pp_jw w;
+        pp_err je = {0};
+        pp_jw_init(&w);
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "model"); pp_jw_str(&w, model);
+        pp_jw_key(&w, "micro_batch"); pp_jw_int(&w, mb);
+        pp_jw_key(&w, "seq_len"); pp_jw_int(&w, seq);
+        pp_jw_key(&w, "pp"); pp_jw_int(&w, pp);
+        pp_jw_key(&w, "database"); pp_jw_str(&w, dbp);
+        pp_jw_key(&w, "configurations");
+        pp_jw_arr_begin(&w);
+        for (int i = 0; i < nr; i++) {
+            const row *r = &rows[i];
+            pp_jw_obj_begin(&w);
+            pp_jw_key(&w, "schedule"); pp_jw_str(&w, r->sched);
+            pp_jw_key(&w, "microbatches"); pp_jw_int(&w, r->m);
+            pp_jw_key(&w, "ok"); pp_jw_bool(&w, r->ok);
+            pp_jw_key(&w, "run"); if (r->run_id) pp_jw_int(&w, r->run_id); else pp_jw_null(&w);
+            pp_jw_key(&w, "predicted_iteration_s"); pp_jw_num(&w, r->ok ? r->pred_s : NAN);
+            pp_jw_key(&w, "run_predicted_iteration_s"); pp_jw_num(&w, r->ok ? r->run_pred_s : NAN);
+            pp_jw_key(&w, "measured_iteration_s"); pp_jw_num(&w, r->ok ? r->meas_s : NAN);
+            pp_jw_key(&w, "rel_error"); pp_jw_num(&w, r->ok ? r->err_t : NAN);
+            pp_jw_key(&w, "memory_rel_error_max"); pp_jw_num(&w, r->ok ? r->mem_err : NAN);
+            pp_jw_obj_end(&w);
+        }
+        pp_jw_arr_end(&w);
+        pp_jw_key(&w, "iteration_abs_error_median"); pp_jw_num(&w, ne ? med_t : NAN);
+        pp_jw_key(&w, "iteration_abs_error_max"); pp_jw_num(&w, ne ? worst_t : NAN);
+        pp_jw_key(&w, "memory_error_median"); pp_jw_num(&w, ne ? med_m : NAN);
+        pp_jw_key(&w, "memory_error_max"); pp_jw_num(&w, ne ? worst_m : NAN);
+        pp_jw_key(&w, "failed"); pp_jw_int(&w, failed);
+        pp_jw_obj_end(&w);
+        if (pp_tool_print_json(&w, &je)) {
+            pp_tool_fail(TOOL, &je);
+            failed++;
+        }
+    }
+    fprintf(tx, "stored in %s; `pippy report --plan %s/plan-<schedule>-m<M>.json -o DIR` draws one\n", dbp, outdir);
     free(et);
     free(em);
     free(rows);

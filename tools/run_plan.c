@@ -55,6 +55,7 @@
 #include "db/pp_db.h"
 #include "executor/pp_exec.h"
 #include "core/pp_stats.h"
+#include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
@@ -146,6 +147,10 @@ static void rank_signals(const char *sdir, int me) {
     sigaction(SIGUSR1, &sa, NULL);
 }
 
+/* Where the human text goes: stdout, or stderr under --json (stdout then
+ * carries the one JSON object). */
+static FILE *tx;
+
 /* ---- storing the run ---- */
 
 /* The run as JSON, the fallback when the database refuses it (format in
@@ -235,7 +240,7 @@ static int save_run_json(const char *dir, const char *db_path, const char *why, 
 static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, const char *hash, const char *status,
                      const char *message, int first, int n_steps, const pp_exec_step_result *res,
                      const pp_exec_event *ev, long long n_ev, const pp_exec_rank_info *ranks, int n_ranks,
-                     double median_s, pp_err *err) {
+                     double median_s, double predicted_s, long long *run_id, pp_err *err) {
     pp_db_run run;
     memset(&run, 0, sizeof run);
     snprintf(run.plan_hash, sizeof run.plan_hash, "%s", hash);
@@ -254,7 +259,7 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
     run.steps = n_steps;
     run.iteration_s = median_s;
     run.tokens_per_s = median_s > 0 ? (double)plan->global_batch * plan->seq_len / median_s : 0;
-    run.predicted_iteration_s = plan->prediction.present ? plan->prediction.iteration_s : 0;
+    run.predicted_iteration_s = predicted_s;
     run.final_loss = n_steps ? res[n_steps - 1].loss : NAN;
     pp_db_run_step *st = calloc((size_t)(n_steps ? n_steps : 1), sizeof *st);
     pp_db_run_rank *rk = calloc((size_t)n_ranks, sizeof *rk);
@@ -278,7 +283,8 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
         de[i].ev = ev[i].ev;
     }
     if (pp_db_run_put(db, &run, st, n_steps, rk, n_ranks, de, n_ev, err) == 0) {
-        printf("run %lld stored in %s (%d steps, %lld measured actions%s)\n", run.id, ro->db_path, n_steps, n_ev,
+        *run_id = run.id;
+        fprintf(tx, "run %lld stored in %s (%d steps, %lld measured actions%s)\n", run.id, ro->db_path, n_steps, n_ev,
                strcmp(status, "ok") ? ", status interrupted" : "");
         rc = 0;
         goto done;
@@ -306,6 +312,60 @@ done:
     free(rk);
     free(de);
     return rc;
+}
+
+/* The run as one JSON object on stdout (--json): what was run, the measured
+ * and predicted step time with the relative error (pp_stats_rel_error), the
+ * steps, and each rank's measured and predicted peak memory. pred may be
+ * NULL; run_id 0 when the run was not stored. Returns 0 or -1 (err). */
+static int print_run_json(const pp_plan *plan, const char *hash, const char *status, int first, int n_steps,
+                          const pp_exec_step_result *res, const pp_exec_rank_info *ranks, int n_ranks, double med,
+                          const pp_prediction *pred, long long run_id, pp_err *err) {
+    double pred_s = pred ? pred->sim.iteration_s : NAN;
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_key(&w, "run"); if (run_id) pp_jw_int(&w, run_id); else pp_jw_null(&w);
+    pp_jw_key(&w, "plan_hash"); pp_jw_str(&w, hash);
+    pp_jw_key(&w, "model"); pp_jw_str(&w, plan->model.name);
+    pp_jw_key(&w, "schedule"); pp_jw_str(&w, plan->schedule_name);
+    pp_jw_key(&w, "status"); pp_jw_str(&w, status);
+    pp_jw_key(&w, "pp"); pp_jw_int(&w, plan->pp);
+    pp_jw_key(&w, "dp"); pp_jw_int(&w, plan->dp);
+    pp_jw_key(&w, "first_step"); pp_jw_int(&w, first);
+    pp_jw_key(&w, "steps"); pp_jw_int(&w, n_steps);
+    pp_jw_key(&w, "iteration_s"); pp_jw_num(&w, med > 0 ? med : NAN);
+    pp_jw_key(&w, "predicted_iteration_s"); pp_jw_num(&w, pred_s);
+    pp_jw_key(&w, "rel_error"); pp_jw_num(&w, pp_stats_rel_error(med, pred_s));
+    pp_jw_key(&w, "tokens_per_s"); pp_jw_num(&w, med > 0 ? (double)plan->global_batch * plan->seq_len / med : NAN);
+    pp_jw_key(&w, "final_loss"); pp_jw_num(&w, n_steps ? res[n_steps - 1].loss : NAN);
+    pp_jw_key(&w, "cost_source"); pp_jw_str(&w, pred ? pred->cost_source : "");
+    pp_jw_key(&w, "step_results");
+    pp_jw_arr_begin(&w);
+    for (int i = 0; i < n_steps; i++) {
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "step"); pp_jw_int(&w, res[i].step);
+        pp_jw_key(&w, "loss"); pp_jw_num(&w, res[i].loss);
+        pp_jw_key(&w, "grad_norm"); pp_jw_num(&w, res[i].grad_norm);
+        pp_jw_key(&w, "seconds"); pp_jw_num(&w, res[i].seconds);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    pp_jw_key(&w, "ranks");
+    pp_jw_arr_begin(&w);
+    for (int i = 0; i < n_ranks; i++) {
+        double pm = pred && pred->sim.peak_total_bytes ? pred->sim.peak_total_bytes[i % plan->pp] : NAN;
+        pp_jw_obj_begin(&w);
+        pp_jw_key(&w, "rank"); pp_jw_int(&w, ranks[i].rank);
+        pp_jw_key(&w, "host"); pp_jw_str(&w, ranks[i].host);
+        pp_jw_key(&w, "peak_bytes"); pp_jw_int(&w, ranks[i].peak_bytes);
+        pp_jw_key(&w, "predicted_peak_bytes"); pp_jw_num(&w, pm);
+        pp_jw_key(&w, "busy_s"); pp_jw_num(&w, ranks[i].busy_s);
+        pp_jw_obj_end(&w);
+    }
+    pp_jw_arr_end(&w);
+    pp_jw_obj_end(&w);
+    return pp_tool_print_json(&w, err);
 }
 
 /* Writes the measured trace (all steps) as Chrome JSON. */
@@ -339,6 +399,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     int me = pp_comm_rank(c), rc = 1, together = 0, stop_sig = 0;
     rank_signals(sdir, me);
+    tx = ro->json ? stderr : stdout;
     char host[128] = "", pidtxt[256];
     pp_comm_hostname(c, host, sizeof host, NULL);
     snprintf(pidtxt, sizeof pidtxt, "%ld %s\n", (long)getpid(), host);
@@ -353,12 +414,26 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     pp_exec_rank_info *ranks = NULL;
     long long n_ev = 0;
     char hash[65] = "", stop_msg[256] = "";
+    pp_prediction pred;
+    int have_pred = 0;
+    memset(&pred, 0, sizeof pred);
     memset(&plan, 0, sizeof plan);
     if (pp_plan_load(ro->plan_path, &plan, &err)) goto fail;
     have_plan = 1;
     if (pp_zoo_build(&plan.model, plan.micro_batch, plan.seq_len, plan.dtype, &g, &err)) goto fail;
     have_graph = 1;
     if (pp_plan_hash(&plan, &g, hash, &err)) goto fail;
+    /* The plan's one prediction, as pippy sim --plan and pippy report make
+     * it, from what the database holds now (rank 0 prints and stores it). */
+    if (me == 0 && ro->use_db) {
+        pp_err pe = {0};
+        if (pp_tool_predict(ro->db_path, &plan, &g, NULL, &pred, &pe) == 0) {
+            have_pred = 1;
+        } else {
+            fprintf(stderr, "pippy run: warning: no prediction: %s\n", pe.msg);
+            pp_prediction_free(&pred);
+        }
+    }
     /* The database, opened and migrated before any training: a run it
      * could not store is refused now, not after the last step. */
     if (ro->use_db) {
@@ -408,14 +483,14 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         }
         first = done_steps;
         saved_at = done_steps;
-        if (me == 0 && ro->resume) printf("resuming from %s at step %d\n", ro->checkpoint_dir, first + 1);
+        if (me == 0 && ro->resume) fprintf(tx, "resuming from %s at step %d\n", ro->checkpoint_dir, first + 1);
     }
     int last = ro->stop_after > 0 && first + ro->stop_after < ro->steps ? first + ro->stop_after : ro->steps;
     if (me == 0) {
-        printf("running %s: plan %.12s, %s, pp %d x dp %d, %d stages, %d microbatches of %d x %d tokens, steps %d..%d of %d\n",
+        fprintf(tx, "running %s: plan %.12s, %s, pp %d x dp %d, %d stages, %d microbatches of %d x %d tokens, steps %d..%d of %d\n",
                plan.model.name, hash, plan.schedule_name, plan.pp, plan.dp, plan.n_stages, plan.n_microbatches,
                plan.micro_batch, plan.seq_len, first + 1, last, ro->steps);
-        fflush(stdout);
+        fflush(tx);
     }
     res = calloc((size_t)(last - first + 1), sizeof *res);
     if (!res) {
@@ -433,10 +508,10 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         n_done++;
         const pp_exec_step_result *r = &res[n_done - 1];
         if (me == 0 && ((s + 1) % ro->log_every == 0 || s == first || s + 1 == last)) {
-            printf("step %4d/%d  loss %.6f  grad-norm %.4f  lr %.2e  %.0f tokens/s  %.1f ms\n", s + 1, ro->steps,
+            fprintf(tx, "step %4d/%d  loss %.6f  grad-norm %.4f  lr %.2e  %.0f tokens/s  %.1f ms\n", s + 1, ro->steps,
                    r->loss, r->grad_norm, r->lr, (double)plan.global_batch * plan.seq_len / r->seconds,
                    r->seconds * 1e3);
-            fflush(stdout);
+            fflush(tx);
         }
         if (ro->checkpoint_dir && ro->checkpoint_every > 0 && ((s + 1) % ro->checkpoint_every == 0 || s + 1 == last)) {
             if (pp_exec_save(x, ro->checkpoint_dir, s + 1, hash, &err)) {
@@ -444,7 +519,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
                 goto fail;
             }
             saved_at = s + 1;
-            if (me == 0) printf("checkpoint: step %d in %s\n", s + 1, ro->checkpoint_dir);
+            if (me == 0) fprintf(tx, "checkpoint: step %d in %s\n", s + 1, ro->checkpoint_dir);
         }
     }
     if (stop_sig) {
@@ -459,8 +534,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         snprintf(stop_msg, sizeof stop_msg, "interrupted by %s after %d step%s (steps %d..%d of %d)", why, n_done,
                  n_done == 1 ? "" : "s", first + 1, first + n_done, ro->steps);
         if (me == 0) {
-            printf("%s\n", stop_msg);
-            fflush(stdout);
+            fprintf(tx, "%s\n", stop_msg);
+            fflush(tx);
         }
         /* Keep what was trained: a checkpoint of the steps done. */
         if (ro->checkpoint_dir && n_done > 0 && saved_at != first + n_done) {
@@ -468,52 +543,54 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
                 together = pp_exec_failed_together(x);
                 goto fail;
             }
-            if (me == 0) printf("checkpoint: step %d in %s\n", first + n_done, ro->checkpoint_dir);
+            if (me == 0) fprintf(tx, "checkpoint: step %d in %s\n", first + n_done, ro->checkpoint_dir);
         }
     }
     if (pp_exec_gather(x, &ev, &n_ev, &ranks, &err)) goto fail;
     int store_failed = 0;
+    long long run_id = 0;
     if (me == 0) {
-        /* The step time: the median of the steps after the first of this
-         * invocation (the first pays page faults and cold caches), the
-         * lower middle one on even counts; the only step when there is one. */
+        /* The step time: the median (pp_stats_median) of the steps after
+         * the first of this invocation (the first pays page faults and cold
+         * caches); the only step when there is one. */
         int skip = n_done > 1 ? 1 : 0, nm = n_done - skip;
         double *sec = malloc((size_t)(n_done ? n_done : 1) * sizeof *sec);
         for (int i = 0; sec && i < nm; i++) sec[i] = res[skip + i].seconds;
-        double med = 0;
-        if (sec && nm) {
-            pp_stats_sort(sec, nm);
-            med = sec[(nm - 1) / 2];
-        }
+        double med = sec && nm ? pp_stats_median(sec, nm) : 0;
         free(sec);
-        printf("\nmeasured: %.2f ms per step (median of %d%s), %.0f tokens/s", med * 1e3, nm,
+        double pred_s = have_pred ? pred.sim.iteration_s : 0;
+        fprintf(tx, "\nmeasured: %.2f ms per step (median of %d%s), %.0f tokens/s", med * 1e3, nm,
                skip ? ", the first step left out" : "", med > 0 ? (double)plan.global_batch * plan.seq_len / med : 0);
-        if (plan.prediction.present && plan.prediction.iteration_s > 0)
-            printf("; predicted %.2f ms (measured/predicted %.3f)", plan.prediction.iteration_s * 1e3,
-                   med / plan.prediction.iteration_s);
-        printf("\n");
+        if (pred_s > 0)
+            fprintf(tx, "; predicted %.2f ms (measured/predicted %.3f)", pred_s * 1e3, med / pred_s);
+        fprintf(tx, "\n");
         int n = pp_comm_size(c);
         for (int i = 0; i < n; i++) {
             char a[32];
-            printf("rank %d (%s): peak memory %s bytes", i, ranks[i].host, pp_tool_fmt_count(ranks[i].peak_bytes, a, sizeof a));
+            fprintf(tx, "rank %d (%s): peak memory %s bytes", i, ranks[i].host, pp_tool_fmt_count(ranks[i].peak_bytes, a, sizeof a));
             int pr = i % plan.pp;
-            if (plan.prediction.present && plan.prediction.peak_memory_bytes)
-                printf(" (predicted %.0f, measured/predicted %.3f)", plan.prediction.peak_memory_bytes[pr],
-                       ranks[i].peak_bytes / plan.prediction.peak_memory_bytes[pr]);
-            printf(", busy %.1f%%\n", med > 0 && n_done ? 100 * ranks[i].busy_s / (med * n_done) : 0);
+            if (have_pred && pred.sim.peak_total_bytes && pred.sim.peak_total_bytes[pr] > 0)
+                fprintf(tx, " (predicted %.0f, measured/predicted %.3f)", pred.sim.peak_total_bytes[pr],
+                       ranks[i].peak_bytes / pred.sim.peak_total_bytes[pr]);
+            fprintf(tx, ", busy %.1f%%\n", med > 0 && n_done ? 100 * ranks[i].busy_s / (med * n_done) : 0);
         }
         if (ro->trace_path && save_trace(ro->trace_path, ev, n_ev, &err)) {
             fprintf(stderr, "pippy run: %s\n", err.msg);
             store_failed = 1;
         } else if (ro->trace_path) {
-            printf("trace: %s (Chrome JSON)\n", ro->trace_path);
+            fprintf(tx, "trace: %s (Chrome JSON)\n", ro->trace_path);
         }
         if (ro->use_db && store_run(db, ro, &plan, hash, stop_sig ? "interrupted" : "ok", stop_msg, first, n_done, res, ev,
-                                    n_ev, ranks, n, med, &err)) {
+                                    n_ev, ranks, n, med, pred_s, &run_id, &err)) {
             fprintf(stderr, "pippy run: %s\n", err.msg);
             store_failed = 1;
         }
-        fflush(stdout);
+        if (ro->json && print_run_json(&plan, hash, stop_sig ? "interrupted" : "ok", first, n_done, res, ranks, n, med,
+                                       have_pred ? &pred : NULL, run_id, &err)) {
+            fprintf(stderr, "pippy run: %s\n", err.msg);
+            store_failed = 1;
+        }
+        fflush(tx);
         fflush(stderr);
     }
     if (stop_sig) {
@@ -540,13 +617,14 @@ fail:
     if (!together || me == 0) fprintf(stderr, "pippy run: %s\n", err.msg);
     status_write(sdir, me, "err", err.msg);
     if (!together) {
-        fflush(stdout);
+        fflush(tx);
         fflush(stderr);
         pp_comm_abort(c, 1);
     }
     status_write(sdir, me, "done", "failed together\n");
     rc = 1;
 done:
+    pp_prediction_free(&pred);
     pp_db_close(db);
     free(res);
     free(ev);

@@ -29,6 +29,7 @@ typedef struct run_plan_opts {
     const char *status_dir; /* where ranks leave pid/err/done files, or NULL (a temporary folder) */
     const char *db_path;
     int use_db;
+    int json;               /* rank 0 prints the run as JSON on stdout, its text on stderr */
 } run_plan_opts;
 
 /* argc/argv are passed on to the ranks when mpirun is started. Returns the

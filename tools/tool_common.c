@@ -7,6 +7,7 @@
 
 #include "core/pp_cost.h"
 #include "costs/pp_costs.h"
+#include "simulator/pp_predict.h"
 #include "core/pp_hash.h"
 #include "core/pp_json.h"
 #include "kernels/pp_backend.h"
@@ -174,16 +175,25 @@ int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err) 
     return pp_costs_open(db_path, fp, out, err);
 }
 
-int pp_tool_load_costs(const char *db_path, const pp_cluster *cl, const pp_graph *g, pp_cost_profile *cost,
-                       int *measured, pp_comm_measured *comm, pp_err *err) {
+int pp_tool_predict(const char *db_path, const pp_plan *plan, const pp_graph *g, const pp_predict_input *in,
+                    pp_prediction *out, pp_err *err) {
     pp_costs *cs = NULL;
-    *measured = 0;
-    memset(comm, 0, sizeof *comm);
+    pp_cost_profile cost;
+    pp_comm_measured comm;
+    pp_predict_input pi;
+    int got = 0, rc = -1;
+    memset(out, 0, sizeof *out);
+    memset(&comm, 0, sizeof comm);
+    if (in) pi = *in;
+    else pp_predict_input_init(&pi);
     if (pp_tool_costs_open(db_path, &cs, err)) return -1;
-    int got = g ? pp_costs_graph(cs, cl, g, cost, NULL, err) : 0;
-    int rc = got < 0 || pp_costs_comm(cs, cl, comm, err) ? -1 : 0;
-    if (rc == 0) *measured = got;
-    else if (got == 1) pp_cost_free(cost);
+    got = g ? pp_costs_graph(cs, &plan->cluster, g, &cost, NULL, err) : 0;
+    if (got < 0 || pp_costs_comm(cs, &plan->cluster, &comm, err)) goto done;
+    pi.cost = got == 1 ? &cost : NULL;
+    pi.comm = &comm;
+    rc = pp_predict_plan(plan, g, &pi, out, err);
+done:
+    if (got == 1) pp_cost_free(&cost);
     pp_costs_close(cs);
     return rc;
 }

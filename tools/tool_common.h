@@ -58,17 +58,19 @@ int pp_tool_cpu_fingerprint(int threads, char fp[65], pp_err *err);
 struct pp_costs;
 int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err);
 
-/* What the database knows of the costs of graph g on cluster cl (NULL:
- * this machine), for a command about to call pp_predict: *measured 1 with
- * *cost filled (pp_cost_free) when every op is profiled there, else 0
- * (*cost untouched: the prediction estimates from FLOPs); *comm the
- * measured links and all-reduce (zeroed when none). g may be NULL. A
- * missing database is no error. Returns 0 or -1 (err). */
-struct pp_cluster;
-struct pp_cost_profile;
-struct pp_comm_measured;
-int pp_tool_load_costs(const char *db_path, const struct pp_cluster *cl, const struct pp_graph *g,
-                       struct pp_cost_profile *cost, int *measured, struct pp_comm_measured *comm, pp_err *err);
+/* The plan's one prediction (simulator/pp_predict.h) from what the
+ * database at db_path holds for the plan's cluster: measured op costs when
+ * every op of g is profiled there (else FLOP estimates), measured links and
+ * all-reduce. g is the plan's graph (NULL: unit costs); in gives what to
+ * return and the what-if figures (NULL: the defaults); its cost and comm
+ * are replaced. A missing database is no error. Returns 0 with *out
+ * (pp_prediction_free), or -1 with err (free *out all the same). This is
+ * what pippy report, run and validate predict a plan with. */
+struct pp_plan;
+struct pp_predict_input;
+struct pp_prediction;
+int pp_tool_predict(const char *db_path, const struct pp_plan *plan, const struct pp_graph *g,
+                    const struct pp_predict_input *in, struct pp_prediction *out, pp_err *err);
 
 /* Finishes a JSON writer and prints the text on stdout. Returns 0 or -1. */
 struct pp_jw;
