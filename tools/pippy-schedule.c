@@ -10,6 +10,7 @@
 
 #include "core/pp_sched.h"
 #include "planner/pp_schedgen.h"
+#include "core/pp_json.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "schedule";
@@ -36,6 +37,9 @@ static void usage(FILE *f) {
             "  --naming   how FILE names them (default auto: legacy when a cell is BW,\n"
             "             or W appears without I)\n"
             "  --to       the naming to write (default: the one FILE uses)\n"
+            "  --json     show, check: the result as one JSON object on stdout (each\n"
+            "             rank's cells with show); convert, generate: what was written\n"
+            "             (needs -o FILE)\n"
             "  -h, --help this help\n");
 }
 
@@ -47,6 +51,58 @@ static int parse_naming(const char *s, int allow_auto, pp_sched_naming *out) {
     return 0;
 }
 
+/* The table as one JSON object on stdout: where it came from or went
+ * (either may be NULL), its size, form and naming; with `checked`, whether
+ * it is valid (error NULL) or what is wrong; with `cells`, each rank's
+ * cells in current naming. Returns 0 or -1 (err). */
+static int print_json(const pp_sched *s, const char *file, const char *output, pp_sched_naming naming, int checked,
+                      const char *error, int cells, pp_err *err) {
+    pp_jw w;
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    if (file) {
+        pp_jw_key(&w, "file");
+        pp_jw_str(&w, file);
+    }
+    if (output) {
+        pp_jw_key(&w, "output");
+        pp_jw_str(&w, output);
+    }
+    pp_jw_key(&w, "ranks");
+    pp_jw_int(&w, s->n_ranks);
+    pp_jw_key(&w, "stages");
+    pp_jw_int(&w, pp_sched_n_stages(s));
+    pp_jw_key(&w, "microbatches");
+    pp_jw_int(&w, pp_sched_n_microbatches(s));
+    pp_jw_key(&w, "form");
+    pp_jw_str(&w, pp_sched_form_of(s) == PP_SCHED_COMPUTE_COMMS ? "compute_comms" : "compute_only");
+    pp_jw_key(&w, "naming");
+    pp_jw_str(&w, naming == PP_NAMING_LEGACY ? "legacy" : "current");
+    if (checked) {
+        pp_jw_key(&w, "valid");
+        pp_jw_bool(&w, error == NULL);
+        pp_jw_key(&w, "error");
+        if (error) pp_jw_str(&w, error);
+        else pp_jw_null(&w);
+    }
+    if (cells) {
+        pp_jw_key(&w, "cells");
+        pp_jw_arr_begin(&w);
+        for (int r = 0; r < s->n_ranks; r++) {
+            pp_jw_arr_begin_inline(&w);
+            for (int j = 0; j < s->ranks[r].n; j++) {
+                char cell[96];
+                pp_action_format(&s->ranks[r].acts[j], PP_NAMING_CURRENT, cell, sizeof cell);
+                pp_jw_str(&w, cell);
+            }
+            pp_jw_arr_end(&w);
+        }
+        pp_jw_arr_end(&w);
+    }
+    pp_jw_obj_end(&w);
+    return pp_tool_print_json(&w, err);
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {{"naming", required_argument, 0, 'n'},
                                          {"to", required_argument, 0, 't'},
@@ -55,10 +111,11 @@ int main(int argc, char **argv) {
                                          {"microbatches", required_argument, 0, 'M'},
                                          {"virtual", required_argument, 0, 'v'},
                                          {"lower", no_argument, 0, 'L'},
+                                         {"json", no_argument, 0, 'J'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     long long pp = 0, mbs = 0, v = 2;
-    int lower = 0;
+    int lower = 0, json = 0;
     pp_sched_naming from = PP_NAMING_AUTO, to = PP_NAMING_AUTO;
     const char *out = NULL;
     int c;
@@ -78,6 +135,7 @@ int main(int argc, char **argv) {
         case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 24, &mbs)) return 2; break;
         case 'v': if (pp_tool_parse_int(TOOL, "--virtual", optarg, 1, 1024, &v)) return 2; break;
         case 'L': lower = 1; break;
+        case 'J': json = 1; break;
         case 'h': usage(stdout); return 0;
         default: return pp_tool_usage_error(TOOL, "unknown option or missing argument: '%s'", argv[optind - 1]);
         }
@@ -85,6 +143,8 @@ int main(int argc, char **argv) {
     if (argc - optind != 2)
         return pp_tool_usage_error(TOOL, "expected a subcommand (show, convert, check, generate) and its argument");
     const char *sub = argv[optind], *path = argv[optind + 1];
+    if (json && (!strcmp(sub, "generate") || !strcmp(sub, "convert")) && (!out || !strcmp(out, "-")))
+        return pp_tool_usage_error(TOOL, "--json with %s needs -o FILE (stdout carries the JSON)", sub);
     if (!strcmp(sub, "generate")) {
         pp_err err = {0};
         pp_schedule_kind k;
@@ -99,7 +159,9 @@ int main(int argc, char **argv) {
             if (rc) return rc;
             s = l;
         }
-        if (pp_sched_save_csv(&s, out ? out : "-", to == PP_NAMING_AUTO ? PP_NAMING_CURRENT : to, &err))
+        pp_sched_naming nm = to == PP_NAMING_AUTO ? PP_NAMING_CURRENT : to;
+        if (pp_sched_save_csv(&s, out ? out : "-", nm, &err) ||
+            (json && print_json(&s, NULL, out, nm, 0, NULL, 0, &err)))
             rc = pp_tool_fail(TOOL, &err);
         pp_sched_free(&s);
         return rc;
@@ -114,7 +176,12 @@ int main(int argc, char **argv) {
     pp_sched_naming found;
     if (pp_sched_load_csv(path, from, &s, &found, &err)) return pp_tool_fail(TOOL, &err);
     int rc = 0;
-    if (check) {
+    if (check && json) {
+        int bad = pp_sched_check(&s, 0, (int)mbs, &err) != 0;
+        pp_err je = {0};
+        if (print_json(&s, path, NULL, found, 1, bad ? err.msg : NULL, 0, &je)) rc = pp_tool_fail(TOOL, &je);
+        else rc = bad;
+    } else if (check) {
         if (pp_sched_check(&s, 0, (int)mbs, &err)) {
             fprintf(stderr, "pippy schedule: %s: %s\n", path, err.msg);
             rc = 1;
@@ -123,7 +190,11 @@ int main(int argc, char **argv) {
                    pp_sched_n_stages(&s), pp_sched_n_microbatches(&s));
         }
     } else if (convert) {
-        if (pp_sched_save_csv(&s, out, to == PP_NAMING_AUTO ? found : to, &err)) rc = pp_tool_fail(TOOL, &err);
+        pp_sched_naming nm = to == PP_NAMING_AUTO ? found : to;
+        if (pp_sched_save_csv(&s, out, nm, &err) || (json && print_json(&s, path, out, nm, 0, NULL, 0, &err)))
+            rc = pp_tool_fail(TOOL, &err);
+    } else if (json) {
+        if (print_json(&s, path, NULL, found, 0, NULL, 1, &err)) rc = pp_tool_fail(TOOL, &err);
     } else {
         printf("%s: %d ranks, %d stages, %d microbatches, %s, %s naming\n", path, s.n_ranks, pp_sched_n_stages(&s),
                pp_sched_n_microbatches(&s),
