@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "db/pp_db.h"
+#include "executor/pp_launch.h"
 #include "planner/pp_schedgen.h"
 #include "simulator/pp_predict.h"
 #include "core/pp_stats.h"
@@ -54,23 +54,17 @@ static void usage(FILE *f) {
 }
 
 /* Runs argv (a pippy command) with its stdout appended to `log` (when not
- * NULL); returns its exit status. */
+ * NULL), through the one launcher (executor/pp_launch.h); returns its exit
+ * status, 127 when it could not start. */
 static int spawn(char *const argv[], const char *log) {
-    fflush(stdout);
-    pid_t pid = fork();
-    if (pid < 0) return 127;
-    if (pid == 0) {
-        if (log) {
-            FILE *f = freopen(log, "a", stdout);
-            if (!f) _exit(127);
-        }
-        execv(argv[0], argv);
-        fprintf(stderr, "pippy validate: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int st;
-    if (waitpid(pid, &st, 0) < 0) return 127;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+    pp_launch_opts o;
+    pp_launch_opts_init(&o, "pippy validate");
+    o.log_path = log;
+    pp_launch_result res;
+    pp_err err = {0};
+    int rc = pp_launch_run(argv, &o, &res, &err);
+    if (rc < 0) fprintf(stderr, "pippy validate: %s\n", err.msg);
+    return rc < 0 ? 127 : res.exit_code;
 }
 
 typedef struct row {
@@ -143,9 +137,8 @@ int main(int argc, char **argv) {
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
         return pp_tool_usage_error(TOOL, "-o %s: cannot create: %s", outdir, strerror(errno));
     char self[4096], pippy[4200], log[4200];
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (k <= 0) return pp_tool_usage_error(TOOL, "cannot find this program's folder");
-    self[k] = '\0';
+    pp_err se = {0};
+    if (pp_launch_self(self, sizeof self, &se)) return pp_tool_fail(TOOL, &se);
     char *slash = strrchr(self, '/');
     *slash = '\0';
     snprintf(pippy, sizeof pippy, "%s/pippy", self);

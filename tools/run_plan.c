@@ -3,26 +3,13 @@
  * a pipelined run (the runtime itself is executor/pp_exec.h).
  *
  * Started alone, pippy run starts `mpirun -np <pp x dp>` on itself (unless
- * the plan has one rank) in a process group of its own, with stdin from
- * /dev/null, and waits. Each rank writes <status>/rank-R.pid when it starts
- * (after its signal handlers are in place), rank-R.err with its message
- * when it fails, rank-R.sig when it receives SIGINT, SIGTERM or SIGUSR1
- * (the signal and its sender), and rank-R.done when it ends cleanly. When
- * mpirun ends badly, the launcher names each rank that died without a word
- * (killed by SIGKILL or crashed), and the ranks that mpirun then stopped
- * because of it. Under mpirun or srun already, the ranks given are used.
- *
- * Signals: SIGINT, SIGTERM or SIGHUP to the launcher is passed to every
- * rank as SIGUSR1 through mpirun (Open MPI forwards SIGUSR1 to the job; its
- * own handling of SIGTERM and SIGINT kills the job at once). A rank that
- * receives SIGINT, SIGTERM or SIGUSR1 notes it (a second SIGINT or SIGTERM
- * ends it at once); before each step the ranks agree whether any did, and
- * if so stop together: a checkpoint of the
- * steps done (with --checkpoint), the run stored as interrupted with the message
- * "interrupted by ...", exit 1. A second signal to the launcher, or a
- * grace of STOP_GRACE_S seconds, makes it send SIGTERM to mpirun, and
- * KILL_AFTER_S seconds later SIGKILL to mpirun and to the ranks on this
- * host, so every process is gone within 10 s.
+ * the plan has one rank) through the launcher (executor/pp_launch.h), which
+ * passes a signal on to the ranks, escalates when they do not stop, and
+ * names the rank that died and those stopped because of it. Under mpirun
+ * or srun already, the ranks given are used. A rank that received SIGINT,
+ * SIGTERM or SIGUSR1 stops with the others between steps: a checkpoint of
+ * the steps done (with --checkpoint), the run stored as interrupted with
+ * the message "interrupted by ...", exit 1.
  *
  * Rank 0 opens (and migrates) the database before the first step, so an
  * unusable one stops the run before any training, and at the end stores
@@ -35,15 +22,10 @@
  */
 #include "tools/run_plan.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,98 +36,12 @@
 #include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "executor/pp_exec.h"
+#include "executor/pp_launch.h"
 #include "core/pp_stats.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
-
-/* Seconds the launcher gives the ranks to stop after their current step
- * once interrupted, then seconds between SIGTERM and SIGKILL. */
-#define STOP_GRACE_S 6.0
-#define KILL_AFTER_S 2.0
-
-static void status_write(const char *dir, int rank, const char *what, const char *text) {
-    if (!dir) return;
-    char p[4096];
-    snprintf(p, sizeof p, "%s/rank-%d.%s", dir, rank, what);
-    pp_io_write_atomic(p, text, strlen(text), NULL);
-}
-
-static const char *sig_name(int sig) {
-    switch (sig) {
-    case SIGINT: return "SIGINT";
-    case SIGTERM: return "SIGTERM";
-    case SIGHUP: return "SIGHUP";
-    case SIGUSR1: return "SIGUSR1";
-    case SIGKILL: return "SIGKILL";
-    default: return "a signal";
-    }
-}
-
-/* ---- signals on a rank ---- */
-
-static volatile sig_atomic_t rank_sig;     /* the first SIGINT, SIGTERM or SIGUSR1 this rank received, or 0 */
-static char sig_path[4200], sig_tmp[4240]; /* <status>/rank-R.sig and its temporary name; "" without a status folder */
-
-/* Decimal v into b (async-signal-safe); returns the digits written. */
-static size_t put_long(char *b, long v) {
-    char t[24];
-    size_t n = 0, k = 0;
-    if (v < 0) {
-        b[k++] = '-';
-        v = -v;
-    }
-    do t[n++] = (char)('0' + v % 10);
-    while ((v /= 10) && n < sizeof t);
-    while (n) b[k++] = t[--n];
-    return k;
-}
-
-/* Notes the first signal and leaves "<signal> <sender pid>" in rank-R.sig;
- * the ranks act on it between steps. A second SIGINT or SIGTERM ends the
- * rank at once, as if there were no handler. */
-static void on_rank_signal(int sig, siginfo_t *si, void *uc) {
-    (void)uc;
-    if (rank_sig) {
-        if (sig != SIGUSR1) {
-            signal(sig, SIG_DFL);
-            raise(sig);
-        }
-        return;
-    }
-    rank_sig = sig;
-    if (!sig_path[0]) return;
-    int e = errno;
-    char text[64];
-    size_t k = put_long(text, sig);
-    text[k++] = ' ';
-    k += put_long(text + k, si ? (long)si->si_pid : 0);
-    text[k++] = '\n';
-    int fd = open(sig_tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        ssize_t w = write(fd, text, k);
-        (void)w;
-        close(fd);
-        rename(sig_tmp, sig_path);
-    }
-    errno = e;
-}
-
-static void rank_signals(const char *sdir, int me) {
-    if (sdir) {
-        snprintf(sig_path, sizeof sig_path, "%s/rank-%d.sig", sdir, me);
-        snprintf(sig_tmp, sizeof sig_tmp, "%s/.rank-%d.sig.tmp", sdir, me);
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_rank_signal;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-}
 
 /* Where the human text goes: stdout, or stderr under --json (stdout then
  * carries the one JSON object). */
@@ -385,7 +281,7 @@ static int save_trace(const char *path, const pp_exec_event *ev, long long n, pp
 /* 1 when any rank has been signalled (collective): every rank then stops
  * at the same step. *sig: the signal; -1 on a communication failure. */
 static int agree_stop(pp_comm *c, int *sig, pp_err *err) {
-    int v[1] = {rank_sig};
+    int v[1] = {pp_launch_rank_signal()};
     if (pp_comm_allreduce_max_i32(c, v, 1, err)) return -1;
     *sig = v[0];
     return v[0] != 0;
@@ -394,16 +290,13 @@ static int agree_stop(pp_comm *c, int *sig, pp_err *err) {
 /* The driver on each rank. */
 static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     pp_err err = {0};
-    const char *sdir = getenv("PIPPY_RUN_STATUS");
     pp_comm *c = NULL;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     int me = pp_comm_rank(c), rc = 1, together = 0, stop_sig = 0;
-    rank_signals(sdir, me);
     tx = ro->json ? stderr : stdout;
-    char host[128] = "", pidtxt[256];
+    char host[128] = "";
     pp_comm_hostname(c, host, sizeof host, NULL);
-    snprintf(pidtxt, sizeof pidtxt, "%ld %s\n", (long)getpid(), host);
-    status_write(sdir, me, "pid", pidtxt);
+    pp_launch_rank_begin(me, host);
     pp_plan plan;
     pp_graph g;
     int have_plan = 0, have_graph = 0, n_done = 0, first = 0, saved_at = -1;
@@ -524,13 +417,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     }
     if (stop_sig) {
         /* SIGUSR1 comes from the launcher, which says what it received. */
-        char why[64], *text = NULL, p[4200];
-        size_t len;
-        snprintf(why, sizeof why, "%s", sig_name(stop_sig));
-        snprintf(p, sizeof p, "%s/launcher.sig", sdir ? sdir : ".");
-        if (stop_sig == SIGUSR1 && sdir && pp_io_read_file(p, &text, &len, NULL) == 0)
-            snprintf(why, sizeof why, "%.20s to pippy run", strtok(text, "\n") ? text : "a signal");
-        free(text);
+        char why[128];
+        pp_launch_rank_why(why, sizeof why);
         snprintf(stop_msg, sizeof stop_msg, "interrupted by %s after %d step%s (steps %d..%d of %d)", why, n_done,
                  n_done == 1 ? "" : "s", first + 1, first + n_done, ro->steps);
         if (me == 0) {
@@ -595,33 +483,33 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     }
     if (stop_sig) {
         if (me == 0) fprintf(stderr, "pippy run: %s\n", stop_msg);
-        status_write(sdir, me, "err", stop_msg);
+        pp_launch_rank_fail(stop_msg);
         /* Every rank leaves after rank 0 has stored the run: mpirun stops
          * the others as soon as one rank exits non-zero. */
         pp_comm_barrier(c, NULL);
-        status_write(sdir, me, "done", "interrupted\n");
+        pp_launch_rank_done("interrupted\n");
         rc = 1;
         goto done;
     }
     if (store_failed) {
-        status_write(sdir, me, "err", err.msg);
+        pp_launch_rank_fail(err.msg);
         pp_comm_barrier(c, NULL);
         rc = 1;
         goto done;
     }
     pp_comm_barrier(c, NULL);
-    status_write(sdir, me, "done", "ok\n");
+    pp_launch_rank_done("ok\n");
     rc = 0;
     goto done;
 fail:
     if (!together || me == 0) fprintf(stderr, "pippy run: %s\n", err.msg);
-    status_write(sdir, me, "err", err.msg);
+    pp_launch_rank_fail(err.msg);
     if (!together) {
         fflush(tx);
         fflush(stderr);
         pp_comm_abort(c, 1);
     }
-    status_write(sdir, me, "done", "failed together\n");
+    pp_launch_rank_done("failed together\n");
     rc = 1;
 done:
     pp_prediction_free(&pred);
@@ -638,254 +526,30 @@ done:
 
 /* ---- the launcher ---- */
 
-static volatile sig_atomic_t launch_sig, launch_sigs; /* the first signal the launcher got, and how many */
-
-static void on_launch_signal(int sig) {
-    if (!launch_sig) launch_sig = sig;
-    launch_sigs++;
-}
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* What a rank left in the status folder. */
-enum { RK_NONE, RK_SILENT, RK_SIGNALLED, RK_FAILED, RK_DONE };
-
-typedef struct rank_state {
-    int state;
-    long pid, sender;
-    int sig;
-    char host[128];
-} rank_state;
-
-static void read_state(const char *status, int r, rank_state *s) {
-    char p[4200], *text = NULL;
-    size_t len;
-    memset(s, 0, sizeof *s);
-    snprintf(s->host, sizeof s->host, "?");
-    snprintf(p, sizeof p, "%s/rank-%d.pid", status, r);
-    if (pp_io_read_file(p, &text, &len, NULL) == 0) {
-        sscanf(text, "%ld %127s", &s->pid, s->host);
-        free(text);
-        s->state = RK_SILENT;
-    }
-    snprintf(p, sizeof p, "%s/rank-%d.sig", status, r);
-    if (pp_io_read_file(p, &text, &len, NULL) == 0) {
-        if (sscanf(text, "%d %ld", &s->sig, &s->sender) == 2) s->state = RK_SIGNALLED;
-        free(text);
-    }
-    snprintf(p, sizeof p, "%s/rank-%d.err", status, r);
-    if (access(p, F_OK) == 0) s->state = RK_FAILED;
-    snprintf(p, sizeof p, "%s/rank-%d.done", status, r);
-    if (s->state != RK_FAILED && access(p, F_OK) == 0) s->state = RK_DONE;
-}
-
-/* "1", "0, 2 and 3" */
-static void rank_list(const rank_state *st, int n, int state, char *buf, size_t len) {
-    int count = 0, total = 0;
-    for (int r = 0; r < n; r++) total += st[r].state == state;
-    buf[0] = '\0';
-    for (int r = 0; r < n; r++) {
-        if (st[r].state != state) continue;
-        size_t u = strlen(buf);
-        count++;
-        snprintf(buf + u, len - u, "%s%d", count == 1 ? "" : count == total ? " and " : ", ", r);
-    }
-}
-
-/* After mpirun ended badly: which rank died, which failed, which were
- * stopped because of them. Returns how many died without a word. */
-static int report_ranks(const char *status, int n_ranks, long mpirun_pid) {
-    rank_state *st = calloc((size_t)n_ranks, sizeof *st);
-    if (!st) return 0;
-    int died = 0, failed = 0, stopped = 0;
-    for (int r = 0; r < n_ranks; r++) {
-        read_state(status, r, &st[r]);
-        died += st[r].state == RK_SILENT;
-        failed += st[r].state == RK_FAILED;
-        stopped += st[r].state == RK_SIGNALLED;
-    }
-    for (int r = 0; r < n_ranks; r++)
-        if (st[r].state == RK_SILENT)
-            fprintf(stderr, "pippy run: rank %d (pid %ld on %s) died without a message: killed (SIGKILL) or crashed\n",
-                    r, st[r].pid, st[r].host);
-    if (stopped) {
-        char who[512], cause[512];
-        rank_list(st, n_ranks, RK_SIGNALLED, who, sizeof who);
-        int first = -1;
-        for (int r = 0; r < n_ranks && first < 0; r++)
-            if (st[r].state == RK_SIGNALLED) first = r;
-        const char *from = st[first].sender == mpirun_pid ? "mpirun" : "another process";
-        if (died) {
-            rank_list(st, n_ranks, RK_SILENT, cause, sizeof cause);
-            fprintf(stderr, "pippy run: rank%s %s stopped (%s from %s) because rank%s %s died\n", stopped > 1 ? "s" : "",
-                    who, sig_name(st[first].sig), from, died > 1 ? "s" : "", cause);
-        } else if (failed) {
-            rank_list(st, n_ranks, RK_FAILED, cause, sizeof cause);
-            fprintf(stderr, "pippy run: rank%s %s stopped (%s from %s) because rank%s %s failed\n",
-                    stopped > 1 ? "s" : "", who, sig_name(st[first].sig), from, failed > 1 ? "s" : "", cause);
-        } else {
-            fprintf(stderr, "pippy run: rank%s %s stopped by %s from %s (pid %ld)\n", stopped > 1 ? "s" : "", who,
-                    sig_name(st[first].sig), from, st[first].sender);
-        }
-    }
-    free(st);
-    return died;
-}
-
-/* Sends sig to the ranks of this host (from their pid files). */
-static void kill_local_ranks(const char *status, int n_ranks, int sig) {
-    char here[256] = "";
-    gethostname(here, sizeof here - 1);
-    for (int r = 0; r < n_ranks; r++) {
-        rank_state s;
-        read_state(status, r, &s);
-        if (s.pid > 1 && !strcmp(s.host, here)) kill((pid_t)s.pid, sig);
-    }
-}
-
-/* 1 when every rank has written its pid file (its signal handlers are in place). */
-static int all_started(const char *status, int n_ranks) {
-    for (int r = 0; r < n_ranks; r++) {
-        char p[4200];
-        snprintf(p, sizeof p, "%s/rank-%d.pid", status, r);
-        if (access(p, F_OK) != 0) return 0;
-    }
-    return 1;
-}
-
-/* The launcher: mpirun -np N <this program> <args>, then the report. */
+/* mpirun -np N <this program> <args> (executor/pp_launch.h), then what
+ * became of the run. */
 static int launch(int argc, char **argv, int n_ranks, const run_plan_opts *ro) {
-    char self[4096], np[16], sdir[] = "/tmp/pippy-run.XXXXXX";
-    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (k <= 0) return pp_tool_usage_error(TOOL, "cannot find this program to start it under mpirun");
-    self[k] = '\0';
-    const char *status = ro->status_dir;
-    if (!status) {
-        if (!mkdtemp(sdir)) return pp_tool_usage_error(TOOL, "cannot make a status folder: %s", strerror(errno));
-        status = sdir;
-    } else if (mkdir(status, 0755) != 0 && errno != EEXIST) {
-        return pp_tool_usage_error(TOOL, "--status-dir %s: %s", status, strerror(errno));
-    }
-    /* A status folder used before: its old files would tell the wrong story. */
-    char lsig[4200];
-    snprintf(lsig, sizeof lsig, "%s/launcher.sig", status);
-    unlink(lsig);
-    for (int r = 0; r < n_ranks; r++) {
-        static const char *ext[] = {"pid", "err", "done", "sig"};
-        for (int e = 0; e < 4; e++) {
-            char p[4200];
-            snprintf(p, sizeof p, "%s/rank-%d.%s", status, r, ext[e]);
-            unlink(p);
-        }
-    }
-    snprintf(np, sizeof np, "%d", n_ranks);
-    char **args = calloc((size_t)argc + 8, sizeof *args);
+    char self[4096];
+    pp_err err = {0};
+    if (pp_launch_self(self, sizeof self, &err)) return pp_tool_fail(TOOL, &err);
+    char **args = calloc((size_t)argc + 1, sizeof *args);
     if (!args) return 1;
-    int a = 0;
-    args[a++] = "mpirun";
-    if (getuid() == 0) args[a++] = "--allow-run-as-root";
-    args[a++] = "--oversubscribe";
-    args[a++] = "-np";
-    args[a++] = np;
-    args[a++] = self;
-    for (int i = 1; i < argc; i++) args[a++] = argv[i];
-    args[a] = NULL;
-    fflush(stdout);
-    /* SIGINT, SIGTERM and SIGHUP are the launcher's to pass on: mpirun runs
-     * in a process group of its own, so a Ctrl-C at the terminal reaches
-     * the launcher only, which stops the ranks after their current step. */
-    struct sigaction sa, old_int, old_term, old_hup;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_launch_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
-    sigaction(SIGHUP, &sa, &old_hup);
-    double t0 = now_s();
-    pid_t pid = fork();
-    if (pid < 0) return pp_tool_usage_error(TOOL, "cannot start mpirun");
-    if (pid == 0) {
-        setpgid(0, 0);
-        int fd = open("/dev/null", O_RDONLY);
-        if (fd >= 0) {
-            dup2(fd, 0);
-            close(fd);
-        }
-        setenv("PIPPY_RUN_STATUS", status, 1);
-        execvp("mpirun", args);
-        fprintf(stderr, "pippy run: cannot run mpirun (install openmpi-bin)\n");
-        _exit(127);
-    }
-    setpgid(pid, pid);
+    args[0] = self;
+    for (int i = 1; i < argc; i++) args[i] = argv[i];
+    pp_launch_opts o;
+    pp_launch_opts_init(&o, "pippy run");
+    o.n_ranks = n_ranks;
+    o.status_dir = ro->status_dir;
+    pp_launch_result res;
+    int rc = pp_launch_run(args, &o, &res, &err);
     free(args);
-    int st = 0, forwarded = 0, hard = 0, killed = 0;
-    double t_sig = 0, t_hard = 0;
-    for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR)) break;
-        double t = now_s();
-        if (launch_sig && !forwarded) {
-            forwarded = 1;
-            t_sig = t;
-            if (all_started(status, n_ranks)) {
-                fprintf(stderr, "pippy run: %s: asking every rank to stop after its current step\n",
-                        sig_name(launch_sig));
-                char p[4200], text[32];
-                snprintf(p, sizeof p, "%s/launcher.sig", status);
-                snprintf(text, sizeof text, "%s\n", sig_name(launch_sig));
-                pp_io_write_atomic(p, text, strlen(text), NULL);
-                kill(pid, SIGUSR1); /* Open MPI passes SIGUSR1 on to every rank */
-            } else {
-                fprintf(stderr, "pippy run: %s before every rank started: stopping mpirun\n", sig_name(launch_sig));
-                kill(pid, SIGTERM);
-                hard = 1;
-                t_hard = t;
-            }
-        }
-        if (forwarded && !hard && (launch_sigs > 1 || t - t_sig > STOP_GRACE_S)) {
-            fprintf(stderr, "pippy run: %s: stopping mpirun and the ranks now\n",
-                    launch_sigs > 1 ? "a second signal" : "the ranks did not stop in time");
-            kill(pid, SIGTERM);
-            hard = 1;
-            t_hard = t;
-        }
-        if (hard && !killed && t - t_hard > KILL_AFTER_S) {
-            kill(pid, SIGKILL);
-            kill_local_ranks(status, n_ranks, SIGKILL);
-            killed = 1;
-        }
-        struct timespec nap = {0, 20 * 1000 * 1000};
-        nanosleep(&nap, NULL);
-    }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    sigaction(SIGHUP, &old_hup, NULL);
-    int rc = WIFEXITED(st) ? WEXITSTATUS(st) : 1;
-    if (rc != 0 || launch_sig) {
-        int silent = report_ranks(status, n_ranks, (long)pid);
-        if (launch_sig)
-            fprintf(stderr, "pippy run: interrupted by %s after %.0f s\n", sig_name(launch_sig), now_s() - t0);
-        else
-            fprintf(stderr, "pippy run: the run failed after %.0f s (exit %d)%s\n", now_s() - t0, rc,
-                    silent ? "" : "; the failing rank's message is above");
-    }
-    if (!ro->status_dir) {
-        for (int r = 0; r < n_ranks; r++) {
-            static const char *ext[] = {"pid", "err", "done", "sig"};
-            for (int e = 0; e < 4; e++) {
-                char p[4200];
-                snprintf(p, sizeof p, "%s/rank-%d.%s", status, r, ext[e]);
-                unlink(p);
-            }
-        }
-        unlink(lsig);
-        rmdir(status);
-    }
-    return rc || launch_sig ? 1 : 0;
+    if (rc < 0) return pp_tool_fail(TOOL, &err);
+    if (res.signal)
+        fprintf(stderr, "pippy run: interrupted by %s after %.0f s\n", pp_launch_signal_name(res.signal), res.seconds);
+    else if (rc)
+        fprintf(stderr, "pippy run: the run failed after %.0f s (exit %d)%s\n", res.seconds, res.exit_code,
+                res.died ? "" : "; the failing rank's message is above");
+    return rc;
 }
 
 int run_plan_main(int argc, char **argv, const run_plan_opts *ro) {
