@@ -37,6 +37,7 @@
 #include "db/pp_db.h"
 #include "executor/pp_exec.h"
 #include "executor/pp_launch.h"
+#include "executor/pp_run.h"
 #include "core/pp_stats.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
@@ -278,13 +279,59 @@ static int save_trace(const char *path, const pp_exec_event *ev, long long n, pp
     return rc;
 }
 
-/* 1 when any rank has been signalled (collective): every rank then stops
- * at the same step. *sig: the signal; -1 on a communication failure. */
-static int agree_stop(pp_comm *c, int *sig, pp_err *err) {
-    int v[1] = {pp_launch_rank_signal()};
-    if (pp_comm_allreduce_max_i32(c, v, 1, err)) return -1;
-    *sig = v[0];
-    return v[0] != 0;
+/* What the run loop says (executor/pp_run.h), printed by rank 0. */
+typedef struct printer {
+    const run_plan_opts *ro;
+    const pp_plan *plan;
+    const char *hash;
+    int me, first;
+} printer;
+
+static void on_note(void *ctx, const pp_run_note *n) {
+    printer *p = ctx;
+    const run_plan_opts *ro = p->ro;
+    const pp_plan *pl = p->plan;
+    if (p->me != 0) return;
+    switch (n->kind) {
+    case PP_RUN_RESUMED: fprintf(tx, "resuming from %s at step %d\n", ro->checkpoint_dir, n->step + 1); break;
+    case PP_RUN_STARTING:
+        p->first = n->step;
+        fprintf(tx, "running %s: plan %.12s, %s, pp %d x dp %d, %d stages, %d microbatches of %d x %d tokens, steps "
+                    "%d..%d of %d\n",
+                pl->model.name, p->hash, pl->schedule_name, pl->pp, pl->dp, pl->n_stages, pl->n_microbatches,
+                pl->micro_batch, pl->seq_len, n->step + 1, n->last, ro->steps);
+        break;
+    case PP_RUN_STEP: {
+        const pp_exec_step_result *r = n->result;
+        int s = n->step;
+        if ((s + 1) % ro->log_every == 0 || s == p->first || s + 1 == n->last)
+            fprintf(tx, "step %4d/%d  loss %.6f  grad-norm %.4f  lr %.2e  %.0f tokens/s  %.1f ms\n", s + 1, ro->steps,
+                    r->loss, r->grad_norm, r->lr, (double)pl->global_batch * pl->seq_len / r->seconds,
+                    r->seconds * 1e3);
+        break;
+    }
+    case PP_RUN_CHECKPOINT: fprintf(tx, "checkpoint: step %d in %s\n", n->step, ro->checkpoint_dir); break;
+    case PP_RUN_STOPPING: fprintf(tx, "%s\n", n->message); break;
+    }
+    fflush(tx);
+}
+
+/* Rank 0 after the run: measured beside predicted, per rank too. */
+static void print_summary(const pp_plan *plan, const pp_run_result *r, int n_ranks, const pp_prediction *pred) {
+    double med = r->median_s, pred_s = pred ? pred->sim.iteration_s : 0;
+    fprintf(tx, "\nmeasured: %.2f ms per step (median of %d%s), %.0f tokens/s", med * 1e3, r->median_of,
+            r->first_left_out ? ", the first step left out" : "",
+            med > 0 ? (double)plan->global_batch * plan->seq_len / med : 0);
+    if (pred_s > 0) fprintf(tx, "; predicted %.2f ms (measured/predicted %.3f)", pred_s * 1e3, med / pred_s);
+    fprintf(tx, "\n");
+    for (int i = 0; i < n_ranks; i++) {
+        const pp_exec_rank_info *k = &r->ranks[i];
+        char a[32];
+        fprintf(tx, "rank %d (%s): peak memory %s bytes", i, k->host, pp_tool_fmt_count(k->peak_bytes, a, sizeof a));
+        double pm = pred && pred->sim.peak_total_bytes ? pred->sim.peak_total_bytes[i % plan->pp] : 0;
+        if (pm > 0) fprintf(tx, " (predicted %.0f, measured/predicted %.3f)", pm, k->peak_bytes / pm);
+        fprintf(tx, ", busy %.1f%%\n", med > 0 && r->n_done ? 100 * k->busy_s / (med * r->n_done) : 0);
+    }
 }
 
 /* The driver on each rank. */
@@ -292,23 +339,19 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     pp_err err = {0};
     pp_comm *c = NULL;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
-    int me = pp_comm_rank(c), rc = 1, together = 0, stop_sig = 0;
+    int me = pp_comm_rank(c), rc = 1, together = 0;
     tx = ro->json ? stderr : stdout;
-    char host[128] = "";
+    char host[128] = "", hash[65] = "";
     pp_comm_hostname(c, host, sizeof host, NULL);
     pp_launch_rank_begin(me, host);
     pp_plan plan;
     pp_graph g;
-    int have_plan = 0, have_graph = 0, n_done = 0, first = 0, saved_at = -1;
+    int have_plan = 0, have_graph = 0, have_pred = 0;
     pp_exec *x = NULL;
     pp_db *db = NULL;
-    pp_exec_step_result *res = NULL;
-    pp_exec_event *ev = NULL;
-    pp_exec_rank_info *ranks = NULL;
-    long long n_ev = 0;
-    char hash[65] = "", stop_msg[256] = "";
+    pp_run_result r;
     pp_prediction pred;
-    int have_pred = 0;
+    memset(&r, 0, sizeof r);
     memset(&pred, 0, sizeof pred);
     memset(&plan, 0, sizeof plan);
     if (pp_plan_load(ro->plan_path, &plan, &err)) goto fail;
@@ -320,12 +363,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
      * it, from what the database holds now (rank 0 prints and stores it). */
     if (me == 0 && ro->use_db) {
         pp_err pe = {0};
-        if (pp_tool_predict(ro->db_path, &plan, &g, NULL, &pred, &pe) == 0) {
-            have_pred = 1;
-        } else {
-            fprintf(stderr, "pippy run: warning: no prediction: %s\n", pe.msg);
-            pp_prediction_free(&pred);
-        }
+        have_pred = pp_tool_predict(ro->db_path, &plan, &g, NULL, &pred, &pe) == 0;
+        if (!have_pred) fprintf(stderr, "pippy run: warning: no prediction: %s\n", pe.msg);
     }
     /* The database, opened and migrated before any training: a run it
      * could not store is refused now, not after the last step. */
@@ -353,127 +392,39 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     const char *nan = getenv("PIPPY_INJECT_NAN"); /* testing: "RANK,STEP" (1-based step) */
     if (nan && sscanf(nan, "%d,%d", &eo.nan_rank, &eo.nan_step) == 2) eo.nan_step--;
     if (pp_exec_create(&plan, &g, c, &eo, &x, &err)) goto fail;
-    if (ro->resume && !ro->checkpoint_dir) {
-        pp_err_set(&err, PP_ERR_INVALID, "--resume needs --checkpoint DIR");
-        together = 1;
+    printer pr = {.ro = ro, .plan = &plan, .hash = hash, .me = me};
+    pp_run_opts o;
+    pp_run_opts_init(&o);
+    o.steps = ro->steps;
+    o.stop_after = ro->stop_after;
+    o.checkpoint_dir = ro->checkpoint_dir;
+    o.checkpoint_every = ro->checkpoint_every;
+    o.ckpt_mode = ro->resume ? PP_EXEC_CKPT_RESUME : ro->overwrite_checkpoint ? PP_EXEC_CKPT_OVERWRITE : PP_EXEC_CKPT_NEW;
+    o.plan_hash = hash;
+    o.on_note = on_note;
+    o.ctx = &pr;
+    if (pp_run_plan(x, c, &o, &r, &err)) {
+        together = r.together;
         goto fail;
     }
-    if (ro->checkpoint_dir) {
-        /* The checkpoint folder, checked before step 1: writable, and not
-         * holding a checkpoint this run would destroy. */
-        pp_exec_ckpt_mode mode = ro->resume ? PP_EXEC_CKPT_RESUME
-                                 : ro->overwrite_checkpoint ? PP_EXEC_CKPT_OVERWRITE
-                                                            : PP_EXEC_CKPT_NEW;
-        int done_steps;
-        if (pp_exec_ckpt_open(x, ro->checkpoint_dir, mode, hash, &done_steps, &err)) {
-            together = pp_exec_failed_together(x);
-            if (mode == PP_EXEC_CKPT_NEW && err.code == PP_ERR_INVALID) {
-                size_t u = strlen(err.msg);
-                snprintf(err.msg + u, sizeof err.msg - u,
-                         "; --resume continues it, --overwrite-checkpoint replaces it, or choose another folder");
-            }
-            goto fail;
-        }
-        first = done_steps;
-        saved_at = done_steps;
-        if (me == 0 && ro->resume) fprintf(tx, "resuming from %s at step %d\n", ro->checkpoint_dir, first + 1);
-    }
-    int last = ro->stop_after > 0 && first + ro->stop_after < ro->steps ? first + ro->stop_after : ro->steps;
-    if (me == 0) {
-        fprintf(tx, "running %s: plan %.12s, %s, pp %d x dp %d, %d stages, %d microbatches of %d x %d tokens, steps %d..%d of %d\n",
-               plan.model.name, hash, plan.schedule_name, plan.pp, plan.dp, plan.n_stages, plan.n_microbatches,
-               plan.micro_batch, plan.seq_len, first + 1, last, ro->steps);
-        fflush(tx);
-    }
-    res = calloc((size_t)(last - first + 1), sizeof *res);
-    if (!res) {
-        pp_err_set(&err, PP_ERR_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (int s = first; s < last; s++) {
-        int stop = agree_stop(c, &stop_sig, &err);
-        if (stop < 0) goto fail;
-        if (stop) break;
-        if (pp_exec_step(x, s, &res[n_done], &err)) {
-            together = pp_exec_failed_together(x);
-            goto fail;
-        }
-        n_done++;
-        const pp_exec_step_result *r = &res[n_done - 1];
-        if (me == 0 && ((s + 1) % ro->log_every == 0 || s == first || s + 1 == last)) {
-            fprintf(tx, "step %4d/%d  loss %.6f  grad-norm %.4f  lr %.2e  %.0f tokens/s  %.1f ms\n", s + 1, ro->steps,
-                   r->loss, r->grad_norm, r->lr, (double)plan.global_batch * plan.seq_len / r->seconds,
-                   r->seconds * 1e3);
-            fflush(tx);
-        }
-        if (ro->checkpoint_dir && ro->checkpoint_every > 0 && ((s + 1) % ro->checkpoint_every == 0 || s + 1 == last)) {
-            if (pp_exec_save(x, ro->checkpoint_dir, s + 1, hash, &err)) {
-                together = pp_exec_failed_together(x);
-                goto fail;
-            }
-            saved_at = s + 1;
-            if (me == 0) fprintf(tx, "checkpoint: step %d in %s\n", s + 1, ro->checkpoint_dir);
-        }
-    }
-    if (stop_sig) {
-        /* SIGUSR1 comes from the launcher, which says what it received. */
-        char why[128];
-        pp_launch_rank_why(why, sizeof why);
-        snprintf(stop_msg, sizeof stop_msg, "interrupted by %s after %d step%s (steps %d..%d of %d)", why, n_done,
-                 n_done == 1 ? "" : "s", first + 1, first + n_done, ro->steps);
-        if (me == 0) {
-            fprintf(tx, "%s\n", stop_msg);
-            fflush(tx);
-        }
-        /* Keep what was trained: a checkpoint of the steps done. */
-        if (ro->checkpoint_dir && n_done > 0 && saved_at != first + n_done) {
-            if (pp_exec_save(x, ro->checkpoint_dir, first + n_done, hash, &err)) {
-                together = pp_exec_failed_together(x);
-                goto fail;
-            }
-            if (me == 0) fprintf(tx, "checkpoint: step %d in %s\n", first + n_done, ro->checkpoint_dir);
-        }
-    }
-    if (pp_exec_gather(x, &ev, &n_ev, &ranks, &err)) goto fail;
     int store_failed = 0;
-    long long run_id = 0;
     if (me == 0) {
-        /* The step time: the median (pp_stats_median) of the steps after
-         * the first of this invocation (the first pays page faults and cold
-         * caches); the only step when there is one. */
-        int skip = n_done > 1 ? 1 : 0, nm = n_done - skip;
-        double *sec = malloc((size_t)(n_done ? n_done : 1) * sizeof *sec);
-        for (int i = 0; sec && i < nm; i++) sec[i] = res[skip + i].seconds;
-        double med = sec && nm ? pp_stats_median(sec, nm) : 0;
-        free(sec);
-        double pred_s = have_pred ? pred.sim.iteration_s : 0;
-        fprintf(tx, "\nmeasured: %.2f ms per step (median of %d%s), %.0f tokens/s", med * 1e3, nm,
-               skip ? ", the first step left out" : "", med > 0 ? (double)plan.global_batch * plan.seq_len / med : 0);
-        if (pred_s > 0)
-            fprintf(tx, "; predicted %.2f ms (measured/predicted %.3f)", pred_s * 1e3, med / pred_s);
-        fprintf(tx, "\n");
         int n = pp_comm_size(c);
-        for (int i = 0; i < n; i++) {
-            char a[32];
-            fprintf(tx, "rank %d (%s): peak memory %s bytes", i, ranks[i].host, pp_tool_fmt_count(ranks[i].peak_bytes, a, sizeof a));
-            int pr = i % plan.pp;
-            if (have_pred && pred.sim.peak_total_bytes && pred.sim.peak_total_bytes[pr] > 0)
-                fprintf(tx, " (predicted %.0f, measured/predicted %.3f)", pred.sim.peak_total_bytes[pr],
-                       ranks[i].peak_bytes / pred.sim.peak_total_bytes[pr]);
-            fprintf(tx, ", busy %.1f%%\n", med > 0 && n_done ? 100 * ranks[i].busy_s / (med * n_done) : 0);
-        }
-        if (ro->trace_path && save_trace(ro->trace_path, ev, n_ev, &err)) {
+        const char *status = r.stop_sig ? "interrupted" : "ok";
+        long long run_id = 0;
+        print_summary(&plan, &r, n, have_pred ? &pred : NULL);
+        if (ro->trace_path && save_trace(ro->trace_path, r.ev, r.n_ev, &err)) {
             fprintf(stderr, "pippy run: %s\n", err.msg);
             store_failed = 1;
         } else if (ro->trace_path) {
             fprintf(tx, "trace: %s (Chrome JSON)\n", ro->trace_path);
         }
-        if (ro->use_db && store_run(db, ro, &plan, hash, stop_sig ? "interrupted" : "ok", stop_msg, first, n_done, res, ev,
-                                    n_ev, ranks, n, med, pred_s, &run_id, &err)) {
+        if (ro->use_db && store_run(db, ro, &plan, hash, status, r.stop_msg, r.first, r.n_done, r.steps, r.ev, r.n_ev,
+                                    r.ranks, n, r.median_s, have_pred ? pred.sim.iteration_s : 0, &run_id, &err)) {
             fprintf(stderr, "pippy run: %s\n", err.msg);
             store_failed = 1;
         }
-        if (ro->json && print_run_json(&plan, hash, stop_sig ? "interrupted" : "ok", first, n_done, res, ranks, n, med,
+        if (ro->json && print_run_json(&plan, hash, status, r.first, r.n_done, r.steps, r.ranks, n, r.median_s,
                                        have_pred ? &pred : NULL, run_id, &err)) {
             fprintf(stderr, "pippy run: %s\n", err.msg);
             store_failed = 1;
@@ -481,9 +432,9 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         fflush(tx);
         fflush(stderr);
     }
-    if (stop_sig) {
-        if (me == 0) fprintf(stderr, "pippy run: %s\n", stop_msg);
-        pp_launch_rank_fail(stop_msg);
+    if (r.stop_sig) {
+        if (me == 0) fprintf(stderr, "pippy run: %s\n", r.stop_msg);
+        pp_launch_rank_fail(r.stop_msg);
         /* Every rank leaves after rank 0 has stored the run: mpirun stops
          * the others as soon as one rank exits non-zero. */
         pp_comm_barrier(c, NULL);
@@ -512,11 +463,9 @@ fail:
     pp_launch_rank_done("failed together\n");
     rc = 1;
 done:
+    pp_run_result_free(&r);
     pp_prediction_free(&pred);
     pp_db_close(db);
-    free(res);
-    free(ev);
-    free(ranks);
     pp_exec_free(x);
     if (have_graph) pp_graph_free(&g);
     if (have_plan) pp_plan_free(&plan);
