@@ -2,8 +2,9 @@
  * pp_nccl.c -- the NCCL transport (pp_nccl.h): communicators bootstrapped
  * with an ncclUniqueId broadcast over MPI, grouped point-to-point, split
  * sub-communicators, all-reduce, and a bounded wait. Every NCCL and CUDA
- * call is checked: the error names the file, line, the call's text and
- * NCCL's (or CUDA's) message.
+ * call is checked (PP_NCCL_CHECK, PP_CUDA_CHECK of core/pp_cuda_check.h):
+ * the error names the file, line, the call's text and NCCL's (or CUDA's)
+ * message, and the function's `fail` label releases what it took.
  */
 #include "comm/pp_nccl.h"
 
@@ -15,22 +16,7 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
-#define PP_NCCL_CHECK(err, comm, call)                                                                                 \
-    do {                                                                                                               \
-        ncclResult_t r_ = (call);                                                                                      \
-        if (r_ != ncclSuccess && r_ != ncclInProgress)                                                                 \
-            return pp_err_set((err), PP_ERR_IO, "%s:%d: %s failed: %s%s%s", __FILE__, __LINE__, #call,                 \
-                              ncclGetErrorString(r_), (comm) ? ": " : "",                                              \
-                              (comm) ? ncclGetLastError(comm) : "");                                                   \
-    } while (0)
-
-#define PP_CUDA_CHECK(err, call)                                                                                       \
-    do {                                                                                                               \
-        cudaError_t e_ = (call);                                                                                       \
-        if (e_ != cudaSuccess)                                                                                         \
-            return pp_err_set((err), PP_ERR_IO, "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                \
-                              cudaGetErrorString(e_), cudaGetErrorName(e_));                                           \
-    } while (0)
+#include "core/pp_cuda_check.h"
 
 struct pp_nccl {
     ncclComm_t comm;
@@ -47,6 +33,7 @@ static double now_s(void) {
 
 int pp_nccl_init(pp_comm *world, int device, pp_nccl **out, pp_err *err) {
     *out = NULL;
+    pp_nccl *c = NULL;
     ncclUniqueId id;
     int rank = pp_comm_rank(world), size = pp_comm_size(world);
     int ok[1] = {1};
@@ -63,37 +50,48 @@ int pp_nccl_init(pp_comm *world, int device, pp_nccl **out, pp_err *err) {
     if (!ok[0]) return rank == 0 ? -1 : pp_err_set(err, PP_ERR_IO, "rank 0 could not create the NCCL id");
     if (pp_comm_bcast(world, &id, sizeof id, 0, err)) return -1;
     PP_CUDA_CHECK(err, cudaSetDevice(device));
-    pp_nccl *c = pp_calloc(1, sizeof *c, err);
-    if (!c) return -1;
-    ncclResult_t r = ncclCommInitRank(&c->comm, size, id, rank);
+    c = pp_calloc(1, sizeof *c, err);
+    if (!c) goto fail;
+    /* into a local first: c->comm holds a communicator only once it is one */
+    ncclComm_t nc = NULL;
+    ncclResult_t r = ncclCommInitRank(&nc, size, id, rank);
     if (r != ncclSuccess) {
-        free(c);
-        return pp_err_set(err, PP_ERR_IO, "%s:%d: ncclCommInitRank(&c->comm, %d, id, %d) on device %d failed: %s",
-                          __FILE__, __LINE__, size, rank, device, ncclGetErrorString(r));
+        pp_err_set(err, PP_ERR_IO, "%s:%d: ncclCommInitRank(&nc, %d, id, %d) on device %d failed: %s", __FILE__,
+                   __LINE__, size, rank, device, ncclGetErrorString(r));
+        goto fail;
     }
+    c->comm = nc;
     c->rank = rank;
     c->size = size;
     c->device = device;
     *out = c;
     return 0;
+fail:
+    free(c);
+    return -1;
 }
 
 int pp_nccl_split(pp_nccl *c, int color, int key, pp_nccl **out, pp_err *err) {
     *out = NULL;
-    ncclComm_t nc = NULL;
-    PP_NCCL_CHECK(err, c->comm, ncclCommSplit(c->comm, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &nc, NULL));
+    /* made: the new communicator once the split succeeded (what NCCL leaves in
+     * it after a failed split is not ours to destroy) */
+    ncclComm_t made = NULL, nc = NULL;
+    pp_nccl *s = NULL;
+    PP_NCCL_CHECK(err, c->comm, ncclCommSplit(c->comm, color < 0 ? NCCL_SPLIT_NOCOLOR : color, key, &made, NULL));
+    nc = made;
     if (color < 0 || !nc) return 0;
-    pp_nccl *s = pp_calloc(1, sizeof *s, err);
-    if (!s) {
-        ncclCommDestroy(nc);
-        return -1;
-    }
-    s->comm = nc;
+    s = pp_calloc(1, sizeof *s, err);
+    if (!s) goto fail;
     s->device = c->device;
     PP_NCCL_CHECK(err, nc, ncclCommUserRank(nc, &s->rank));
     PP_NCCL_CHECK(err, nc, ncclCommCount(nc, &s->size));
+    s->comm = nc;
     *out = s;
     return 0;
+fail:
+    if (nc) ncclCommDestroy(nc);
+    free(s);
+    return -1;
 }
 
 void pp_nccl_free(pp_nccl *c) {
@@ -111,19 +109,26 @@ int pp_nccl_group(pp_nccl *c, const pp_nccl_xfer *x, int n, void *stream, pp_err
         if (x[i].peer < 0 || x[i].peer >= c->size)
             return pp_err_set(err, PP_ERR_INVALID, "NCCL transfer %d: peer %d is not a rank of a communicator of %d", i,
                               x[i].peer, c->size);
+    int in_group = 0;
     PP_NCCL_CHECK(err, c->comm, ncclGroupStart());
+    in_group = 1;
     for (int i = 0; i < n; i++) {
         ncclResult_t r = x[i].send ? ncclSend(x[i].buf, x[i].bytes, ncclUint8, x[i].peer, c->comm, st)
                                    : ncclRecv(x[i].buf, x[i].bytes, ncclUint8, x[i].peer, c->comm, st);
         if (r != ncclSuccess) {
-            ncclGroupEnd();
-            return pp_err_set(err, PP_ERR_IO, "%s:%d: %s(%zu bytes, peer %d) failed: %s: %s", __FILE__, __LINE__,
-                              x[i].send ? "ncclSend" : "ncclRecv", x[i].bytes, x[i].peer, ncclGetErrorString(r),
-                              ncclGetLastError(c->comm));
+            /* the sizes and peer in the message, which the call's text would not show */
+            pp_err_set(err, PP_ERR_IO, "%s:%d: %s(%zu bytes, peer %d) failed: %s: %s", __FILE__, __LINE__,
+                       x[i].send ? "ncclSend" : "ncclRecv", x[i].bytes, x[i].peer, ncclGetErrorString(r),
+                       ncclGetLastError(c->comm));
+            goto fail;
         }
     }
+    in_group = 0;
     PP_NCCL_CHECK(err, c->comm, ncclGroupEnd());
     return 0;
+fail: /* a group begun is ended, so the next call on this thread starts clean */
+    if (in_group) ncclGroupEnd();
+    return -1;
 }
 
 int pp_nccl_send(pp_nccl *c, const void *buf, size_t bytes, int peer, void *stream, pp_err *err) {
@@ -141,6 +146,8 @@ int pp_nccl_allreduce_sum_f32(pp_nccl *c, float *buf, long long n, void *stream,
     PP_NCCL_CHECK(err, c->comm,
                   ncclAllReduce(buf, buf, (size_t)n, ncclFloat32, ncclSum, c->comm, (cudaStream_t)stream));
     return 0;
+fail:
+    return -1;
 }
 
 int pp_nccl_wait(pp_nccl *c, void *stream, double timeout_s, pp_err *err) {
@@ -168,6 +175,8 @@ int pp_nccl_wait(pp_nccl *c, void *stream, double timeout_s, pp_err *err) {
         struct timespec ts = {0, 50000}; /* 50 us */
         nanosleep(&ts, NULL);
     }
+fail:
+    return -1;
 }
 
 #else /* no NCCL in this build */

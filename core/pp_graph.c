@@ -3,15 +3,24 @@
  * inference, per-op costs, validation, topological order and the range
  * queries the planner and simulator ask of a stage.
  *
+ * Op kinds. Each kind is one section ("---- linear: ...") holding all core
+ * knows of it: its shape inference (`<kind>_infer`), its costs
+ * (`<kind>_costs`: FLOPs of F, I and W, what it keeps from F until I and from
+ * I until W, private extras) and its entry (`<kind>_kind`: name, the two
+ * functions, and the flags that pick its memory traffic: a W pass, weights
+ * read in I, the loss). The table op_kinds, indexed by pp_op_kind, is what
+ * the generic code walks: pp_op_infer checks indices and tensor kinds and
+ * calls the kind's infer; pp_op_update_cost sums parameter bytes, calls the
+ * kind's costs, then adds kept bytes and traffic by one formula. Adding an op
+ * kind: its value in pp_op_kind (pp_graph.h), one section here, one row of
+ * the table (and its kernels in the backends).
+ *
  * Cost model. M = rows (batch x sequence), s = bytes per element of the
  * graph's dtype. Matrix products count 2 FLOPs per multiply-add. Elementwise
- * work is counted with fixed per-element constants (below, next to each op);
+ * work is counted with fixed per-element constants (in each kind's section);
  * they only rank ops before a profile exists, after which measured times
- * replace them. Attention is the memory-efficient kind: F keeps its inputs,
- * its output and the row log-sum-exp, and I recomputes the scores, so I
- * costs 2.5x the F matrix work. The LM head is fused with the cross-entropy:
- * F keeps x and the softmax probabilities (f32), I turns them into the logit
- * gradient in place and keeps it for W.
+ * replace them. What each kind keeps for its backward (attention's row
+ * log-sum-exp, the LM head's probabilities) is said in its section.
  */
 #include "core/pp_graph.h"
 
@@ -21,14 +30,11 @@
 
 static const char *const dtype_names[] = {"f32", "bf16", "f16", "i32"};
 static const int dtype_sizes[] = {4, 2, 2, 4};
-static const char *const op_names[] = {"embedding", "layernorm", "rmsnorm", "linear", "rope", "attention",
-                                       "gelu",      "relu",      "swiglu",  "add",    "pooler", "lm_head"};
 static const char *const tensor_kind_names[] = {"parameter", "activation", "input", "label"};
 static const char *const pass_names[] = {"F", "I", "W"};
 
 const char *pp_dtype_name(pp_dtype t) { return (unsigned)t < PP_DTYPE__COUNT ? dtype_names[t] : "?"; }
 int pp_dtype_size(pp_dtype t) { return (unsigned)t < PP_DTYPE__COUNT ? dtype_sizes[t] : 0; }
-const char *pp_op_kind_name(pp_op_kind k) { return (unsigned)k < PP_OP__COUNT ? op_names[k] : "?"; }
 const char *pp_tensor_kind_name(pp_tensor_kind k) { return (unsigned)k <= PP_TENSOR_LABEL ? tensor_kind_names[k] : "?"; }
 const char *pp_pass_name(pp_pass p) { return (unsigned)p < PP_PASS__COUNT ? pass_names[p] : "?"; }
 
@@ -210,7 +216,7 @@ static int block_index(pp_graph *g, const char *block, pp_err *err) {
     return g->n_blocks++;
 }
 
-/* ---- shape inference ---- */
+/* ---- helpers the op kinds share ---- */
 
 #define T_(i) (&g->tensors[i])
 
@@ -238,6 +244,428 @@ static int want_counts(const pp_graph *g, const pp_op *op, int in_lo, int in_hi,
     return 0;
 }
 
+/* The output has the shape of x (shape-preserving kinds). */
+static int shape_of(const pp_tensor *x, int *ndim, long long *shape) {
+    *ndim = x->ndim;
+    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
+    return 0;
+}
+
+static void keep(pp_keep *list, int *n, int tensor, int grad) {
+    list[*n].tensor = tensor;
+    list[*n].grad = grad;
+    (*n)++;
+}
+
+/* Keeps x for I; keeps x and the output's gradient for W (the kinds with a
+ * W pass whose weight gradient needs both). */
+static void keep_x(pp_op *op, int w_too) {
+    keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+    if (!w_too) return;
+    keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+    keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+}
+
+/* What a kind's costs function is given: the sizes of the op's first input
+ * and its output. */
+typedef struct op_sizes {
+    const pp_tensor *x, *y; /* first input, output (NULL when none) */
+    double nx, ny;          /* their elements */
+    double rows;            /* nx over x's last dimension: M, batch x sequence */
+    long long s;            /* bytes per element of the graph's dtype */
+} op_sizes;
+
+/* Memory traffic. The formula is the same for every kind (pp_op_update_cost):
+ * F reads the inputs and parameters and writes the output; I (where the kind
+ * has I FLOPs) reads the output gradient, what F kept and writes the input
+ * gradients, plus the weights under OP_WEIGHTS_IN_I; W (under OP_W_PASS)
+ * reads what I kept and updates the parameter gradients. Each kind states
+ * its flags next to its costs. */
+enum {
+    OP_W_PASS = 1,       /* the kind has a W pass (weight gradients) */
+    OP_WEIGHTS_IN_I = 2, /* I reads the weights (dx = dy W) */
+    OP_LOSS = 4,         /* the output is the loss: I starts from it without a gradient buffer */
+};
+
+/* One op kind: its name, shape inference, costs and traffic flags.
+ * infer: checks the counts and shapes of the op's inputs and parameters
+ * (indices and tensor kinds are already checked; x is the first input or
+ * NULL, *dtype is preset to the graph's dtype), writes the output's ndim,
+ * shape and dtype; returns 0 or -1 through shape_err.
+ * costs: FLOPs of F, I and W and the keep lists and private extras, into an
+ * op whose cost was zeroed except param_bytes; the generic code adds the
+ * kept bytes and the traffic (flags). */
+typedef struct op_kind_def {
+    const char *name;
+    int (*infer)(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape, pp_dtype *dtype,
+                 pp_err *err);
+    void (*costs)(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c);
+    unsigned flags;
+} op_kind_def;
+
+/* ---- embedding: tokens -> sum of table rows (token, position, type) ---- */
+
+static int embedding_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                           pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 1, 3, err)) return -1;
+    if (x->ndim != 2 || x->dtype != PP_DTYPE_I32)
+        return shape_err(err, g, op, op->in[0], "token ids must be i32 [batch, seq], got %s with %d dims",
+                         pp_dtype_name(x->dtype), x->ndim);
+    long long d = T_(op->param[0])->shape[1];
+    for (int i = 0; i < op->n_param; i++) {
+        const pp_tensor *p = T_(op->param[i]);
+        if (p->ndim != 2 || p->shape[1] != d)
+            return shape_err(err, g, op, op->param[i], "embedding tables must be [rows, %lld]", d);
+    }
+    if (op->n_param >= 2 && T_(op->param[1])->shape[0] < x->shape[1])
+        return shape_err(err, g, op, op->param[1], "has %lld positions but the sequence is %lld long",
+                         T_(op->param[1])->shape[0], x->shape[1]);
+    *ndim = 3;
+    shape[0] = x->shape[0];
+    shape[1] = x->shape[1];
+    shape[2] = d;
+    return 0;
+}
+
+static void embedding_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    /* F: gather and sum n tables; W: scatter-add the output gradient into each. */
+    c->flops[PP_PASS_F] = sz->ny * (op->n_param - 1);
+    c->flops[PP_PASS_W] = sz->ny * op->n_param;
+    keep_x(op, 1);
+}
+
+static const op_kind_def embedding_kind = {"embedding", embedding_infer, embedding_costs, OP_W_PASS};
+
+/* ---- layernorm and rmsnorm: over the last dimension, with gain (and bias) ---- */
+
+static int norm_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int max_params, int *ndim,
+                      long long *shape, pp_err *err) {
+    if (want_counts(g, op, 1, 1, 1, max_params, err)) return -1;
+    if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
+    long long d = x->shape[x->ndim - 1];
+    for (int i = 0; i < op->n_param; i++) {
+        const pp_tensor *p = T_(op->param[i]);
+        if (p->ndim != 1 || p->shape[0] != d)
+            return shape_err(err, g, op, op->param[i], "must be [%lld] to match the input's last dimension", d);
+    }
+    return shape_of(x, ndim, shape);
+}
+
+static int layernorm_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                           pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    return norm_infer(g, op, x, 2, ndim, shape, err);
+}
+
+static void layernorm_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    /* F: mean, variance, normalize, scale, shift ~8/elt; I ~11/elt; W: dgamma, dbeta ~4/elt. */
+    c->flops[PP_PASS_F] = 8 * sz->nx;
+    c->flops[PP_PASS_I] = 11 * sz->nx;
+    c->flops[PP_PASS_W] = (op->n_param == 2 ? 4 : 2) * sz->nx;
+    keep_x(op, 1);
+    op->keep_f_extra = (long long)(2 * sz->rows) * 4; /* mean and 1/std, f32 */
+    op->keep_w_extra = op->keep_f_extra;
+}
+
+static const op_kind_def layernorm_kind = {"layernorm", layernorm_infer, layernorm_costs, OP_W_PASS};
+
+static int rmsnorm_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                         pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    return norm_infer(g, op, x, 1, ndim, shape, err);
+}
+
+static void rmsnorm_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    c->flops[PP_PASS_F] = 5 * sz->nx;
+    c->flops[PP_PASS_I] = 8 * sz->nx;
+    c->flops[PP_PASS_W] = 3 * sz->nx;
+    keep_x(op, 1);
+    op->keep_f_extra = (long long)sz->rows * 4; /* 1/rms, f32 */
+    op->keep_w_extra = op->keep_f_extra;
+}
+
+static const op_kind_def rmsnorm_kind = {"rmsnorm", rmsnorm_infer, rmsnorm_costs, OP_W_PASS};
+
+/* ---- linear: y = x W^T (+ b), W is [out, in] ---- */
+
+static int linear_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                        pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 1, 2, err)) return -1;
+    const pp_tensor *w = T_(op->param[0]);
+    if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
+    if (w->ndim != 2 || w->shape[1] != x->shape[x->ndim - 1])
+        return shape_err(err, g, op, op->param[0], "weight must be [out, %lld] to match input '%s'",
+                         x->shape[x->ndim - 1], x->name);
+    if (op->n_param == 2 && (T_(op->param[1])->ndim != 1 || T_(op->param[1])->shape[0] != w->shape[0]))
+        return shape_err(err, g, op, op->param[1], "bias must be [%lld]", w->shape[0]);
+    shape_of(x, ndim, shape);
+    shape[x->ndim - 1] = w->shape[0];
+    return 0;
+}
+
+static void linear_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    const pp_tensor *w = T_(op->param[0]);
+    double mnk = sz->rows * (double)w->shape[0] * (double)w->shape[1];
+    double bias = op->n_param == 2 ? sz->ny : 0;
+    c->flops[PP_PASS_F] = 2 * mnk + bias;
+    c->flops[PP_PASS_I] = 2 * mnk;
+    c->flops[PP_PASS_W] = 2 * mnk + bias;
+    keep_x(op, 1);
+}
+
+static const op_kind_def linear_kind = {"linear", linear_infer, linear_costs, OP_W_PASS | OP_WEIGHTS_IN_I};
+
+/* ---- rope: rotary embedding of the q and k parts of a fused qkv ---- */
+
+static int rope_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                      pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+    const pp_op_attrs *a = &op->a;
+    if (a->head_dim <= 0 || a->head_dim % 2 || a->n_head <= 0 || a->n_kv_head <= 0)
+        return shape_err(err, g, op, -1, "needs an even head_dim and positive head counts");
+    long long c = (long long)(a->n_head + 2 * a->n_kv_head) * a->head_dim;
+    if (x->ndim != 3 || x->shape[2] != c)
+        return shape_err(err, g, op, op->in[0], "must be [batch, seq, %lld] ((heads + 2 kv heads) x head_dim)", c);
+    return shape_of(x, ndim, shape);
+}
+
+static void rope_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    /* Rotation of q and k pairs: 6 FLOPs per pair, cos/sin recomputed. */
+    double qk = sz->rows * (double)(op->a.n_head + op->a.n_kv_head) * op->a.head_dim;
+    c->flops[PP_PASS_F] = 3 * qk;
+    c->flops[PP_PASS_I] = 3 * qk;
+}
+
+static const op_kind_def rope_kind = {"rope", rope_infer, rope_costs, 0};
+
+/* ---- attention: scaled dot-product; mask causal, bidirectional or cross ----
+ *
+ * The memory-efficient kind: F keeps its inputs, its output and the row
+ * log-sum-exp, and I recomputes the scores, so I costs 2.5x the F matrix
+ * work. A T5 relative position table is parameter 0. */
+
+static int attention_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                           pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    const pp_op_attrs *a = &op->a;
+    int cross = a->mask == PP_ATTN_CROSS;
+    if (want_counts(g, op, cross ? 2 : 1, cross ? 2 : 1, 0, 1, err)) return -1;
+    if (a->n_head <= 0 || a->n_kv_head <= 0 || a->head_dim <= 0 || a->n_head % a->n_kv_head)
+        return shape_err(err, g, op, -1, "n_head %d must be a positive multiple of n_kv_head %d", a->n_head,
+                         a->n_kv_head);
+    long long hq = (long long)a->n_head * a->head_dim, hkv = (long long)a->n_kv_head * a->head_dim;
+    if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, features]");
+    if (!cross) {
+        if (x->shape[2] != hq + 2 * hkv)
+            return shape_err(err, g, op, op->in[0], "fused qkv must have %lld features", hq + 2 * hkv);
+    } else {
+        const pp_tensor *kv = T_(op->in[1]);
+        if (x->shape[2] != hq) return shape_err(err, g, op, op->in[0], "query must have %lld features", hq);
+        if (kv->ndim != 3 || kv->shape[0] != x->shape[0] || kv->shape[2] != 2 * hkv)
+            return shape_err(err, g, op, op->in[1], "fused kv must be [%lld, seq, %lld]", x->shape[0], 2 * hkv);
+    }
+    if (op->n_param == 1) {
+        const pp_tensor *rb = T_(op->param[0]);
+        if (rb->ndim != 2 || rb->shape[1] != a->n_head || rb->shape[0] != a->relpos_buckets)
+            return shape_err(err, g, op, op->param[0], "relative position table must be [%d, %d]", a->relpos_buckets,
+                             a->n_head);
+    }
+    *ndim = 3;
+    shape[0] = x->shape[0];
+    shape[1] = x->shape[1];
+    shape[2] = hq;
+    return 0;
+}
+
+static void attention_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    const pp_op_attrs *a = &op->a;
+    double b = (double)sz->x->shape[0], t = (double)sz->x->shape[1];
+    double sk = a->mask == PP_ATTN_CROSS ? (double)T_(op->in[1])->shape[1] : t;
+    double pairs = a->mask == PP_ATTN_CAUSAL ? t * (t + 1) / 2 : t * sk;
+    double bhp = b * a->n_head * pairs;
+    /* F: QK^T and PV (2 each per head_dim), softmax ~5/score (+1 bias add).
+     * I: recompute QK^T, dV, dP, dQ, dK (10 per head_dim), softmax backward ~8/score.
+     * The relative position table's gradient is summed during I (it would
+     * otherwise need the whole score gradient kept until W). */
+    c->flops[PP_PASS_F] = 4 * bhp * a->head_dim + 5 * bhp + (op->n_param ? bhp : 0);
+    c->flops[PP_PASS_I] = 10 * bhp * a->head_dim + 8 * bhp + (op->n_param ? bhp : 0);
+    for (int i = 0; i < op->n_in; i++) keep(op->keep_f, &op->n_keep_f, op->in[i], 0);
+    keep(op->keep_f, &op->n_keep_f, op->out[0], 0);
+    op->keep_f_extra = (long long)(b * a->n_head * t) * 4; /* row log-sum-exp, f32 */
+}
+
+static const op_kind_def attention_kind = {"attention", attention_infer, attention_costs, 0};
+
+/* ---- gelu and relu: elementwise activations ---- */
+
+static int activation_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                            pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+    return shape_of(x, ndim, shape);
+}
+
+static void gelu_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    c->flops[PP_PASS_F] = 10 * sz->nx;
+    c->flops[PP_PASS_I] = 14 * sz->nx;
+    keep_x(op, 0);
+}
+
+static const op_kind_def gelu_kind = {"gelu", activation_infer, gelu_costs, 0};
+
+static void relu_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    c->flops[PP_PASS_F] = sz->nx;
+    c->flops[PP_PASS_I] = sz->nx;
+    keep_x(op, 0);
+}
+
+static const op_kind_def relu_kind = {"relu", activation_infer, relu_costs, 0};
+
+/* ---- swiglu: [.., 2F] -> silu(gate) * up, [.., F] ---- */
+
+static int swiglu_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                        pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
+    if (x->ndim < 1 || x->shape[x->ndim - 1] % 2)
+        return shape_err(err, g, op, op->in[0], "last dimension must be even (gate and up halves)");
+    shape_of(x, ndim, shape);
+    shape[x->ndim - 1] /= 2;
+    return 0;
+}
+
+static void swiglu_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    c->flops[PP_PASS_F] = 5 * sz->ny;
+    c->flops[PP_PASS_I] = 10 * sz->ny;
+    keep_x(op, 0);
+}
+
+static const op_kind_def swiglu_kind = {"swiglu", swiglu_infer, swiglu_costs, 0};
+
+/* ---- add: the residual add of two tensors of one shape ---- */
+
+static int add_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                     pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 2, 2, 0, 0, err)) return -1;
+    const pp_tensor *y = T_(op->in[1]);
+    int same = x->ndim == y->ndim;
+    for (int i = 0; same && i < x->ndim; i++) same = x->shape[i] == y->shape[i];
+    if (!same) {
+        char a[96];
+        shape_str(x->ndim, x->shape, a, sizeof a);
+        return shape_err(err, g, op, op->in[1], "must have the shape of '%s' %s", x->name, a);
+    }
+    return shape_of(x, ndim, shape);
+}
+
+static void add_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    (void)op;
+    c->flops[PP_PASS_F] = sz->nx;
+    c->flops[PP_PASS_I] = sz->nx; /* the gradient is accumulated into the residual stream */
+}
+
+static const op_kind_def add_kind = {"add", add_infer, add_costs, 0};
+
+/* ---- pooler: BERT's tanh(x[:, 0] W^T + b) ---- */
+
+static int pooler_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                        pp_dtype *dtype, pp_err *err) {
+    (void)dtype;
+    if (want_counts(g, op, 1, 1, 2, 2, err)) return -1;
+    if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
+    long long d = x->shape[2];
+    const pp_tensor *w = T_(op->param[0]), *b = T_(op->param[1]);
+    if (w->ndim != 2 || w->shape[0] != d || w->shape[1] != d)
+        return shape_err(err, g, op, op->param[0], "must be [%lld, %lld]", d, d);
+    if (b->ndim != 1 || b->shape[0] != d) return shape_err(err, g, op, op->param[1], "must be [%lld]", d);
+    *ndim = 2;
+    shape[0] = x->shape[0];
+    shape[1] = d;
+    return 0;
+}
+
+static void pooler_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    (void)g;
+    double b = (double)sz->x->shape[0], d = (double)sz->x->shape[2];
+    c->flops[PP_PASS_F] = 2 * b * d * d + b * d + 4 * b * d;
+    c->flops[PP_PASS_I] = 2 * b * d * d + 2 * b * d;
+    c->flops[PP_PASS_W] = 2 * b * d * d + b * d;
+    op->keep_f_extra = (long long)(2 * b * d) * sz->s; /* first-token input and tanh output */
+    op->keep_w_extra = op->keep_f_extra;               /* the same two, for W */
+    keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
+}
+
+static const op_kind_def pooler_kind = {"pooler", pooler_infer, pooler_costs, OP_W_PASS | OP_WEIGHTS_IN_I};
+
+/* ---- lm_head: logits = scale * x W^T, then mean cross-entropy with labels ----
+ *
+ * Fused with the cross-entropy: F keeps x and the softmax probabilities
+ * (f32), I turns them into the logit gradient in place and keeps it for W.
+ * Its output is the loss, f32 [1]. */
+
+static int lm_head_infer(const pp_graph *g, const pp_op *op, const pp_tensor *x, int *ndim, long long *shape,
+                         pp_dtype *dtype, pp_err *err) {
+    if (want_counts(g, op, 2, 2, 1, 1, err)) return -1;
+    const pp_tensor *lab = T_(op->in[1]), *w = T_(op->param[0]);
+    if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
+    if (lab->ndim != 2 || lab->dtype != PP_DTYPE_I32 || lab->shape[0] != x->shape[0] || lab->shape[1] != x->shape[1])
+        return shape_err(err, g, op, op->in[1], "labels must be i32 [%lld, %lld]", x->shape[0], x->shape[1]);
+    if (w->ndim != 2 || w->shape[1] != x->shape[2])
+        return shape_err(err, g, op, op->param[0], "must be [vocab, %lld]", x->shape[2]);
+    *ndim = 1;
+    shape[0] = 1;
+    *dtype = PP_DTYPE_F32;
+    return 0;
+}
+
+static void lm_head_costs(const pp_graph *g, pp_op *op, const op_sizes *sz, pp_op_cost *c) {
+    /* F: logits (2MDV), softmax and loss ~5/logit, keeps the
+     * probabilities; I turns them into the logit gradient in place (~2/logit)
+     * and computes dx (2MDV); W computes dW (2MDV) from that gradient. */
+    const pp_tensor *w = T_(op->param[0]);
+    double v = (double)w->shape[0], d = (double)w->shape[1], rows = sz->rows;
+    c->flops[PP_PASS_F] = 2 * rows * d * v + 5 * rows * v;
+    c->flops[PP_PASS_I] = 2 * rows * d * v + 2 * rows * v;
+    c->flops[PP_PASS_W] = 2 * rows * d * v;
+    keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
+    keep(op->keep_f, &op->n_keep_f, op->in[1], 0);
+    op->keep_f_extra = (long long)(rows * v) * 4; /* probabilities, f32 */
+    keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
+    op->keep_w_extra = (long long)(rows * v) * 4; /* logit gradient, f32 (same buffer) */
+}
+
+static const op_kind_def lm_head_kind = {"lm_head", lm_head_infer, lm_head_costs,
+                                         OP_W_PASS | OP_WEIGHTS_IN_I | OP_LOSS};
+
+/* ---- the table of op kinds, and the generic code that walks it ---- */
+
+static const op_kind_def *const op_kinds[PP_OP__COUNT] = {
+    [PP_OP_EMBEDDING] = &embedding_kind, [PP_OP_LAYERNORM] = &layernorm_kind, [PP_OP_RMSNORM] = &rmsnorm_kind,
+    [PP_OP_LINEAR] = &linear_kind,       [PP_OP_ROPE] = &rope_kind,           [PP_OP_ATTENTION] = &attention_kind,
+    [PP_OP_GELU] = &gelu_kind,           [PP_OP_RELU] = &relu_kind,           [PP_OP_SWIGLU] = &swiglu_kind,
+    [PP_OP_ADD] = &add_kind,             [PP_OP_POOLER] = &pooler_kind,       [PP_OP_LM_HEAD] = &lm_head_kind,
+};
+
+/* The kind's entry, or NULL for a value outside the enum. */
+static const op_kind_def *op_kind(pp_op_kind k) { return (unsigned)k < PP_OP__COUNT ? op_kinds[k] : NULL; }
+
+const char *pp_op_kind_name(pp_op_kind k) {
+    const op_kind_def *d = op_kind(k);
+    return d ? d->name : "?";
+}
+
 int pp_op_infer(const pp_graph *g, const pp_op *op, int *ndim, long long *shape, pp_dtype *dtype, pp_err *err) {
     for (int i = 0; i < op->n_in; i++) {
         if (op->in[i] < 0 || op->in[i] >= g->n_tensors)
@@ -254,159 +682,9 @@ int pp_op_infer(const pp_graph *g, const pp_op *op, int *ndim, long long *shape,
     }
     const pp_tensor *x = op->n_in > 0 ? T_(op->in[0]) : NULL;
     *dtype = g->dtype;
-    switch (op->kind) {
-    case PP_OP_EMBEDDING: {
-        if (want_counts(g, op, 1, 1, 1, 3, err)) return -1;
-        if (x->ndim != 2 || x->dtype != PP_DTYPE_I32)
-            return shape_err(err, g, op, op->in[0], "token ids must be i32 [batch, seq], got %s with %d dims",
-                             pp_dtype_name(x->dtype), x->ndim);
-        long long d = T_(op->param[0])->shape[1];
-        for (int i = 0; i < op->n_param; i++) {
-            const pp_tensor *p = T_(op->param[i]);
-            if (p->ndim != 2 || p->shape[1] != d)
-                return shape_err(err, g, op, op->param[i], "embedding tables must be [rows, %lld]", d);
-        }
-        if (op->n_param >= 2 && T_(op->param[1])->shape[0] < x->shape[1])
-            return shape_err(err, g, op, op->param[1], "has %lld positions but the sequence is %lld long",
-                             T_(op->param[1])->shape[0], x->shape[1]);
-        *ndim = 3;
-        shape[0] = x->shape[0];
-        shape[1] = x->shape[1];
-        shape[2] = d;
-        return 0;
-    }
-    case PP_OP_LAYERNORM:
-    case PP_OP_RMSNORM: {
-        int maxp = op->kind == PP_OP_LAYERNORM ? 2 : 1;
-        if (want_counts(g, op, 1, 1, 1, maxp, err)) return -1;
-        if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
-        long long d = x->shape[x->ndim - 1];
-        for (int i = 0; i < op->n_param; i++) {
-            const pp_tensor *p = T_(op->param[i]);
-            if (p->ndim != 1 || p->shape[0] != d)
-                return shape_err(err, g, op, op->param[i], "must be [%lld] to match the input's last dimension", d);
-        }
-        break;
-    }
-    case PP_OP_LINEAR: {
-        if (want_counts(g, op, 1, 1, 1, 2, err)) return -1;
-        const pp_tensor *w = T_(op->param[0]);
-        if (x->ndim < 1) return shape_err(err, g, op, op->in[0], "needs at least one dimension");
-        if (w->ndim != 2 || w->shape[1] != x->shape[x->ndim - 1])
-            return shape_err(err, g, op, op->param[0], "weight must be [out, %lld] to match input '%s'",
-                             x->shape[x->ndim - 1], x->name);
-        if (op->n_param == 2 && (T_(op->param[1])->ndim != 1 || T_(op->param[1])->shape[0] != w->shape[0]))
-            return shape_err(err, g, op, op->param[1], "bias must be [%lld]", w->shape[0]);
-        *ndim = x->ndim;
-        for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
-        shape[x->ndim - 1] = w->shape[0];
-        return 0;
-    }
-    case PP_OP_ROPE: {
-        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
-        const pp_op_attrs *a = &op->a;
-        if (a->head_dim <= 0 || a->head_dim % 2 || a->n_head <= 0 || a->n_kv_head <= 0)
-            return shape_err(err, g, op, -1, "needs an even head_dim and positive head counts");
-        long long c = (long long)(a->n_head + 2 * a->n_kv_head) * a->head_dim;
-        if (x->ndim != 3 || x->shape[2] != c)
-            return shape_err(err, g, op, op->in[0], "must be [batch, seq, %lld] ((heads + 2 kv heads) x head_dim)", c);
-        break;
-    }
-    case PP_OP_ATTENTION: {
-        const pp_op_attrs *a = &op->a;
-        int cross = a->mask == PP_ATTN_CROSS;
-        if (want_counts(g, op, cross ? 2 : 1, cross ? 2 : 1, 0, 1, err)) return -1;
-        if (a->n_head <= 0 || a->n_kv_head <= 0 || a->head_dim <= 0 || a->n_head % a->n_kv_head)
-            return shape_err(err, g, op, -1, "n_head %d must be a positive multiple of n_kv_head %d", a->n_head,
-                             a->n_kv_head);
-        long long hq = (long long)a->n_head * a->head_dim, hkv = (long long)a->n_kv_head * a->head_dim;
-        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, features]");
-        if (!cross) {
-            if (x->shape[2] != hq + 2 * hkv)
-                return shape_err(err, g, op, op->in[0], "fused qkv must have %lld features", hq + 2 * hkv);
-        } else {
-            const pp_tensor *kv = T_(op->in[1]);
-            if (x->shape[2] != hq) return shape_err(err, g, op, op->in[0], "query must have %lld features", hq);
-            if (kv->ndim != 3 || kv->shape[0] != x->shape[0] || kv->shape[2] != 2 * hkv)
-                return shape_err(err, g, op, op->in[1], "fused kv must be [%lld, seq, %lld]", x->shape[0], 2 * hkv);
-        }
-        if (op->n_param == 1) {
-            const pp_tensor *rb = T_(op->param[0]);
-            if (rb->ndim != 2 || rb->shape[1] != a->n_head || rb->shape[0] != a->relpos_buckets)
-                return shape_err(err, g, op, op->param[0], "relative position table must be [%d, %d]",
-                                 a->relpos_buckets, a->n_head);
-        }
-        *ndim = 3;
-        shape[0] = x->shape[0];
-        shape[1] = x->shape[1];
-        shape[2] = hq;
-        return 0;
-    }
-    case PP_OP_GELU:
-    case PP_OP_RELU:
-        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
-        break;
-    case PP_OP_SWIGLU:
-        if (want_counts(g, op, 1, 1, 0, 0, err)) return -1;
-        if (x->ndim < 1 || x->shape[x->ndim - 1] % 2)
-            return shape_err(err, g, op, op->in[0], "last dimension must be even (gate and up halves)");
-        *ndim = x->ndim;
-        for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
-        shape[x->ndim - 1] /= 2;
-        return 0;
-    case PP_OP_ADD: {
-        if (want_counts(g, op, 2, 2, 0, 0, err)) return -1;
-        const pp_tensor *y = T_(op->in[1]);
-        int same = x->ndim == y->ndim;
-        for (int i = 0; same && i < x->ndim; i++) same = x->shape[i] == y->shape[i];
-        if (!same) {
-            char a[96];
-            shape_str(x->ndim, x->shape, a, sizeof a);
-            return shape_err(err, g, op, op->in[1], "must have the shape of '%s' %s", x->name, a);
-        }
-        break;
-    }
-    case PP_OP_POOLER: {
-        if (want_counts(g, op, 1, 1, 2, 2, err)) return -1;
-        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
-        long long d = x->shape[2];
-        const pp_tensor *w = T_(op->param[0]), *b = T_(op->param[1]);
-        if (w->ndim != 2 || w->shape[0] != d || w->shape[1] != d)
-            return shape_err(err, g, op, op->param[0], "must be [%lld, %lld]", d, d);
-        if (b->ndim != 1 || b->shape[0] != d) return shape_err(err, g, op, op->param[1], "must be [%lld]", d);
-        *ndim = 2;
-        shape[0] = x->shape[0];
-        shape[1] = d;
-        return 0;
-    }
-    case PP_OP_LM_HEAD: {
-        if (want_counts(g, op, 2, 2, 1, 1, err)) return -1;
-        const pp_tensor *lab = T_(op->in[1]), *w = T_(op->param[0]);
-        if (x->ndim != 3) return shape_err(err, g, op, op->in[0], "must be [batch, seq, d_model]");
-        if (lab->ndim != 2 || lab->dtype != PP_DTYPE_I32 || lab->shape[0] != x->shape[0] || lab->shape[1] != x->shape[1])
-            return shape_err(err, g, op, op->in[1], "labels must be i32 [%lld, %lld]", x->shape[0], x->shape[1]);
-        if (w->ndim != 2 || w->shape[1] != x->shape[2])
-            return shape_err(err, g, op, op->param[0], "must be [vocab, %lld]", x->shape[2]);
-        *ndim = 1;
-        shape[0] = 1;
-        *dtype = PP_DTYPE_F32;
-        return 0;
-    }
-    default:
-        return shape_err(err, g, op, -1, "unknown op kind %d", (int)op->kind);
-    }
-    /* Shape-preserving ops. */
-    *ndim = x->ndim;
-    for (int i = 0; i < x->ndim; i++) shape[i] = x->shape[i];
-    return 0;
-}
-
-/* ---- costs ---- */
-
-static void keep(pp_keep *list, int *n, int tensor, int grad) {
-    list[*n].tensor = tensor;
-    list[*n].grad = grad;
-    (*n)++;
+    const op_kind_def *k = op_kind(op->kind);
+    if (!k) return shape_err(err, g, op, -1, "unknown op kind %d", (int)op->kind);
+    return k->infer(g, op, x, ndim, shape, dtype, err);
 }
 
 static long long keep_list_bytes(const pp_graph *g, const pp_keep *list, int n) {
@@ -420,155 +698,39 @@ void pp_op_update_cost(const pp_graph *g, pp_op *op) {
     memset(c, 0, sizeof *c);
     op->n_keep_f = op->n_keep_w = 0;
     op->keep_f_extra = op->keep_w_extra = 0;
-    const pp_tensor *x = op->n_in > 0 ? T_(op->in[0]) : NULL;
-    const pp_tensor *y = op->n_out > 0 ? T_(op->out[0]) : NULL;
-    long long s = pp_dtype_size(g->dtype);
+    op_sizes sz;
+    sz.x = op->n_in > 0 ? T_(op->in[0]) : NULL;
+    sz.y = op->n_out > 0 ? T_(op->out[0]) : NULL;
+    sz.s = pp_dtype_size(g->dtype);
     for (int i = 0; i < op->n_param; i++) c->param_bytes += pp_tensor_bytes(T_(op->param[i]));
-    double nx = x ? (double)pp_tensor_numel(x) : 0, ny = y ? (double)pp_tensor_numel(y) : 0;
-    double rows = (x && x->ndim >= 1) ? nx / (double)x->shape[x->ndim - 1] : 0;
-    int has_w_pass = 0, reads_params_in_i = 0;
+    sz.nx = sz.x ? (double)pp_tensor_numel(sz.x) : 0;
+    sz.ny = sz.y ? (double)pp_tensor_numel(sz.y) : 0;
+    sz.rows = (sz.x && sz.x->ndim >= 1) ? sz.nx / (double)sz.x->shape[sz.x->ndim - 1] : 0;
 
-    switch (op->kind) {
-    case PP_OP_EMBEDDING: {
-        /* F: gather and sum n tables; W: scatter-add the output gradient into each. */
-        c->flops[PP_PASS_F] = ny * (op->n_param - 1);
-        c->flops[PP_PASS_W] = ny * op->n_param;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
-        has_w_pass = 1;
-        break;
-    }
-    case PP_OP_LAYERNORM:
-        /* F: mean, variance, normalize, scale, shift ~8/elt; I ~11/elt; W: dgamma, dbeta ~4/elt. */
-        c->flops[PP_PASS_F] = 8 * nx;
-        c->flops[PP_PASS_I] = 11 * nx;
-        c->flops[PP_PASS_W] = (op->n_param == 2 ? 4 : 2) * nx;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        op->keep_f_extra = (long long)(2 * rows) * 4; /* mean and 1/std, f32 */
-        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
-        op->keep_w_extra = op->keep_f_extra;
-        has_w_pass = 1;
-        break;
-    case PP_OP_RMSNORM:
-        c->flops[PP_PASS_F] = 5 * nx;
-        c->flops[PP_PASS_I] = 8 * nx;
-        c->flops[PP_PASS_W] = 3 * nx;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        op->keep_f_extra = (long long)rows * 4; /* 1/rms, f32 */
-        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
-        op->keep_w_extra = op->keep_f_extra;
-        has_w_pass = 1;
-        break;
-    case PP_OP_LINEAR: {
-        const pp_tensor *w = T_(op->param[0]);
-        double mnk = rows * (double)w->shape[0] * (double)w->shape[1];
-        double bias = op->n_param == 2 ? ny : 0;
-        c->flops[PP_PASS_F] = 2 * mnk + bias;
-        c->flops[PP_PASS_I] = 2 * mnk;
-        c->flops[PP_PASS_W] = 2 * mnk + bias;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
-        has_w_pass = 1;
-        reads_params_in_i = 1;
-        break;
-    }
-    case PP_OP_ROPE: {
-        /* Rotation of q and k pairs: 6 FLOPs per pair, cos/sin recomputed. */
-        double qk = rows * (double)(op->a.n_head + op->a.n_kv_head) * op->a.head_dim;
-        c->flops[PP_PASS_F] = 3 * qk;
-        c->flops[PP_PASS_I] = 3 * qk;
-        break;
-    }
-    case PP_OP_ATTENTION: {
-        const pp_op_attrs *a = &op->a;
-        double b = (double)x->shape[0], t = (double)x->shape[1];
-        double sk = a->mask == PP_ATTN_CROSS ? (double)T_(op->in[1])->shape[1] : t;
-        double pairs = a->mask == PP_ATTN_CAUSAL ? t * (t + 1) / 2 : t * sk;
-        double bhp = b * a->n_head * pairs;
-        /* F: QK^T and PV (2 each per head_dim), softmax ~5/score (+1 bias add).
-         * I: recompute QK^T, dV, dP, dQ, dK (10 per head_dim), softmax backward ~8/score.
-         * The relative position table's gradient is summed during I (it would
-         * otherwise need the whole score gradient kept until W). */
-        c->flops[PP_PASS_F] = 4 * bhp * a->head_dim + 5 * bhp + (op->n_param ? bhp : 0);
-        c->flops[PP_PASS_I] = 10 * bhp * a->head_dim + 8 * bhp + (op->n_param ? bhp : 0);
-        for (int i = 0; i < op->n_in; i++) keep(op->keep_f, &op->n_keep_f, op->in[i], 0);
-        keep(op->keep_f, &op->n_keep_f, op->out[0], 0);
-        op->keep_f_extra = (long long)(b * a->n_head * t) * 4; /* row log-sum-exp, f32 */
-        break;
-    }
-    case PP_OP_GELU:
-        c->flops[PP_PASS_F] = 10 * nx;
-        c->flops[PP_PASS_I] = 14 * nx;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        break;
-    case PP_OP_RELU:
-        c->flops[PP_PASS_F] = nx;
-        c->flops[PP_PASS_I] = nx;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        break;
-    case PP_OP_SWIGLU:
-        c->flops[PP_PASS_F] = 5 * ny;
-        c->flops[PP_PASS_I] = 10 * ny;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        break;
-    case PP_OP_ADD:
-        c->flops[PP_PASS_F] = nx;
-        c->flops[PP_PASS_I] = nx; /* the gradient is accumulated into the residual stream */
-        break;
-    case PP_OP_POOLER: {
-        double b = (double)x->shape[0], d = (double)x->shape[2];
-        c->flops[PP_PASS_F] = 2 * b * d * d + b * d + 4 * b * d;
-        c->flops[PP_PASS_I] = 2 * b * d * d + 2 * b * d;
-        c->flops[PP_PASS_W] = 2 * b * d * d + b * d;
-        op->keep_f_extra = (long long)(2 * b * d) * s;  /* first-token input and tanh output */
-        op->keep_w_extra = op->keep_f_extra;            /* the same two, for W */
-        keep(op->keep_w, &op->n_keep_w, op->out[0], 1);
-        has_w_pass = 1;
-        reads_params_in_i = 1;
-        break;
-    }
-    case PP_OP_LM_HEAD: {
-        /* F: logits (2MDV), softmax and loss ~5/logit, keeps the
-         * probabilities; I turns them into the logit gradient in place (~2/logit)
-         * and computes dx (2MDV); W computes dW (2MDV) from that gradient. */
-        const pp_tensor *w = T_(op->param[0]);
-        double v = (double)w->shape[0], d = (double)w->shape[1];
-        c->flops[PP_PASS_F] = 2 * rows * d * v + 5 * rows * v;
-        c->flops[PP_PASS_I] = 2 * rows * d * v + 2 * rows * v;
-        c->flops[PP_PASS_W] = 2 * rows * d * v;
-        keep(op->keep_f, &op->n_keep_f, op->in[0], 0);
-        keep(op->keep_f, &op->n_keep_f, op->in[1], 0);
-        op->keep_f_extra = (long long)(rows * v) * 4;      /* probabilities, f32 */
-        keep(op->keep_w, &op->n_keep_w, op->in[0], 0);
-        op->keep_w_extra = (long long)(rows * v) * 4;      /* logit gradient, f32 (same buffer) */
-        has_w_pass = 1;
-        reads_params_in_i = 1;
-        break;
-    }
-    default:
-        break;
-    }
+    const op_kind_def *k = op_kind(op->kind);
+    if (k) k->costs(g, op, &sz, c);
+    unsigned flags = k ? k->flags : 0;
     c->keep_f_bytes = keep_list_bytes(g, op->keep_f, op->n_keep_f) + op->keep_f_extra;
     c->keep_w_bytes = keep_list_bytes(g, op->keep_w, op->n_keep_w) + op->keep_w_extra;
 
-    /* Memory traffic: F reads inputs and parameters and writes the output;
-     * I reads the output gradient, what F kept (and the weights) and writes
-     * input gradients; W reads what I kept and updates parameter gradients. */
+    /* Memory traffic (see OP_W_PASS above). */
     double in_b = 0, in_act_b = 0;
     for (int i = 0; i < op->n_in; i++) {
         in_b += (double)pp_tensor_bytes(T_(op->in[i]));
         if (T_(op->in[i])->dtype != PP_DTYPE_I32) in_act_b += (double)pp_tensor_bytes(T_(op->in[i]));
     }
-    double out_b = y ? (double)pp_tensor_bytes(y) : 0;
+    double out_b = sz.y ? (double)pp_tensor_bytes(sz.y) : 0;
     c->bytes[PP_PASS_F] = in_b + (double)c->param_bytes + out_b;
     if (c->flops[PP_PASS_I] > 0)
-        c->bytes[PP_PASS_I] = out_b + (double)c->keep_f_bytes + (reads_params_in_i ? (double)c->param_bytes : 0) +
-                              in_act_b;
-    if (has_w_pass) c->bytes[PP_PASS_W] = (double)c->keep_w_bytes + 2.0 * (double)c->param_bytes;
+        c->bytes[PP_PASS_I] = out_b + (double)c->keep_f_bytes +
+                              ((flags & OP_WEIGHTS_IN_I) ? (double)c->param_bytes : 0) + in_act_b;
+    if (flags & OP_W_PASS) c->bytes[PP_PASS_W] = (double)c->keep_w_bytes + 2.0 * (double)c->param_bytes;
+}
+
+/* 1 when op's output is the loss (no gradient buffer for it in I). */
+static int op_is_loss(const pp_op *op) {
+    const op_kind_def *k = op_kind(op->kind);
+    return k && (k->flags & OP_LOSS);
 }
 
 int pp_graph_add_op(pp_graph *g, pp_op_kind kind, const char *name, const char *block, const int *in, int n_in,
@@ -1017,7 +1179,7 @@ int pp_graph_range_pass_peaks(const pp_graph *g, int lo, int hi, long long peak[
     for (int i = hi - 1; i >= lo; i--) {
         const pp_op *op = &g->ops[i];
         int o = op->out[0];
-        if (op->kind != PP_OP_LM_HEAD && !(f[o] & 64)) {
+        if (!op_is_loss(op) && !(f[o] & 64)) {
             f[o] |= 64;
             held += PP_TB(o);
         }

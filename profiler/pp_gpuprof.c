@@ -3,7 +3,8 @@
  * pp_gpuprof.h): the backend's op hook pushes and pops an external
  * correlation id per op pass; CUPTI's buffer callbacks (on CUPTI's thread)
  * append kernel/memcpy/memset intervals and (correlation id -> external id)
- * pairs under a mutex; flush joins them by correlation id.
+ * pairs under a mutex; flush joins them by correlation id. CUDA and CUPTI
+ * calls are checked by core/pp_cuda_check.h.
  */
 #include "profiler/pp_gpuprof.h"
 
@@ -16,15 +17,7 @@
 #include <cupti.h>
 #include <pthread.h>
 
-#define PP_CUPTI_CHECK(err, call)                                                                                      \
-    do {                                                                                                               \
-        CUptiResult r_ = (call);                                                                                       \
-        if (r_ != CUPTI_SUCCESS) {                                                                                     \
-            const char *m_ = "?";                                                                                      \
-            cuptiGetResultString(r_, &m_);                                                                             \
-            return pp_err_set((err), PP_ERR_IO, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call, m_);                \
-        }                                                                                                              \
-    } while (0)
+#include "core/pp_cuda_check.h"
 
 #define BUF_BYTES (8u << 20)
 #define EXT_KIND CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0
@@ -156,32 +149,31 @@ int pp_gpuprof_start(pp_backend *be, const pp_graph *g, pp_gpuprof **out, pp_err
     int busy = g_active != NULL;
     pthread_mutex_unlock(&g_mu);
     if (busy) return pp_err_set(err, PP_ERR_INVALID, "a GPU profiler is already running (CUPTI is process-wide)");
+    int cupti = 0; /* 1 once CUPTI was asked to record: every kind is disabled again on failure */
     pp_gpuprof *p = pp_calloc(1, sizeof *p, err);
-    if (!p) return -1;
+    if (!p) goto fail;
     p->be = be;
     p->g = g;
     p->op_s = pp_calloc((unsigned long long)(g->n_ops ? g->n_ops : 1) * PP_PASS__COUNT, sizeof *p->op_s, err);
-    if (!p->op_s) {
-        free(p);
-        return -1;
-    }
+    if (!p->op_s) goto fail;
     pp_backend_sync(be);
-    CUptiResult r = cuptiActivityRegisterCallbacks(buf_requested, buf_completed);
-    for (int i = 0; r == CUPTI_SUCCESS && i < N_KINDS; i++) r = cuptiActivityEnable(g_kinds[i]);
-    if (r != CUPTI_SUCCESS) {
-        const char *m = "?";
-        cuptiGetResultString(r, &m);
-        for (int i = 0; i < N_KINDS; i++) cuptiActivityDisable(g_kinds[i]);
-        free(p->op_s);
-        free(p);
-        return pp_err_set(err, PP_ERR_IO, "CUPTI refused activity recording: %s", m);
-    }
+    cupti = 1;
+    PP_CUPTI_CHECK(err, cuptiActivityRegisterCallbacks(buf_requested, buf_completed));
+    for (int i = 0; i < N_KINDS; i++) PP_CUPTI_CHECK(err, cuptiActivityEnable(g_kinds[i]));
     pthread_mutex_lock(&g_mu);
     g_active = p;
     pthread_mutex_unlock(&g_mu);
     pp_backend_set_op_hook(be, op_hook, p);
     *out = p;
     return 0;
+fail:
+    if (cupti) {
+        for (int i = 0; i < N_KINDS; i++) cuptiActivityDisable(g_kinds[i]);
+        pp_err_wrap(err, "CUPTI refused activity recording");
+    }
+    if (p) free(p->op_s);
+    free(p);
+    return -1;
 }
 
 static int cmp_corr(const void *a, const void *b) {
@@ -191,10 +183,7 @@ static int cmp_corr(const void *a, const void *b) {
 
 int pp_gpuprof_flush(pp_gpuprof *p, pp_err *err) {
     pp_backend_sync(p->be);
-    cudaError_t ce = cudaDeviceSynchronize();
-    if (ce != cudaSuccess)
-        return pp_err_set(err, PP_ERR_IO, "%s:%d: cudaDeviceSynchronize() failed: %s", __FILE__, __LINE__,
-                          cudaGetErrorString(ce));
+    PP_CUDA_CHECK(err, cudaDeviceSynchronize());
     PP_CUPTI_CHECK(err, cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
     pthread_mutex_lock(&g_mu);
     int oom = p->oom;
@@ -217,6 +206,8 @@ int pp_gpuprof_flush(pp_gpuprof *p, pp_err *err) {
     pthread_mutex_unlock(&g_mu);
     if (oom) return pp_err_set(err, PP_ERR_NOMEM, "out of memory keeping CUPTI records");
     return 0;
+fail: /* nothing taken yet: the records stay for the next flush */
+    return -1;
 }
 
 double pp_gpuprof_op_seconds(const pp_gpuprof *p, int op, pp_pass pass) {

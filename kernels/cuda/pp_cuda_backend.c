@@ -19,7 +19,9 @@
  * summed over the batch in scratch and gathered into its table.
  *
  * Every CUDA and cuBLAS call is checked: PP_CUDA_CHECK / PP_CUBLAS_CHECK
- * put the file, line, the call's text and the library's message in pp_err.
+ * (core/pp_cuda_check.h) put the file, line, the call's text and the
+ * library's message in pp_err and jump to the function's `fail` label, which
+ * releases what the function took.
  * Entry points of the vtable that cannot return an error (alloc, copy, zero,
  * adamw, ...) keep the first failure ("sticky") and the next run_op returns
  * it; they never abort. Scratch buffers (bf16 operands, scores) grow on
@@ -27,6 +29,7 @@
  */
 #include "kernels/cuda/pp_cuda_backend.h"
 
+#include "core/pp_cuda_check.h"
 #include "kernels/cpu/pp_cpu_kernels.h"
 #include "kernels/cuda/pp_cuda_kernels.h"
 
@@ -37,22 +40,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define PP_CUDA_CHECK(err, call)                                                                                       \
-    do {                                                                                                               \
-        cudaError_t e_ = (call);                                                                                       \
-        if (e_ != cudaSuccess)                                                                                         \
-            return pp_err_set((err), PP_ERR_IO, "%s:%d: %s failed: %s (%s)", __FILE__, __LINE__, #call,                \
-                              cudaGetErrorString(e_), cudaGetErrorName(e_));                                           \
-    } while (0)
-
-#define PP_CUBLAS_CHECK(err, call)                                                                                     \
-    do {                                                                                                               \
-        cublasStatus_t s_ = (call);                                                                                    \
-        if (s_ != CUBLAS_STATUS_SUCCESS)                                                                               \
-            return pp_err_set((err), PP_ERR_IO, "%s:%d: %s failed: %s", __FILE__, __LINE__, #call,                     \
-                              cublasGetStatusString(s_));                                                              \
-    } while (0)
 
 /* For entry points without an error return: keeps the first failure. */
 #define PP_CUDA_STICKY(c, call)                                                                                        \
@@ -234,12 +221,7 @@ static void *ws(cuda_impl *c, int k, size_t bytes, pp_err *err) {
     if (bytes < 256) bytes = 256;
     if (c->ws_size[k] >= bytes) return c->ws[k];
     if (c->ws[k]) {
-        cudaError_t e = cudaStreamSynchronize(c->stream);
-        if (e != cudaSuccess) {
-            pp_err_set(err, PP_ERR_IO, "%s:%d: cudaStreamSynchronize failed: %s", __FILE__, __LINE__,
-                       cudaGetErrorString(e));
-            return NULL;
-        }
+        PP_CUDA_CHECK(err, cudaStreamSynchronize(c->stream));
         cudaFree(c->ws[k]);
         c->ws[k] = NULL;
         c->ws_size[k] = 0;
@@ -255,6 +237,8 @@ static void *ws(cuda_impl *c, int k, size_t bytes, pp_err *err) {
     }
     c->ws_size[k] = grown;
     return c->ws[k];
+fail:
+    return NULL;
 }
 
 /* ---- GEMMs ---- */
@@ -279,6 +263,8 @@ static int gemm16(cuda_impl *c, int ta, int tb, int M, int N, int K, float alpha
                                                         sB, A, CUDA_R_16BF, (int)lda, sA, &beta, C, CUDA_R_32F,
                                                         (int)ldc, sC, batch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
     return 0;
+fail:
+    return -1;
 }
 
 /* The same over fp32 operands (row strides lda, ldb): each is converted to
@@ -294,6 +280,8 @@ static int gemm(cuda_impl *c, int ta, int tb, int M, int N, int K, float alpha, 
     PP_CUDA_CHECK(err, pp_cu_to_bf16(a16, ac, A, lda, ar, ac, c->stream));
     PP_CUDA_CHECK(err, pp_cu_to_bf16(b16, bc, B, ldb, br, bc, c->stream));
     return gemm16(c, ta, tb, M, N, K, alpha, a16, ac, 0, b16, bc, 0, beta, C, ldc, 0, 1, err);
+fail:
+    return -1;
 }
 
 /* ---- ops ---- */
@@ -305,6 +293,7 @@ static int gemm(cuda_impl *c, int ta, int tb, int M, int N, int K, float alpha, 
 
 static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err) {
     if (pass == PP_PASS_W) return 0;
+    int *hb = NULL; /* the bias buckets on the host, until copied */
     cudaStream_t st = c->stream;
     const pp_op_attrs *t = &op->a;
     float **in = (float **)a->in, **din = (float **)a->din, **p = (float **)a->param, **dp = (float **)a->dparam;
@@ -316,11 +305,11 @@ static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pa
     if (B <= 0 || T <= 0 || S <= 0 || H <= 0) return 0;
     /* bf16 copies of q and k, v in their own layouts */
     void *q16 = ws(c, WS_Q16, (size_t)B * T * qs * 2, err);
-    if (!q16) return -1;
+    if (!q16) goto fail;
     PP_CUDA_CHECK(err, pp_cu_to_bf16(q16, qs, in[0], qs, (long)B * T, qs, st));
     void *kv16 = q16;
     if (cross) {
-        if (!(kv16 = ws(c, WS_KV16, (size_t)B * S * kvs * 2, err))) return -1;
+        if (!(kv16 = ws(c, WS_KV16, (size_t)B * S * kvs * 2, err))) goto fail;
         PP_CUDA_CHECK(err, pp_cu_to_bf16(kv16, kvs, in[1], kvs, (long)B * S, kvs, st));
     }
     long koff = cross ? 0 : (long)H * hd, voff = cross ? (long)Hkv * hd : (long)(H + Hkv) * hd;
@@ -330,23 +319,25 @@ static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pa
     long hts = (long)H * T * S;
     if (op->n_param) {
         int nbk = T + S - 1;
-        int *hb = malloc(sizeof(int) * (size_t)nbk);
-        if (!hb) return pp_err_set(err, PP_ERR_NOMEM, "op '%s': no memory for the bias buckets", op->name);
+        hb = malloc(sizeof(int) * (size_t)nbk);
+        if (!hb) {
+            pp_err_set(err, PP_ERR_NOMEM, "op '%s': no memory for the bias buckets", op->name);
+            goto fail;
+        }
         for (int k = 0; k < nbk; k++)
             hb[k] = pp_cpu_relpos_bucket(k - (T - 1), !causal, t->relpos_buckets, t->relpos_max_distance);
         bk = ws(c, WS_BK, sizeof(int) * (size_t)nbk, err);
         bias = bk ? ws(c, WS_BIAS, (size_t)hts * 4, err) : NULL;
-        cudaError_t e = bias ? cudaMemcpyAsync(bk, hb, sizeof(int) * (size_t)nbk, cudaMemcpyHostToDevice, st)
-                             : cudaSuccess;
-        if (e == cudaSuccess && bias) e = cudaStreamSynchronize(st);
+        if (!bias) goto fail;
+        PP_CUDA_CHECK(err, cudaMemcpyAsync(bk, hb, sizeof(int) * (size_t)nbk, cudaMemcpyHostToDevice, st));
+        PP_CUDA_CHECK(err, cudaStreamSynchronize(st));
         free(hb);
-        if (!bias) return -1;
-        PP_CUDA_CHECK(err, e);
+        hb = NULL;
         PP_CUDA_CHECK(err, pp_cu_relpos_bias_fwd(bias, p[0], bk, H, T, S, st));
     }
     float *s32 = ws(c, WS_S, (size_t)hts * 4, err);
     void *p16 = s32 ? ws(c, WS_P16, (size_t)hts * 2, err) : NULL;
-    if (!p16) return -1;
+    if (!p16) goto fail;
     float *lse = a->extra;
     if (pass == PP_PASS_F) {
         float *out = a->out;
@@ -355,13 +346,13 @@ static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pa
                 if (gemm16(c, 0, 1, T, S, hd, scale, BF(q16, (long)b * T * qs + (long)r * hd), qs, (long long)grp * hd,
                            BF(kv16, (long)b * S * kvs + koff), kvs, hd, 0.0f, s32 + (long)r * T * S, S,
                            (long long)grp * T * S, Hkv, err))
-                    return -1;
+                    goto fail;
             PP_CUDA_CHECK(err, pp_cu_attn_softmax(p16, lse + (long)b * H * T, T, s32, bias, H, T, S, causal, st));
             for (int r = 0; r < grp; r++)
                 if (gemm16(c, 0, 0, T, hd, S, 1.0f, BF(p16, (long)r * T * S), S, (long long)grp * T * S,
                            BF(kv16, (long)b * S * kvs + voff), kvs, hd, 0.0f, out + (long)b * T * os + (long)r * hd, os,
                            (long long)grp * hd, Hkv, err))
-                    return -1;
+                    goto fail;
         }
         return 0;
     }
@@ -372,10 +363,10 @@ static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pa
     void *do16 = ws(c, WS_DO16, (size_t)B * T * os * 2, err);
     float *dp32 = do16 ? ws(c, WS_DP, (size_t)hts * 4, err) : NULL;
     void *ds16 = dp32 ? ws(c, WS_DS16, (size_t)hts * 2, err) : NULL;
-    if (!ds16) return -1;
+    if (!ds16) goto fail;
     PP_CUDA_CHECK(err, pp_cu_to_bf16(do16, os, dout, os, (long)B * T, os, st));
     if (bias && dp[0]) {
-        if (!(dbias = ws(c, WS_DBIAS, (size_t)hts * 4, err))) return -1;
+        if (!(dbias = ws(c, WS_DBIAS, (size_t)hts * 4, err))) goto fail;
         PP_CUDA_CHECK(err, cudaMemsetAsync(dbias, 0, (size_t)hts * 4, st));
     }
     for (int b = 0; b < B; b++) {
@@ -383,29 +374,32 @@ static int run_attention(cuda_impl *c, const pp_graph *g, const pp_op *op, pp_pa
         for (int r = 0; r < grp; r++)
             if (gemm16(c, 0, 1, T, S, hd, scale, BF(q16, qb + (long)r * hd), qs, (long long)grp * hd,
                        BF(kv16, kb + koff), kvs, hd, 0.0f, s32 + (long)r * T * S, S, (long long)grp * T * S, Hkv, err))
-                return -1;
+                goto fail;
         PP_CUDA_CHECK(err, pp_cu_attn_recompute_p(s32, p16, lse + (long)b * H * T, T, bias, H, T, S, causal, st));
         for (int r = 0; r < grp; r++)
             if (gemm16(c, 0, 1, T, S, hd, 1.0f, BF(do16, ob + (long)r * hd), os, (long long)grp * hd,
                        BF(kv16, kb + voff), kvs, hd, 0.0f, dp32 + (long)r * T * S, S, (long long)grp * T * S, Hkv, err))
-                return -1;
+                goto fail;
         PP_CUDA_CHECK(err, pp_cu_attn_ds(dp32, ds16, dbias, s32, dout + ob, out + ob, H, T, S, hd, st));
         for (int r = 0; r < grp; r++) {
             if (dq && gemm16(c, 0, 0, T, hd, S, scale, BF(ds16, (long)r * T * S), S, (long long)grp * T * S,
                              BF(kv16, kb + koff), kvs, hd, 1.0f, dq + qb + (long)r * hd, qs, (long long)grp * hd, Hkv,
                              err))
-                return -1;
+                goto fail;
             if (dk && gemm16(c, 1, 0, S, hd, T, scale, BF(ds16, (long)r * T * S), S, (long long)grp * T * S,
                              BF(q16, qb + (long)r * hd), qs, (long long)grp * hd, 1.0f, dk + kb, kvs, hd, Hkv, err))
-                return -1;
+                goto fail;
             if (dv && gemm16(c, 1, 0, S, hd, T, 1.0f, BF(p16, (long)r * T * S), S, (long long)grp * T * S,
                              BF(do16, ob + (long)r * hd), os, (long long)grp * hd, 1.0f, dv + kb, kvs, hd, Hkv, err))
-                return -1;
+                goto fail;
         }
     }
     if (dbias)
         PP_CUDA_CHECK(err, pp_cu_relpos_bias_bwd(dp[0], dbias, bk, H, T, S, t->relpos_buckets, st));
     return 0;
+fail:
+    free(hb);
+    return -1;
 }
 
 static int cuda_run_op(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pass pass, pp_op_args *a, pp_err *err) {
@@ -551,6 +545,8 @@ static int cuda_run_op(pp_backend *be, const pp_graph *g, const pp_op *op, pp_pa
     }
     return pp_err_set(err, PP_ERR_UNSUPPORTED, "op '%s': the CUDA backend has no kernel for %s", op->name,
                       pp_op_kind_name(op->kind));
+fail:
+    return -1;
 }
 
 static int cuda_supports(pp_backend *be, pp_op_kind kind) {
@@ -707,6 +703,8 @@ static int open_device(cuda_impl *c, pp_err *err) {
     PP_CUBLAS_CHECK(err, cublasSetStream(c->blas, c->stream));
     for (int i = 0; i < EV_RING; i++) PP_CUDA_CHECK(err, cudaEventCreate(&c->ev[i]));
     return 0;
+fail: /* what was made so far is released by cuda_close, which the caller runs */
+    return -1;
 }
 
 int pp_cuda_backend_open(int threads, pp_backend **out, pp_err *err) {
@@ -753,4 +751,6 @@ int pp_cuda_backend_to_bf16(pp_backend *be, void *dst, const float *src, long n,
     if (!be || be->kind != PP_BACKEND_CUDA) return pp_err_set(err, PP_ERR_INVALID, "not a CUDA backend");
     PP_CUDA_CHECK(err, pp_cu_to_bf16(dst, n, src, n, 1, n, impl(be)->stream));
     return 0;
+fail:
+    return -1;
 }

@@ -366,6 +366,39 @@ START_TEST(test_toposort_reversed_model) {
 }
 END_TEST
 
+/* Every op kind has its entry in the table of kinds (a distinct name, so an
+ * entry left out shows as "?"), and a value outside the enum is refused by
+ * inference with a message naming the op, not read out of the table. */
+START_TEST(test_every_op_kind_in_table) {
+    for (int k = 0; k < PP_OP__COUNT; k++) {
+        const char *name = pp_op_kind_name((pp_op_kind)k);
+        ck_assert_msg(strcmp(name, "?") != 0, "op kind %d has no entry", k);
+        for (int j = 0; j < k; j++) ck_assert_str_ne(name, pp_op_kind_name((pp_op_kind)j));
+    }
+    ck_assert_str_eq(pp_op_kind_name(PP_OP__COUNT), "?");
+    pp_graph g;
+    pp_err err = {0};
+    small_mlp(&g);
+    pp_op op = g.ops[2]; /* gelu */
+    op.kind = PP_OP__COUNT;
+    int ndim;
+    long long shape[PP_MAX_DIMS];
+    pp_dtype dt;
+    ck_assert_int_eq(pp_op_infer(&g, &op, &ndim, shape, &dt, &err), -1);
+    ck_assert_msg(strstr(err.msg, "op 'gelu'") && strstr(err.msg, "unknown op kind"), "%s", err.msg);
+    /* The same op as relu: same shape, relu's FLOPs (1 per element each way). */
+    op.kind = PP_OP_RELU;
+    ck_assert_int_eq(pp_op_infer(&g, &op, &ndim, shape, &dt, &err), 0);
+    ck_assert_int_eq(ndim, 3);
+    ck_assert_int_eq(shape[2], 32);
+    pp_op_update_cost(&g, &op);
+    ck_assert(op.cost.flops[PP_PASS_F] == 2.0 * 8 * 32);
+    ck_assert(op.cost.flops[PP_PASS_I] == 2.0 * 8 * 32);
+    ck_assert(op.cost.bytes[PP_PASS_W] == 0);
+    pp_graph_free(&g);
+}
+END_TEST
+
 /* Model identity is the SHA-256 of the config, whatever the graph code
  * does: the hashes every preset had before the graph was indexed. */
 START_TEST(test_preset_model_hashes_unchanged) {
@@ -415,6 +448,7 @@ int main(void) {
     tcase_add_test(tc, test_deep_model);
     tcase_add_test(tc, test_toposort_reversed_model);
     tcase_add_test(tc, test_preset_model_hashes_unchanged);
+    tcase_add_test(tc, test_every_op_kind_in_table);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
