@@ -551,7 +551,7 @@ START_TEST(bad_values_are_refused) {
     ck_assert_int_eq(pp_db_model_put(db, "m", "gpt2", h, 1, "{not json", NULL, &err), -1);
     ck_assert_int_eq(err.code, PP_ERR_DB);
     ck_assert_msg(strstr(err.msg, "CHECK constraint failed") && strstr(err.msg, "bad.db") &&
-                      strstr(err.msg, "storing model 'm'") && strstr(err.msg, "pp_db.c:"),
+                      strstr(err.msg, "storing model 'm'") && strstr(err.msg, "pp_db_plans.c:"),
                   "%s", err.msg);
     ck_assert_int_eq(count_models(db), 0);
 
