@@ -33,7 +33,7 @@
 #include "core/pp_trace.h"
 
 /* The newest schema version this build knows (= number of migrations). */
-#define PP_DB_SCHEMA_VERSION 4
+#define PP_DB_SCHEMA_VERSION 5
 
 /* Written into PRAGMA application_id by migration 1 ("PIPP"). */
 #define PP_DB_APPLICATION_ID 0x50495050
@@ -218,7 +218,8 @@ typedef struct pp_db_op_profile {
  * times, bytes and measured_at of the profile already stored for
  * (device, signature), keeping its id. A signature seen for the first time
  * is stored with its kind; a known signature stored with another kind is
- * refused as inconsistent. Runs in its own transaction, or inside the
+ * refused as inconsistent. Kinds "step", "optim" and "allreduce" are not
+ * ops and are refused: they have tables of their own (below). Runs in its own transaction, or inside the
  * caller's. Returns 0, or -1 with err set and the database unchanged. */
 int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile *p, pp_err *err);
 
@@ -260,6 +261,82 @@ int pp_db_link_put(pp_db *db, long long device_id, const pp_db_link *l, pp_err *
  * with pp_db_links_free). */
 int pp_db_links_list(pp_db *db, long long device_id, pp_db_link **rows, int *n, pp_err *err);
 void pp_db_links_free(pp_db_link *rows);
+
+/* ---- Whole steps, the optimizer, collectives ------------------------------
+ *
+ * Schema version 5. Each is keyed by device and what was measured; a put
+ * inserts or replaces (keeping the row's id) in its own transaction or
+ * inside the caller's, refusing a value outside its contract with an error
+ * naming the field; get returns 0 with *found 1 and *out filled, 0 with
+ * *found 0 and *out zeroed, or -1 with err set; list returns one device's
+ * rows (device_id <= 0: every device's) by device, then in the order first
+ * stored, as *rows (NULL when *n is 0; free with free()) and *n, or -1 with
+ * err set, *rows NULL and *n 0. measured_at as in pp_db_op_profile.
+ *
+ * Before version 5 these records were pseudo-rows of op_profiles, and
+ * migration 5 moves them here. A read-only open of a version 2 to 4
+ * database reads them from those pseudo-rows (and leaves them out of
+ * pp_db_op_profiles_list and the op profile count), so an old database
+ * reads the same before and after its migration.
+ */
+
+/* One whole training step of a graph measured on a device, beside the sum
+ * of its ops measured alone: the cost profile scales the op times by
+ * whole_s / sum_ops_s. graph_hash is the first 16 hex digits of the
+ * SHA-256 of the graph's op signatures (costs/pp_costs.h
+ * pp_costs_graph_hash) and n_ops >= 1 its op count; whole_s and sum_ops_s
+ * (seconds, one microbatch's F+I+W) finite and >= 0; samples >= 0 the
+ * timings behind whole_s. */
+typedef struct pp_db_step_profile {
+    char graph_hash[17];
+    int n_ops;
+    double whole_s, sum_ops_s;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_step_profile;
+
+int pp_db_step_profile_put(pp_db *db, long long device_id, const pp_db_step_profile *s, pp_err *err);
+int pp_db_step_profile_get(pp_db *db, long long device_id, const char *graph_hash, int n_ops,
+                           pp_db_step_profile *out, int *found, pp_err *err);
+int pp_db_step_profiles_list(pp_db *db, long long device_id, pp_db_step_profile **rows, int *n, pp_err *err);
+
+/* The optimizer step's time per parameter on a device (gradient norm,
+ * update, zeroing): optimizer ("adamw") and dtype ("f32") not empty;
+ * s_per_param finite and >= 0; samples >= 0. */
+typedef struct pp_db_optim_profile {
+    char optimizer[32];
+    char dtype[16];
+    double s_per_param;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_optim_profile;
+
+int pp_db_optim_profile_put(pp_db *db, long long device_id, const pp_db_optim_profile *o, pp_err *err);
+int pp_db_optim_profile_get(pp_db *db, long long device_id, const char *optimizer, const char *dtype,
+                            pp_db_optim_profile *out, int *found, pp_err *err);
+int pp_db_optim_profiles_list(pp_db *db, long long device_id, pp_db_optim_profile **rows, int *n, pp_err *err);
+
+/* A collective over n_ranks ranks fitted on a device: n bytes take
+ * alpha_s + n / beta_Bps seconds. op ("allreduce") and dtype ("f32") not
+ * empty; n_ranks >= 2; alpha_s, beta_Bps and residual (the fit's relative
+ * RMS error) finite and >= 0, beta_Bps 0 meaning not measured; samples >= 0. */
+typedef struct pp_db_collective_profile {
+    char op[32];
+    char dtype[16];
+    int n_ranks;
+    double alpha_s, beta_Bps, residual;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_collective_profile;
+
+int pp_db_collective_profile_put(pp_db *db, long long device_id, const pp_db_collective_profile *c, pp_err *err);
+int pp_db_collective_profile_get(pp_db *db, long long device_id, const char *op, const char *dtype, int n_ranks,
+                                 pp_db_collective_profile *out, int *found, pp_err *err);
+int pp_db_collective_profiles_list(pp_db *db, long long device_id, pp_db_collective_profile **rows, int *n,
+                                   pp_err *err);
 
 /* How many devices, op profiles and links are stored (0 each on an older
  * schema). Any pointer may be NULL. Returns 0, or -1 with err set. */

@@ -49,6 +49,42 @@ enum { MODELS_SINCE = 1, PLANS_SINCE = 1, PROFILES_SINCE = 2, RUNS_SINCE = 3, PS
  * [0, PP_DB_SCHEMA_VERSION); NULL otherwise. */
 const char *pp_dbi_migration(int v);
 
+/* The pseudo-rows of op_profiles before schema version 5, as rows of the
+ * tables that replace them: migration 5 moves them with these selects and a
+ * read-only look at a version 2..4 database reads them through them, so
+ * they must not change (databases out there were migrated by them). Each
+ * yields id (the op_profiles row), device_id and the new table's columns.
+ *   step:       "step <16 hex> <n> ops", kind "step": f_s the whole step,
+ *               i_s the sum of its ops, f_samples its timings;
+ *   optimizer:  "optim adamw f32 per-parameter", kind "optim": f_s seconds
+ *               per parameter, f_samples;
+ *   all-reduce: "allreduce f32 over <n> ranks", kind "allreduce": f_s alpha,
+ *               i_s 1 / beta, w_s the fit's residual, f_samples. */
+#define V4_PSEUDO_FROM "FROM op_profiles p JOIN op_signatures s ON s.id = p.signature_id "
+#define V4_IS_STEP                                                                                           \
+    "(s.kind = 'step' AND s.signature GLOB 'step * * ops' AND substr(s.signature, 22, 1) = ' ' AND "        \
+    "substr(s.signature, 6, 16) NOT GLOB '*[^0-9a-f]*' AND "                                                 \
+    "CAST(substr(s.signature, 23, length(s.signature) - 26) AS INTEGER) >= 1)"
+#define V4_IS_OPTIM "(s.kind = 'optim' AND s.signature = 'optim adamw f32 per-parameter')"
+#define V4_IS_ALLREDUCE                                                                                      \
+    "(s.kind = 'allreduce' AND s.signature GLOB 'allreduce f32 over * ranks' AND "                           \
+    "CAST(substr(s.signature, 20, length(s.signature) - 25) AS INTEGER) >= 2)"
+#define V4_IS_PSEUDO "(" V4_IS_STEP " OR " V4_IS_OPTIM " OR " V4_IS_ALLREDUCE ")"
+#define V4_STEP_ROWS                                                                                         \
+    "SELECT p.id AS id, p.device_id AS device_id, substr(s.signature, 6, 16) AS graph_hash, "                \
+    "CAST(substr(s.signature, 23, length(s.signature) - 26) AS INTEGER) AS n_ops, p.f_s AS whole_s, "        \
+    "p.i_s AS sum_ops_s, p.f_samples AS samples, p.measured_at AS measured_at " V4_PSEUDO_FROM              \
+    "WHERE " V4_IS_STEP
+#define V4_OPTIM_ROWS                                                                                        \
+    "SELECT p.id AS id, p.device_id AS device_id, 'adamw' AS optimizer, 'f32' AS dtype, "                    \
+    "p.f_s AS s_per_param, p.f_samples AS samples, p.measured_at AS measured_at " V4_PSEUDO_FROM            \
+    "WHERE " V4_IS_OPTIM
+#define V4_COLLECTIVE_ROWS                                                                                   \
+    "SELECT p.id AS id, p.device_id AS device_id, 'allreduce' AS op, 'f32' AS dtype, "                       \
+    "CAST(substr(s.signature, 20, length(s.signature) - 25) AS INTEGER) AS n_ranks, p.f_s AS alpha_s, "      \
+    "CASE WHEN p.i_s > 0 THEN 1.0 / p.i_s ELSE 0.0 END AS beta_Bps, p.w_s AS residual, "                    \
+    "p.f_samples AS samples, p.measured_at AS measured_at " V4_PSEUDO_FROM "WHERE " V4_IS_ALLREDUCE
+
 /* ---- Errors (pp_db.c) ------------------------------------------------------ */
 
 /* Fills err with "PATH: CONTEXT: DETAIL [FILE:LINE]" for SQLite result rc

@@ -149,6 +149,12 @@ int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile 
     const char *sig = p->signature;
     if (!fits(p->kind, sizeof p->kind) || !p->kind[0])
         DB_FAIL(PP_ERR_INVALID, "storing op profile '%s': the kind is empty or not terminated", sig);
+    if (!strcmp(p->kind, "step") || !strcmp(p->kind, "optim") || !strcmp(p->kind, "allreduce"))
+        DB_FAIL(PP_ERR_INVALID,
+                "storing op profile '%s': kind '%s' is not an op; whole steps, the optimizer and collectives have "
+                "tables of their own (pp_db_step_profile_put, pp_db_optim_profile_put, "
+                "pp_db_collective_profile_put)",
+                sig, p->kind);
     if (!fits(p->measured_at, sizeof p->measured_at))
         DB_FAIL(PP_ERR_INVALID, "storing op profile '%s': measured_at is not terminated", sig);
     for (int k = 0; k < 3; k++) {
@@ -237,8 +243,11 @@ int pp_db_op_profile_get(pp_db *db, long long device_id, const char *signature, 
     char what[600];
     snprintf(what, sizeof what, "looking up op profile '%.512s'", signature);
     pp_dbi_bind b[2] = {DBI_INT(device_id), DBI_TEXT(signature)};
-    ret = pp_dbi_row(db, PROFILE_SELECT "WHERE p.device_id = ?1 AND s.signature = ?2", b, 2, sizeof *out, profile_fill,
-                     out, found, what, err);
+    ret = pp_dbi_row(db,
+                     db->version < PSEUDO_TABLES_SINCE
+                         ? PROFILE_SELECT "WHERE p.device_id = ?1 AND s.signature = ?2 AND NOT " V4_IS_PSEUDO
+                         : PROFILE_SELECT "WHERE p.device_id = ?1 AND s.signature = ?2",
+                     b, 2, sizeof *out, profile_fill, out, found, what, err);
 cleanup:
     return ret;
 }
@@ -248,8 +257,12 @@ int pp_db_op_profiles_list(pp_db *db, long long device_id, pp_db_op_profile **ro
     *n = 0;
     if (db->version < PROFILES_SINCE) return 0;
     pp_dbi_bind b = DBI_INT(device_id);
-    return pp_dbi_rows_int(db, PROFILE_SELECT "WHERE ?1 <= 0 OR p.device_id = ?1 ORDER BY p.device_id, p.id", &b, 1,
-                           sizeof **rows, profile_fill, NULL, (void **)rows, n, "listing op profiles", err);
+    return pp_dbi_rows_int(db,
+                           db->version < PSEUDO_TABLES_SINCE
+                               ? PROFILE_SELECT "WHERE (?1 <= 0 OR p.device_id = ?1) AND NOT " V4_IS_PSEUDO
+                                                " ORDER BY p.device_id, p.id"
+                               : PROFILE_SELECT "WHERE ?1 <= 0 OR p.device_id = ?1 ORDER BY p.device_id, p.id",
+                           &b, 1, sizeof **rows, profile_fill, NULL, (void **)rows, n, "listing op profiles", err);
 }
 
 void pp_db_op_profiles_free(pp_db_op_profile *rows) { free(rows); }
@@ -343,8 +356,11 @@ int pp_db_profile_counts(pp_db *db, int *devices, int *op_profiles, int *links, 
     int rc, ret = -1, v[3] = {0, 0, 0};
     if (db->version >= PROFILES_SINCE) {
         DB_CHECK(sqlite3_prepare_v2(db->h,
-                                    "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM op_profiles), "
-                                    "(SELECT count(*) FROM links)",
+                                    db->version < PSEUDO_TABLES_SINCE
+                                        ? "SELECT (SELECT count(*) FROM devices), (SELECT count(*) " V4_PSEUDO_FROM
+                                          "WHERE NOT " V4_IS_PSEUDO "), (SELECT count(*) FROM links)"
+                                        : "SELECT (SELECT count(*) FROM devices), (SELECT count(*) FROM op_profiles), "
+                                          "(SELECT count(*) FROM links)",
                                     -1, &st, NULL),
                  "counting profiles");
         DB_CHECK(sqlite3_step(st), "counting profiles");
@@ -360,3 +376,267 @@ cleanup:
     return ret;
 }
 
+
+/* ---- Whole steps, the optimizer, collectives ------------------------------ */
+
+/* Runs sql (an INSERT ... ON CONFLICT of one device's record: ?1 the device,
+ * ?2.. vals) after checking the device, in its own transaction or inside
+ * the caller's. */
+static int put_record(pp_db *db, long long device_id, const char *sql, const pp_dbi_bind *vals, int n,
+                      const char *what, pp_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc, ret = -1, began = 0;
+    if (pp_db_begin(db, err)) goto cleanup;
+    began = 1;
+    if (device_exists(db, device_id, what, err)) goto cleanup;
+    DB_CHECK(sqlite3_prepare_v2(db->h, sql, -1, &st, NULL), "storing %s", what);
+    DB_CHECK(sqlite3_bind_int64(st, 1, device_id), "storing %s", what);
+    DB_CHECK(pp_dbi_bind_all(st, 2, vals, n), "storing %s", what);
+    DB_CHECK(sqlite3_step(st), "storing %s", what);
+    sqlite3_finalize(st);
+    st = NULL;
+    began = 0;
+    if (pp_db_commit(db, err)) goto cleanup;
+    ret = 0;
+cleanup:
+    sqlite3_finalize(st);
+    if (began) pp_db_rollback(db, NULL);
+    return ret;
+}
+
+/* A text field that must be terminated and not empty. */
+static int text_ok(const char *buf, size_t size) { return fits(buf, size) && buf[0]; }
+
+#define STEP_COLS "SELECT device_id, graph_hash, n_ops, whole_s, sum_ops_s, samples, measured_at "
+#define STEP_FROM(tail) (db->version < PSEUDO_TABLES_SINCE ? STEP_COLS "FROM (" V4_STEP_ROWS ") " tail \
+                                                            : STEP_COLS "FROM step_profiles " tail)
+
+static int step_fill(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
+    (void)db;
+    (void)err;
+    pp_db_step_profile *r = row;
+    r->device_id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, r->graph_hash, sizeof r->graph_hash);
+    r->n_ops = sqlite3_column_int(st, 2);
+    r->whole_s = sqlite3_column_double(st, 3);
+    r->sum_ops_s = sqlite3_column_double(st, 4);
+    r->samples = sqlite3_column_int(st, 5);
+    col_copy(st, 6, r->measured_at, sizeof r->measured_at);
+    return 0;
+}
+
+int pp_db_step_profile_put(pp_db *db, long long device_id, const pp_db_step_profile *s, pp_err *err) {
+    int ret = -1;
+    if (!s) DB_FAIL(PP_ERR_INVALID, "storing a step profile: no profile");
+    if (!fits(s->graph_hash, sizeof s->graph_hash) || strlen(s->graph_hash) != 16 ||
+        strspn(s->graph_hash, "0123456789abcdef") != 16)
+        DB_FAIL(PP_ERR_INVALID, "storing a step profile: graph_hash is not 16 lowercase hex digits");
+    const char *h = s->graph_hash;
+    if (s->n_ops < 1) DB_FAIL(PP_ERR_INVALID, "storing step profile %s: n_ops %d is below 1", h, s->n_ops);
+    if (!nonneg_finite(s->whole_s))
+        DB_FAIL(PP_ERR_INVALID, "storing step profile %s (%d ops): whole_s %g must be finite and >= 0", h, s->n_ops,
+                s->whole_s);
+    if (!nonneg_finite(s->sum_ops_s))
+        DB_FAIL(PP_ERR_INVALID, "storing step profile %s (%d ops): sum_ops_s %g must be finite and >= 0", h,
+                s->n_ops, s->sum_ops_s);
+    if (s->samples < 0)
+        DB_FAIL(PP_ERR_INVALID, "storing step profile %s (%d ops): samples %d is negative", h, s->n_ops, s->samples);
+    if (!fits(s->measured_at, sizeof s->measured_at))
+        DB_FAIL(PP_ERR_INVALID, "storing step profile %s (%d ops): measured_at is not terminated", h, s->n_ops);
+    char what[96];
+    snprintf(what, sizeof what, "step profile %s (%d ops)", h, s->n_ops);
+    pp_dbi_bind v[] = {DBI_TEXT(h), DBI_INT(s->n_ops), DBI_REAL(s->whole_s), DBI_REAL(s->sum_ops_s),
+                       DBI_INT(s->samples), DBI_TEXT(s->measured_at)};
+    ret = put_record(db, device_id,
+                     "INSERT INTO step_profiles (device_id, graph_hash, n_ops, whole_s, sum_ops_s, samples, "
+                     "measured_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, coalesce(nullif(?7, ''), " UTC_NOW_SQL "))\n"
+                     "ON CONFLICT (device_id, graph_hash, n_ops) DO UPDATE SET whole_s = excluded.whole_s, "
+                     "sum_ops_s = excluded.sum_ops_s, samples = excluded.samples, measured_at = excluded.measured_at",
+                     v, (int)(sizeof v / sizeof v[0]), what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_step_profile_get(pp_db *db, long long device_id, const char *graph_hash, int n_ops,
+                           pp_db_step_profile *out, int *found, pp_err *err) {
+    int ret = -1;
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if (!graph_hash) DB_FAIL(PP_ERR_INVALID, "looking up a step profile: no graph hash");
+    if (db->version < PROFILES_SINCE) return 0;
+    char what[96];
+    snprintf(what, sizeof what, "looking up step profile %.16s (%d ops)", graph_hash, n_ops);
+    pp_dbi_bind b[] = {DBI_INT(device_id), DBI_TEXT(graph_hash), DBI_INT(n_ops)};
+    ret = pp_dbi_row(db, STEP_FROM("WHERE device_id = ?1 AND graph_hash = ?2 AND n_ops = ?3"), b, 3, sizeof *out,
+                     step_fill, out, found, what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_step_profiles_list(pp_db *db, long long device_id, pp_db_step_profile **rows, int *n, pp_err *err) {
+    *rows = NULL;
+    *n = 0;
+    if (db->version < PROFILES_SINCE) return 0;
+    pp_dbi_bind b = DBI_INT(device_id);
+    return pp_dbi_rows_int(db, STEP_FROM("WHERE ?1 <= 0 OR device_id = ?1 ORDER BY device_id, id"), &b, 1,
+                           sizeof **rows, step_fill, NULL, (void **)rows, n, "listing step profiles", err);
+}
+
+#define OPTIM_COLS "SELECT device_id, optimizer, dtype, s_per_param, samples, measured_at "
+#define OPTIM_FROM(tail) (db->version < PSEUDO_TABLES_SINCE ? OPTIM_COLS "FROM (" V4_OPTIM_ROWS ") " tail \
+                                                             : OPTIM_COLS "FROM optim_profiles " tail)
+
+static int optim_fill(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
+    (void)db;
+    (void)err;
+    pp_db_optim_profile *r = row;
+    r->device_id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, r->optimizer, sizeof r->optimizer);
+    col_copy(st, 2, r->dtype, sizeof r->dtype);
+    r->s_per_param = sqlite3_column_double(st, 3);
+    r->samples = sqlite3_column_int(st, 4);
+    col_copy(st, 5, r->measured_at, sizeof r->measured_at);
+    return 0;
+}
+
+int pp_db_optim_profile_put(pp_db *db, long long device_id, const pp_db_optim_profile *o, pp_err *err) {
+    int ret = -1;
+    if (!o) DB_FAIL(PP_ERR_INVALID, "storing an optimizer profile: no profile");
+    if (!text_ok(o->optimizer, sizeof o->optimizer))
+        DB_FAIL(PP_ERR_INVALID, "storing an optimizer profile: optimizer is empty or not terminated");
+    if (!text_ok(o->dtype, sizeof o->dtype))
+        DB_FAIL(PP_ERR_INVALID, "storing optimizer profile '%s': dtype is empty or not terminated", o->optimizer);
+    if (!nonneg_finite(o->s_per_param))
+        DB_FAIL(PP_ERR_INVALID, "storing optimizer profile '%s' %s: s_per_param %g must be finite and >= 0",
+                o->optimizer, o->dtype, o->s_per_param);
+    if (o->samples < 0)
+        DB_FAIL(PP_ERR_INVALID, "storing optimizer profile '%s' %s: samples %d is negative", o->optimizer, o->dtype,
+                o->samples);
+    if (!fits(o->measured_at, sizeof o->measured_at))
+        DB_FAIL(PP_ERR_INVALID, "storing optimizer profile '%s' %s: measured_at is not terminated", o->optimizer,
+                o->dtype);
+    char what[96];
+    snprintf(what, sizeof what, "optimizer profile '%s' %s", o->optimizer, o->dtype);
+    pp_dbi_bind v[] = {DBI_TEXT(o->optimizer), DBI_TEXT(o->dtype), DBI_REAL(o->s_per_param), DBI_INT(o->samples),
+                       DBI_TEXT(o->measured_at)};
+    ret = put_record(db, device_id,
+                     "INSERT INTO optim_profiles (device_id, optimizer, dtype, s_per_param, samples, measured_at) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, coalesce(nullif(?6, ''), " UTC_NOW_SQL "))\n"
+                     "ON CONFLICT (device_id, optimizer, dtype) DO UPDATE SET s_per_param = excluded.s_per_param, "
+                     "samples = excluded.samples, measured_at = excluded.measured_at",
+                     v, (int)(sizeof v / sizeof v[0]), what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_optim_profile_get(pp_db *db, long long device_id, const char *optimizer, const char *dtype,
+                            pp_db_optim_profile *out, int *found, pp_err *err) {
+    int ret = -1;
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if (!optimizer || !dtype) DB_FAIL(PP_ERR_INVALID, "looking up an optimizer profile: no optimizer or dtype");
+    if (db->version < PROFILES_SINCE) return 0;
+    char what[128];
+    snprintf(what, sizeof what, "looking up optimizer profile '%.32s' %.16s", optimizer, dtype);
+    pp_dbi_bind b[] = {DBI_INT(device_id), DBI_TEXT(optimizer), DBI_TEXT(dtype)};
+    ret = pp_dbi_row(db, OPTIM_FROM("WHERE device_id = ?1 AND optimizer = ?2 AND dtype = ?3"), b, 3, sizeof *out,
+                     optim_fill, out, found, what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_optim_profiles_list(pp_db *db, long long device_id, pp_db_optim_profile **rows, int *n, pp_err *err) {
+    *rows = NULL;
+    *n = 0;
+    if (db->version < PROFILES_SINCE) return 0;
+    pp_dbi_bind b = DBI_INT(device_id);
+    return pp_dbi_rows_int(db, OPTIM_FROM("WHERE ?1 <= 0 OR device_id = ?1 ORDER BY device_id, id"), &b, 1,
+                           sizeof **rows, optim_fill, NULL, (void **)rows, n, "listing optimizer profiles", err);
+}
+
+#define COLL_COLS "SELECT device_id, op, dtype, n_ranks, alpha_s, beta_Bps, residual, samples, measured_at "
+#define COLL_FROM(tail) (db->version < PSEUDO_TABLES_SINCE ? COLL_COLS "FROM (" V4_COLLECTIVE_ROWS ") " tail \
+                                                            : COLL_COLS "FROM collective_profiles " tail)
+
+static int coll_fill(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
+    (void)db;
+    (void)err;
+    pp_db_collective_profile *r = row;
+    r->device_id = sqlite3_column_int64(st, 0);
+    col_copy(st, 1, r->op, sizeof r->op);
+    col_copy(st, 2, r->dtype, sizeof r->dtype);
+    r->n_ranks = sqlite3_column_int(st, 3);
+    r->alpha_s = sqlite3_column_double(st, 4);
+    r->beta_Bps = sqlite3_column_double(st, 5);
+    r->residual = sqlite3_column_double(st, 6);
+    r->samples = sqlite3_column_int(st, 7);
+    col_copy(st, 8, r->measured_at, sizeof r->measured_at);
+    return 0;
+}
+
+int pp_db_collective_profile_put(pp_db *db, long long device_id, const pp_db_collective_profile *c, pp_err *err) {
+    int ret = -1;
+    if (!c) DB_FAIL(PP_ERR_INVALID, "storing a collective profile: no profile");
+    if (!text_ok(c->op, sizeof c->op))
+        DB_FAIL(PP_ERR_INVALID, "storing a collective profile: op is empty or not terminated");
+    if (!text_ok(c->dtype, sizeof c->dtype))
+        DB_FAIL(PP_ERR_INVALID, "storing collective profile '%s': dtype is empty or not terminated", c->op);
+    if (c->n_ranks < 2)
+        DB_FAIL(PP_ERR_INVALID, "storing collective profile '%s' %s: n_ranks %d is below 2", c->op, c->dtype,
+                c->n_ranks);
+    const struct {
+        const char *name;
+        double v;
+    } nums[] = {{"alpha_s", c->alpha_s}, {"beta_Bps", c->beta_Bps}, {"residual", c->residual}};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        if (!nonneg_finite(nums[i].v))
+            DB_FAIL(PP_ERR_INVALID, "storing collective profile '%s' %s over %d ranks: %s %g must be finite and >= 0",
+                    c->op, c->dtype, c->n_ranks, nums[i].name, nums[i].v);
+    if (c->samples < 0)
+        DB_FAIL(PP_ERR_INVALID, "storing collective profile '%s' %s over %d ranks: samples %d is negative", c->op,
+                c->dtype, c->n_ranks, c->samples);
+    if (!fits(c->measured_at, sizeof c->measured_at))
+        DB_FAIL(PP_ERR_INVALID, "storing collective profile '%s' %s over %d ranks: measured_at is not terminated",
+                c->op, c->dtype, c->n_ranks);
+    char what[128];
+    snprintf(what, sizeof what, "collective profile '%s' %s over %d ranks", c->op, c->dtype, c->n_ranks);
+    pp_dbi_bind v[] = {DBI_TEXT(c->op),       DBI_TEXT(c->dtype),    DBI_INT(c->n_ranks),
+                       DBI_REAL(c->alpha_s),  DBI_REAL(c->beta_Bps), DBI_REAL(c->residual),
+                       DBI_INT(c->samples),   DBI_TEXT(c->measured_at)};
+    ret = put_record(db, device_id,
+                     "INSERT INTO collective_profiles (device_id, op, dtype, n_ranks, alpha_s, beta_Bps, residual, "
+                     "samples, measured_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                     "coalesce(nullif(?9, ''), " UTC_NOW_SQL "))\n"
+                     "ON CONFLICT (device_id, op, dtype, n_ranks) DO UPDATE SET alpha_s = excluded.alpha_s, "
+                     "beta_Bps = excluded.beta_Bps, residual = excluded.residual, samples = excluded.samples, "
+                     "measured_at = excluded.measured_at",
+                     v, (int)(sizeof v / sizeof v[0]), what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_collective_profile_get(pp_db *db, long long device_id, const char *op, const char *dtype, int n_ranks,
+                                 pp_db_collective_profile *out, int *found, pp_err *err) {
+    int ret = -1;
+    memset(out, 0, sizeof *out);
+    *found = 0;
+    if (!op || !dtype) DB_FAIL(PP_ERR_INVALID, "looking up a collective profile: no op or dtype");
+    if (db->version < PROFILES_SINCE) return 0;
+    char what[128];
+    snprintf(what, sizeof what, "looking up collective profile '%.32s' %.16s over %d ranks", op, dtype, n_ranks);
+    pp_dbi_bind b[] = {DBI_INT(device_id), DBI_TEXT(op), DBI_TEXT(dtype), DBI_INT(n_ranks)};
+    ret = pp_dbi_row(db, COLL_FROM("WHERE device_id = ?1 AND op = ?2 AND dtype = ?3 AND n_ranks = ?4"), b, 4,
+                     sizeof *out, coll_fill, out, found, what, err);
+cleanup:
+    return ret;
+}
+
+int pp_db_collective_profiles_list(pp_db *db, long long device_id, pp_db_collective_profile **rows, int *n,
+                                   pp_err *err) {
+    *rows = NULL;
+    *n = 0;
+    if (db->version < PROFILES_SINCE) return 0;
+    pp_dbi_bind b = DBI_INT(device_id);
+    return pp_dbi_rows_int(db, COLL_FROM("WHERE ?1 <= 0 OR device_id = ?1 ORDER BY device_id, id"), &b, 1,
+                           sizeof **rows, coll_fill, NULL, (void **)rows, n, "listing collective profiles", err);
+}

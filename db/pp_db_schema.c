@@ -181,7 +181,61 @@ static const char *const migrations[] = {
     "DROP TABLE runs;\n"
     "ALTER TABLE runs_v4 RENAME TO runs;\n"
     "CREATE INDEX runs_by_plan ON runs (plan_hash);\n",
-    /* Append migration 5 here. */
+    /* 5: whole steps, the optimizer and collectives get tables of their own,
+     * keyed by device; their pseudo-rows move out of op_profiles (and their
+     * signatures out of op_signatures) in this same transaction. */
+    "CREATE TABLE step_profiles (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    device_id   INTEGER NOT NULL REFERENCES devices (id),\n"
+    "    graph_hash  TEXT    NOT NULL\n"
+    "                        CHECK (length(graph_hash) = 16 AND graph_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    n_ops       INTEGER NOT NULL CHECK (n_ops >= 1),\n"
+    "    whole_s     REAL    NOT NULL CHECK (whole_s >= 0),\n"
+    "    sum_ops_s   REAL    NOT NULL CHECK (sum_ops_s >= 0),\n"
+    "    samples     INTEGER NOT NULL CHECK (samples >= 0),\n"
+    "    measured_at TEXT    NOT NULL CHECK (length(measured_at) > 0)\n"
+    "                        DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+    "    UNIQUE (device_id, graph_hash, n_ops)\n"
+    ") STRICT;\n"
+    "CREATE TABLE optim_profiles (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    device_id   INTEGER NOT NULL REFERENCES devices (id),\n"
+    "    optimizer   TEXT    NOT NULL CHECK (length(optimizer) > 0),\n"
+    "    dtype       TEXT    NOT NULL CHECK (length(dtype) > 0),\n"
+    "    s_per_param REAL    NOT NULL CHECK (s_per_param >= 0),\n"
+    "    samples     INTEGER NOT NULL CHECK (samples >= 0),\n"
+    "    measured_at TEXT    NOT NULL CHECK (length(measured_at) > 0)\n"
+    "                        DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+    "    UNIQUE (device_id, optimizer, dtype)\n"
+    ") STRICT;\n"
+    "CREATE TABLE collective_profiles (\n"
+    "    id          INTEGER PRIMARY KEY,\n"
+    "    device_id   INTEGER NOT NULL REFERENCES devices (id),\n"
+    "    op          TEXT    NOT NULL CHECK (length(op) > 0),\n"
+    "    dtype       TEXT    NOT NULL CHECK (length(dtype) > 0),\n"
+    "    n_ranks     INTEGER NOT NULL CHECK (n_ranks >= 2),\n"
+    "    alpha_s     REAL    NOT NULL CHECK (alpha_s >= 0),\n"
+    "    beta_Bps    REAL    NOT NULL CHECK (beta_Bps >= 0),\n"
+    "    residual    REAL    NOT NULL CHECK (residual >= 0),\n"
+    "    samples     INTEGER NOT NULL CHECK (samples >= 0),\n"
+    "    measured_at TEXT    NOT NULL CHECK (length(measured_at) > 0)\n"
+    "                        DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),\n"
+    "    UNIQUE (device_id, op, dtype, n_ranks)\n"
+    ") STRICT;\n"
+    "INSERT INTO step_profiles (device_id, graph_hash, n_ops, whole_s, sum_ops_s, samples, measured_at)\n"
+    "    SELECT device_id, graph_hash, n_ops, whole_s, sum_ops_s, samples, measured_at FROM (" V4_STEP_ROWS
+    ") ORDER BY id;\n"
+    "INSERT INTO optim_profiles (device_id, optimizer, dtype, s_per_param, samples, measured_at)\n"
+    "    SELECT device_id, optimizer, dtype, s_per_param, samples, measured_at FROM (" V4_OPTIM_ROWS
+    ") ORDER BY id;\n"
+    "INSERT INTO collective_profiles (device_id, op, dtype, n_ranks, alpha_s, beta_Bps, residual, samples, "
+    "measured_at)\n"
+    "    SELECT device_id, op, dtype, n_ranks, alpha_s, beta_Bps, residual, samples, measured_at FROM ("
+    V4_COLLECTIVE_ROWS ") ORDER BY id;\n"
+    "DELETE FROM op_profiles WHERE id IN (SELECT p.id " V4_PSEUDO_FROM "WHERE " V4_IS_PSEUDO ");\n"
+    "DELETE FROM op_signatures WHERE id IN (SELECT s.id FROM op_signatures s WHERE " V4_IS_PSEUDO ")\n"
+    "    AND id NOT IN (SELECT signature_id FROM op_profiles);\n",
+    /* Append migration 6 here. */
 };
 
 _Static_assert(sizeof migrations / sizeof migrations[0] == PP_DB_SCHEMA_VERSION,

@@ -37,8 +37,10 @@ static void usage(FILE *f) {
             "creates or changes it.\n"
             "\n"
             "  profiles     the profiled devices, their op timings (F, I, W medians\n"
-            "               in microseconds with their spread, and sample counts) and\n"
-            "               their links (latency alpha, bandwidth beta, fit residual)\n"
+            "               in microseconds with their spread, and sample counts),\n"
+            "               their links (latency alpha, bandwidth beta, fit residual),\n"
+            "               whole steps beside the sum of their ops, the optimizer's\n"
+            "               time per parameter and the collectives' alpha and beta\n"
             "  runs         the measured training runs, newest first: model, schedule,\n"
             "               pp x dp, steps, tokens/s, median iteration time, the plan's\n"
             "               predicted iteration time and its error ((measured -\n"
@@ -303,6 +305,134 @@ static int print_links_text(const pp_db_link *l, int nl, pp_err *err) {
 cleanup:
     table_free(&t);
     return ret;
+}
+
+static int print_pseudo_text(const pp_db_step_profile *sp, int ns, const pp_db_optim_profile *op, int no,
+                             const pp_db_collective_profile *cp, int nc, pp_err *err) {
+    table t = {.ncol = 7,
+               .head = {"DEVICE", "GRAPH", "OPS", "WHOLE µs", "SUM OF OPS µs", "SAMPLES", "MEASURED"},
+               .right = {1, 0, 1, 1, 1, 1, 0}};
+    table o = {.ncol = 6,
+               .head = {"DEVICE", "OPTIMIZER", "DTYPE", "ns/PARAM", "SAMPLES", "MEASURED"},
+               .right = {1, 0, 0, 1, 1, 0}};
+    table c = {.ncol = 9,
+               .head = {"DEVICE", "OP", "DTYPE", "RANKS", "ALPHA µs", "BETA GB/s", "RESIDUAL", "SAMPLES", "MEASURED"},
+               .right = {1, 0, 0, 1, 1, 1, 1, 1, 0}};
+    int ret = -1;
+    char a[32], b[48], d[48], e[48], f[48], g[32];
+    printf("step profiles: %d\n", ns);
+    for (int i = 0; i < ns; i++) {
+        snprintf(a, sizeof a, "%lld", sp[i].device_id);
+        snprintf(b, sizeof b, "%d", sp[i].n_ops);
+        snprintf(d, sizeof d, "%.1f", sp[i].whole_s * 1e6);
+        snprintf(e, sizeof e, "%.1f", sp[i].sum_ops_s * 1e6);
+        snprintf(g, sizeof g, "%d", sp[i].samples);
+        const char *vals[] = {a, sp[i].graph_hash, b, d, e, g, sp[i].measured_at};
+        if (table_add(&t, vals, err)) goto cleanup;
+    }
+    if (ns > 0) table_print(&t);
+    printf("\noptimizer profiles: %d\n", no);
+    for (int i = 0; i < no; i++) {
+        snprintf(a, sizeof a, "%lld", op[i].device_id);
+        snprintf(d, sizeof d, "%.3f", op[i].s_per_param * 1e9);
+        snprintf(g, sizeof g, "%d", op[i].samples);
+        const char *vals[] = {a, op[i].optimizer, op[i].dtype, d, g, op[i].measured_at};
+        if (table_add(&o, vals, err)) goto cleanup;
+    }
+    if (no > 0) table_print(&o);
+    printf("\ncollective profiles: %d\n", nc);
+    for (int i = 0; i < nc; i++) {
+        snprintf(a, sizeof a, "%lld", cp[i].device_id);
+        snprintf(b, sizeof b, "%d", cp[i].n_ranks);
+        snprintf(d, sizeof d, "%.2f", cp[i].alpha_s * 1e6);
+        if (cp[i].beta_Bps > 0) snprintf(e, sizeof e, "%.3f", cp[i].beta_Bps / 1e9);
+        else snprintf(e, sizeof e, "-");
+        snprintf(f, sizeof f, "%.3g", cp[i].residual);
+        snprintf(g, sizeof g, "%d", cp[i].samples);
+        const char *vals[] = {a, cp[i].op, cp[i].dtype, b, d, e, f, g, cp[i].measured_at};
+        if (table_add(&c, vals, err)) goto cleanup;
+    }
+    if (nc > 0) table_print(&c);
+    ret = 0;
+cleanup:
+    table_free(&t);
+    table_free(&o);
+    table_free(&c);
+    return ret;
+}
+
+/* The device keys every profile row carries. */
+static void json_device_keys(pp_jw *w, long long id, const pp_db_device *d, int nd) {
+    pp_jw_key(w, "device_id");
+    pp_jw_int(w, id);
+    pp_jw_key(w, "device_fingerprint");
+    pp_jw_str(w, device_fp_for(d, nd, id));
+}
+
+static void json_pseudo(pp_jw *w, const pp_db_step_profile *sp, int ns, const pp_db_optim_profile *op, int no,
+                        const pp_db_collective_profile *cp, int nc, const pp_db_device *d, int nd) {
+    pp_jw_key(w, "step_profiles");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < ns; i++) {
+        pp_jw_obj_begin(w);
+        json_device_keys(w, sp[i].device_id, d, nd);
+        pp_jw_key(w, "graph_hash");
+        pp_jw_str(w, sp[i].graph_hash);
+        pp_jw_key(w, "n_ops");
+        pp_jw_int(w, sp[i].n_ops);
+        pp_jw_key(w, "whole_s");
+        pp_jw_num(w, sp[i].whole_s);
+        pp_jw_key(w, "sum_ops_s");
+        pp_jw_num(w, sp[i].sum_ops_s);
+        pp_jw_key(w, "samples");
+        pp_jw_int(w, sp[i].samples);
+        pp_jw_key(w, "measured_at");
+        pp_jw_str(w, sp[i].measured_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+    pp_jw_key(w, "optim_profiles");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < no; i++) {
+        pp_jw_obj_begin(w);
+        json_device_keys(w, op[i].device_id, d, nd);
+        pp_jw_key(w, "optimizer");
+        pp_jw_str(w, op[i].optimizer);
+        pp_jw_key(w, "dtype");
+        pp_jw_str(w, op[i].dtype);
+        pp_jw_key(w, "s_per_param");
+        pp_jw_num(w, op[i].s_per_param);
+        pp_jw_key(w, "samples");
+        pp_jw_int(w, op[i].samples);
+        pp_jw_key(w, "measured_at");
+        pp_jw_str(w, op[i].measured_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
+    pp_jw_key(w, "collective_profiles");
+    pp_jw_arr_begin(w);
+    for (int i = 0; i < nc; i++) {
+        pp_jw_obj_begin(w);
+        json_device_keys(w, cp[i].device_id, d, nd);
+        pp_jw_key(w, "op");
+        pp_jw_str(w, cp[i].op);
+        pp_jw_key(w, "dtype");
+        pp_jw_str(w, cp[i].dtype);
+        pp_jw_key(w, "n_ranks");
+        pp_jw_int(w, cp[i].n_ranks);
+        pp_jw_key(w, "alpha_s");
+        pp_jw_num(w, cp[i].alpha_s);
+        pp_jw_key(w, "beta_Bps");
+        pp_jw_num(w, cp[i].beta_Bps);
+        pp_jw_key(w, "residual");
+        pp_jw_num(w, cp[i].residual);
+        pp_jw_key(w, "samples");
+        pp_jw_int(w, cp[i].samples);
+        pp_jw_key(w, "measured_at");
+        pp_jw_str(w, cp[i].measured_at);
+        pp_jw_obj_end(w);
+    }
+    pp_jw_arr_end(w);
 }
 
 static void json_devices(pp_jw *w, const pp_db_device *d, int nd) {
@@ -657,6 +787,10 @@ int main(int argc, char **argv) {
     pp_db_device *devices = NULL;
     pp_db_op_profile *profiles = NULL;
     pp_db_link *links = NULL;
+    pp_db_step_profile *steps = NULL;
+    pp_db_optim_profile *optims = NULL;
+    pp_db_collective_profile *colls = NULL;
+    int nsp = 0, nop5 = 0, ncp = 0;
     pp_db_run *runs = NULL, run = {0};
     pp_db_run_step *run_steps = NULL;
     pp_db_run_rank *run_ranks = NULL;
@@ -683,7 +817,9 @@ int main(int argc, char **argv) {
     int want_profiles = what == WHAT_PROFILES;
     if (want_profiles) {
         if (pp_db_devices_list(db, &devices, &nd, &err) || pp_db_op_profiles_list(db, 0, &profiles, &nop, &err) ||
-            pp_db_links_list(db, 0, &links, &nl, &err))
+            pp_db_links_list(db, 0, &links, &nl, &err) || pp_db_step_profiles_list(db, 0, &steps, &nsp, &err) ||
+            pp_db_optim_profiles_list(db, 0, &optims, &nop5, &err) ||
+            pp_db_collective_profiles_list(db, 0, &colls, &ncp, &err))
             goto cleanup;
     } else if (want_counts && pp_db_profile_counts(db, &nd, &nop, &nl, &err)) {
         goto cleanup;
@@ -741,6 +877,7 @@ int main(int argc, char **argv) {
             json_devices(&w, devices, nd);
             json_op_profiles(&w, profiles, nop, devices, nd);
             json_links(&w, links, nl, devices, nd);
+            json_pseudo(&w, steps, nsp, optims, nop5, colls, ncp, devices, nd);
         }
         if (want_runs) json_runs(&w, runs, nr);
         if (what == WHAT_RUN) json_run_detail(&w, &run, run_steps, nrs, run_ranks, nrk, n_ev);
@@ -767,6 +904,8 @@ int main(int argc, char **argv) {
             if (print_op_profiles_text(profiles, nop, &err)) goto cleanup;
             printf("\n");
             if (print_links_text(links, nl, &err)) goto cleanup;
+            printf("\n");
+            if (print_pseudo_text(steps, nsp, optims, nop5, colls, ncp, &err)) goto cleanup;
         } else if (want_counts) {
             printf("\n");
             print_profile_counts(nd, nop, nl);
@@ -792,6 +931,9 @@ cleanup:
     pp_db_device_rows_free(devices, nd);
     pp_db_op_profiles_free(profiles);
     pp_db_links_free(links);
+    free(steps);
+    free(optims);
+    free(colls);
     free(runs);
     free(run_steps);
     free(run_ranks);

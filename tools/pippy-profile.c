@@ -283,15 +283,10 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
                    res[i].beta_Bps / 1e9, res[i].residual);
         }
         if (ar_b > 0) {
-            pp_db_op_profile p;
-            memset(&p, 0, sizeof p);
-            snprintf(p.signature, sizeof p.signature, PP_COSTS_ALLREDUCE_SIGNATURE, pp_comm_size(c));
-            snprintf(p.kind, sizeof p.kind, "allreduce");
-            p.t[0] = ar_a;
-            p.t[1] = 1.0 / ar_b;
-            p.t[2] = ar_r;
-            p.samples[0] = 1;
-            if (pp_db_op_profile_put(db, dev, &p, &err)) goto out;
+            pp_db_collective_profile p = {.op = PP_COSTS_ALLREDUCE, .dtype = PP_COSTS_DTYPE,
+                                          .n_ranks = pp_comm_size(c), .alpha_s = ar_a, .beta_Bps = ar_b,
+                                          .residual = ar_r, .samples = 1};
+            if (pp_db_collective_profile_put(db, dev, &p, &err)) goto out;
             printf("all-reduce over %d ranks: %.2f us + bytes / %.3f GB/s (residual %.3f)\n", pp_comm_size(c),
                    ar_a * 1e6, ar_b / 1e9, ar_r);
         }
@@ -555,24 +550,16 @@ int main(int argc, char **argv) {
         /* Both stored: plans of this graph scale the op times to the whole
          * step (what running ops back to back costs beyond each op alone),
          * and any plan on this device costs its optimizer step. */
-        pp_db_op_profile p;
-        memset(&p, 0, sizeof p);
+        pp_db_step_profile p = {.n_ops = g.n_ops, .whole_s = whole, .sum_ops_s = sum, .samples = 5};
+        pp_db_optim_profile o = {.optimizer = PP_COSTS_OPTIMIZER, .dtype = PP_COSTS_DTYPE, .s_per_param = optim,
+                                 .samples = 5};
         if (pp_db_begin(db, &err)) goto fail;
-        pp_costs_step_signature(&g, p.signature, sizeof p.signature);
-        snprintf(p.kind, sizeof p.kind, "step");
-        p.t[0] = whole;
-        p.t[1] = sum;
-        p.samples[0] = 5;
-        if (pp_db_op_profile_put(db, dev, &p, &err)) {
+        pp_costs_graph_hash(&g, p.graph_hash);
+        if (pp_db_step_profile_put(db, dev, &p, &err)) {
             pp_db_rollback(db, NULL);
             goto fail;
         }
-        memset(&p, 0, sizeof p);
-        snprintf(p.signature, sizeof p.signature, "%s", PP_COSTS_OPTIM_SIGNATURE);
-        snprintf(p.kind, sizeof p.kind, "optim");
-        p.t[0] = optim;
-        p.samples[0] = 5;
-        if (pp_db_op_profile_put(db, dev, &p, &err) || pp_db_commit(db, &err)) {
+        if (pp_db_optim_profile_put(db, dev, &o, &err) || pp_db_commit(db, &err)) {
             pp_db_rollback(db, NULL);
             goto fail;
         }
