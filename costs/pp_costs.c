@@ -149,18 +149,6 @@ int pp_costs_device(pp_costs *c, const pp_cluster *cl, long long *device_id, cha
     return 1;
 }
 
-void pp_costs_measure_from_row(const pp_db_op_profile *row, pp_op_measure *m) {
-    for (int k = 0; k < 3; k++) {
-        m->t[k] = row->t[k];
-        m->spread[k] = row->spread[k];
-        m->samples[k] = row->samples[k];
-    }
-    m->param_bytes = row->param_bytes;
-    m->keep_f_bytes = row->keep_f_bytes;
-    m->keep_w_bytes = row->keep_w_bytes;
-    m->workspace_bytes = row->workspace_bytes;
-}
-
 void pp_costs_graph_hash(const pp_graph *g, char out[17]) {
     pp_sha256_ctx h;
     pp_sha256_init(&h);
@@ -197,7 +185,7 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
             miss++;
             continue;
         }
-        pp_costs_measure_from_row(&p, &m[i]);
+        m[i] = p.m;
     }
     if (missing) *missing = miss;
     if (miss) {

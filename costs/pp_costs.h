@@ -70,12 +70,6 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
  * 0 or -1 (err). */
 int pp_costs_comm(pp_costs *c, const pp_cluster *cl, pp_comm_measured *out, pp_err *err);
 
-/* An op's stored profile as the profiler's measurement (times, spreads,
- * samples and bytes). */
-struct pp_db_op_profile;
-struct pp_op_measure;
-void pp_costs_measure_from_row(const struct pp_db_op_profile *row, struct pp_op_measure *m);
-
 /* The database key of a graph's whole-step record (step_profiles, with the
  * op count): the first 16 hex digits of the SHA-256 of its ops' signatures. */
 void pp_costs_graph_hash(const pp_graph *g, char out[17]);

@@ -30,6 +30,7 @@
 #define PP_DB_H
 
 #include "core/pp_err.h"
+#include "core/pp_record.h"
 #include "core/pp_trace.h"
 
 /* The newest schema version this build knows (= number of migrations). */
@@ -197,19 +198,14 @@ int pp_db_device_put(pp_db *db, const char *fingerprint, const char *description
 int pp_db_devices_list(pp_db *db, pp_db_device **rows, int *n, pp_err *err);
 void pp_db_device_rows_free(pp_db_device *rows, int n);
 
-/* One op's measured costs on one device. Times and spreads are seconds,
- * indexed by pass: [0] F (forward), [1] I (input gradient), [2] W (weight
- * gradient); t is the median, spread a dispersion in seconds (e.g. the
- * interquartile range), samples the number of timings behind them. Bytes
- * are per microbatch: what F keeps for I, what I keeps for W, the
- * parameters, the temporary workspace. All numbers must be finite and
+/* One op's measured costs on one device: the profiler's measurement m
+ * (core/pp_record.h: F, I, W medians, spreads and sample counts, bytes per
+ * microbatch) under its signature and kind. All numbers must be finite and
  * >= 0. measured_at is UTC "YYYY-MM-DDTHH:MM:SSZ"; empty on put means now. */
 typedef struct pp_db_op_profile {
     char signature[512]; /* canonical op signature (see above), not empty */
     char kind[32];       /* op kind, e.g. "linear", "attention"; not empty */
-    double t[3], spread[3];
-    int samples[3];
-    long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
+    pp_op_measure m;
     char measured_at[32];
     long long device_id; /* filled by get and list; put ignores it */
 } pp_db_op_profile;
@@ -385,24 +381,14 @@ typedef struct pp_db_run_step {
     double loss, grad_norm, seconds;
 } pp_db_run_step;
 
-/* One rank of a run: rank in [0, n_ranks), host may be empty, peak_bytes
- * >= 0 its peak memory, busy_s (compute time summed over the run) finite
- * and >= 0. */
-typedef struct pp_db_run_rank {
-    int rank;
-    char host[128];
-    long long peak_bytes;
-    double busy_s;
-} pp_db_run_rank;
-
-/* One measured trace event of a step: step in [first_step, first_step +
- * steps); ev.rank in [0, n_ranks), ev.stream a pp_stream, ev.action a
- * pp_act_type, stage and mb >= -1, start and end finite with end >= start
- * (seconds from the start of the step), bytes >= 0. */
-typedef struct pp_db_run_event {
-    int step;
-    pp_trace_event ev;
-} pp_db_run_event;
+/* A run's ranks are pp_run_rank (core/pp_record.h): rank in [0, n_ranks),
+ * host may be empty, peak_bytes >= 0 its peak memory, busy_s (compute time
+ * summed over the run) finite and >= 0.
+ *
+ * Its measured trace events are pp_run_event (core/pp_record.h): step in
+ * [first_step, first_step + steps); ev.rank in [0, n_ranks), ev.stream a
+ * pp_stream, ev.action a pp_act_type, stage and mb >= -1, start and end
+ * finite with end >= start (seconds, stored as given), bytes >= 0. */
 
 /* Stores a run with its n_steps steps, n_ranks ranks and n_ev events in one
  * transaction: its own, or a savepoint inside the caller's pp_db_begin. A
@@ -413,7 +399,7 @@ typedef struct pp_db_run_event {
  * may be NULL when their count is 0. Sets run->id and run->created_at.
  * Returns 0, or -1 with err set and the database unchanged (run->id then 0). */
 int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps,
-                  const pp_db_run_rank *ranks, int n_ranks, const pp_db_run_event *ev, long long n_ev,
+                  const pp_run_rank *ranks, int n_ranks, const pp_run_event *ev, long long n_ev,
                   pp_err *err);
 
 /* All stored runs, newest first. Returns 0 with *rows (NULL when *n is 0;
@@ -430,12 +416,12 @@ int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *e
 int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_err *err);
 
 /* The ranks of run id, by rank; same contract as pp_db_run_steps. */
-int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err);
+int pp_db_run_ranks(pp_db *db, long long id, pp_run_rank **rows, int *n, pp_err *err);
 
 /* The events of run id at one step (step < 0: of all steps, by step), ordered
  * by rank, stream, start, end, then the order stored; same contract as
  * pp_db_run_steps. */
-int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err);
+int pp_db_run_events(pp_db *db, long long id, int step, pp_run_event **rows, long long *n, pp_err *err);
 
 /* How many events run id has (0 for an unknown id or an older schema), without
  * loading them. Returns 0, or -1 with err set. */

@@ -158,12 +158,12 @@ int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile 
     if (!fits(p->measured_at, sizeof p->measured_at))
         DB_FAIL(PP_ERR_INVALID, "storing op profile '%s': measured_at is not terminated", sig);
     for (int k = 0; k < 3; k++) {
-        if (!nonneg_finite(p->t[k]) || !nonneg_finite(p->spread[k]) || p->samples[k] < 0)
+        if (!nonneg_finite(p->m.t[k]) || !nonneg_finite(p->m.spread[k]) || p->m.samples[k] < 0)
             DB_FAIL(PP_ERR_INVALID,
                     "storing op profile '%s': %c time %g s, spread %g s, %d samples: each must be finite and >= 0",
-                    sig, pass[k], p->t[k], p->spread[k], p->samples[k]);
+                    sig, pass[k], p->m.t[k], p->m.spread[k], p->m.samples[k]);
     }
-    if (p->param_bytes < 0 || p->keep_f_bytes < 0 || p->keep_w_bytes < 0 || p->workspace_bytes < 0)
+    if (p->m.param_bytes < 0 || p->m.keep_f_bytes < 0 || p->m.keep_w_bytes < 0 || p->m.workspace_bytes < 0)
         DB_FAIL(PP_ERR_INVALID, "storing op profile '%s': a byte count is negative", sig);
 
     if (pp_db_begin(db, err)) goto cleanup;
@@ -187,14 +187,14 @@ int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile 
     DB_CHECK(sqlite3_bind_int64(st, 1, device_id), "storing op profile '%s'", sig);
     DB_CHECK(sqlite3_bind_int64(st, 2, sig_id), "storing op profile '%s'", sig);
     for (int k = 0; k < 3; k++) {
-        DB_CHECK(sqlite3_bind_double(st, 3 + k, p->t[k]), "storing op profile '%s'", sig);
-        DB_CHECK(sqlite3_bind_double(st, 6 + k, p->spread[k]), "storing op profile '%s'", sig);
-        DB_CHECK(sqlite3_bind_int(st, 9 + k, p->samples[k]), "storing op profile '%s'", sig);
+        DB_CHECK(sqlite3_bind_double(st, 3 + k, p->m.t[k]), "storing op profile '%s'", sig);
+        DB_CHECK(sqlite3_bind_double(st, 6 + k, p->m.spread[k]), "storing op profile '%s'", sig);
+        DB_CHECK(sqlite3_bind_int(st, 9 + k, p->m.samples[k]), "storing op profile '%s'", sig);
     }
-    DB_CHECK(sqlite3_bind_int64(st, 12, p->param_bytes), "storing op profile '%s'", sig);
-    DB_CHECK(sqlite3_bind_int64(st, 13, p->keep_f_bytes), "storing op profile '%s'", sig);
-    DB_CHECK(sqlite3_bind_int64(st, 14, p->keep_w_bytes), "storing op profile '%s'", sig);
-    DB_CHECK(sqlite3_bind_int64(st, 15, p->workspace_bytes), "storing op profile '%s'", sig);
+    DB_CHECK(sqlite3_bind_int64(st, 12, p->m.param_bytes), "storing op profile '%s'", sig);
+    DB_CHECK(sqlite3_bind_int64(st, 13, p->m.keep_f_bytes), "storing op profile '%s'", sig);
+    DB_CHECK(sqlite3_bind_int64(st, 14, p->m.keep_w_bytes), "storing op profile '%s'", sig);
+    DB_CHECK(sqlite3_bind_int64(st, 15, p->m.workspace_bytes), "storing op profile '%s'", sig);
     DB_CHECK(sqlite3_bind_text(st, 16, p->measured_at, -1, SQLITE_STATIC), "storing op profile '%s'", sig);
     DB_CHECK(sqlite3_step(st), "storing op profile '%s'", sig);
     sqlite3_finalize(st);
@@ -221,14 +221,14 @@ static int profile_fill(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *er
     col_copy(st, 1, r->signature, sizeof r->signature);
     col_copy(st, 2, r->kind, sizeof r->kind);
     for (int k = 0; k < 3; k++) {
-        r->t[k] = sqlite3_column_double(st, 3 + k);
-        r->spread[k] = sqlite3_column_double(st, 6 + k);
-        r->samples[k] = sqlite3_column_int(st, 9 + k);
+        r->m.t[k] = sqlite3_column_double(st, 3 + k);
+        r->m.spread[k] = sqlite3_column_double(st, 6 + k);
+        r->m.samples[k] = sqlite3_column_int(st, 9 + k);
     }
-    r->param_bytes = sqlite3_column_int64(st, 12);
-    r->keep_f_bytes = sqlite3_column_int64(st, 13);
-    r->keep_w_bytes = sqlite3_column_int64(st, 14);
-    r->workspace_bytes = sqlite3_column_int64(st, 15);
+    r->m.param_bytes = sqlite3_column_int64(st, 12);
+    r->m.keep_f_bytes = sqlite3_column_int64(st, 13);
+    r->m.keep_w_bytes = sqlite3_column_int64(st, 14);
+    r->m.workspace_bytes = sqlite3_column_int64(st, 15);
     col_copy(st, 16, r->measured_at, sizeof r->measured_at);
     return 0;
 }

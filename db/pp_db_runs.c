@@ -15,7 +15,7 @@
 /* Checks a run and its rows against pp_db_run_put's contract (pp_db.h);
  * fills err naming the first field that breaks it. Touches no table. */
 static int run_check(const pp_db *db, const pp_db_run *r, const pp_db_run_step *steps, int n_steps,
-                     const pp_db_run_rank *ranks, int n_ranks, const pp_db_run_event *ev, long long n_ev,
+                     const pp_run_rank *ranks, int n_ranks, const pp_run_event *ev, long long n_ev,
                      pp_err *err) {
     int ret = -1;
     if (!fits(r->plan_hash, sizeof r->plan_hash) || !pp_sha256_hex_valid(r->plan_hash))
@@ -83,7 +83,7 @@ static int run_check(const pp_db *db, const pp_db_run *r, const pp_db_run_step *
                     s->step, s->seconds);
     }
     for (int i = 0; i < n_ranks; i++) {
-        const pp_db_run_rank *k = &ranks[i];
+        const pp_run_rank *k = &ranks[i];
         if (k->rank < 0 || k->rank >= r->n_ranks)
             DB_FAIL(PP_ERR_INVALID, "storing run of plan %.12s: ranks[%d]: rank %d is outside [0, n_ranks %d)", h, i,
                     k->rank, r->n_ranks);
@@ -148,7 +148,7 @@ cleanup:
 }
 
 /* Inserts the ranks of run_id with one statement. Inside a transaction. */
-static int run_put_ranks(pp_db *db, const char *h, long long run_id, const pp_db_run_rank *ranks, int n, pp_err *err) {
+static int run_put_ranks(pp_db *db, const char *h, long long run_id, const pp_run_rank *ranks, int n, pp_err *err) {
     sqlite3_stmt *st = NULL;
     int rc, ret = -1;
     if (n == 0) return 0;
@@ -158,7 +158,7 @@ static int run_put_ranks(pp_db *db, const char *h, long long run_id, const pp_db
                                 -1, &st, NULL),
              "storing run of plan %.12s: ranks", h);
     for (int i = 0; i < n; i++) {
-        const pp_db_run_rank *k = &ranks[i];
+        const pp_run_rank *k = &ranks[i];
         sqlite3_reset(st);
         DB_CHECK(sqlite3_bind_int64(st, 1, run_id), "storing run of plan %.12s: ranks[%d]", h, i);
         DB_CHECK(sqlite3_bind_int(st, 2, k->rank), "storing run of plan %.12s: ranks[%d]", h, i);
@@ -175,7 +175,7 @@ cleanup:
 
 /* Inserts the events of run_id with one prepared statement, reset and
  * rebound per event. Inside a transaction. */
-static int run_put_events(pp_db *db, const char *h, long long run_id, const pp_db_run_event *ev, long long n,
+static int run_put_events(pp_db *db, const char *h, long long run_id, const pp_run_event *ev, long long n,
                           pp_err *err) {
     sqlite3_stmt *st = NULL;
     int rc, ret = -1;
@@ -206,8 +206,8 @@ cleanup:
     return ret;
 }
 
-int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps, const pp_db_run_rank *ranks,
-                  int n_ranks, const pp_db_run_event *ev, long long n_ev, pp_err *err) {
+int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps, const pp_run_rank *ranks,
+                  int n_ranks, const pp_run_event *ev, long long n_ev, pp_err *err) {
     sqlite3_stmt *st = NULL;
     int rc, ret = -1, began = 0;
     long long run_id = 0;
@@ -332,7 +332,7 @@ int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_e
 static int rank_row(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
     (void)db;
     (void)err;
-    pp_db_run_rank *k = row;
+    pp_run_rank *k = row;
     k->rank = sqlite3_column_int(st, 0);
     col_copy(st, 1, k->host, sizeof k->host);
     k->peak_bytes = sqlite3_column_int64(st, 2);
@@ -340,7 +340,7 @@ static int rank_row(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
     return 0;
 }
 
-int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err) {
+int pp_db_run_ranks(pp_db *db, long long id, pp_run_rank **rows, int *n, pp_err *err) {
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;
@@ -354,7 +354,7 @@ int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_e
 static int event_row(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
     (void)db;
     (void)err;
-    pp_db_run_event *r = row;
+    pp_run_event *r = row;
     r->step = sqlite3_column_int(st, 0);
     r->ev.rank = sqlite3_column_int(st, 1);
     r->ev.stream = sqlite3_column_int(st, 2);
@@ -367,7 +367,7 @@ static int event_row(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) 
     return 0;
 }
 
-int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err) {
+int pp_db_run_events(pp_db *db, long long id, int step, pp_run_event **rows, long long *n, pp_err *err) {
     *rows = NULL;
     *n = 0;
     if (db->version < RUNS_SINCE) return 0;

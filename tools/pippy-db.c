@@ -267,10 +267,10 @@ static int print_op_profiles_text(const pp_db_op_profile *p, int np, pp_err *err
     for (int i = 0; i < np; i++) {
         char dev[32], f[64], in[64], w[64], samples[48];
         snprintf(dev, sizeof dev, "%lld", p[i].device_id);
-        fmt_us(p[i].t[0], p[i].spread[0], f, sizeof f);
-        fmt_us(p[i].t[1], p[i].spread[1], in, sizeof in);
-        fmt_us(p[i].t[2], p[i].spread[2], w, sizeof w);
-        snprintf(samples, sizeof samples, "%d/%d/%d", p[i].samples[0], p[i].samples[1], p[i].samples[2]);
+        fmt_us(p[i].m.t[0], p[i].m.spread[0], f, sizeof f);
+        fmt_us(p[i].m.t[1], p[i].m.spread[1], in, sizeof in);
+        fmt_us(p[i].m.t[2], p[i].m.spread[2], w, sizeof w);
+        snprintf(samples, sizeof samples, "%d/%d/%d", p[i].m.samples[0], p[i].m.samples[1], p[i].m.samples[2]);
         const char *vals[] = {dev, p[i].signature, f, in, w, samples, p[i].measured_at};
         if (table_add(&t, vals, err)) goto cleanup;
     }
@@ -473,20 +473,20 @@ static void json_op_profiles(pp_jw *w, const pp_db_op_profile *p, int np, const 
         pp_jw_str(w, p[i].signature);
         pp_jw_key(w, "kind");
         pp_jw_str(w, p[i].kind);
-        json_triple_num(w, "t_s", p[i].t);
-        json_triple_num(w, "spread_s", p[i].spread);
+        json_triple_num(w, "t_s", p[i].m.t);
+        json_triple_num(w, "spread_s", p[i].m.spread);
         pp_jw_key(w, "samples");
         pp_jw_arr_begin_inline(w);
-        for (int k = 0; k < 3; k++) pp_jw_int(w, p[i].samples[k]);
+        for (int k = 0; k < 3; k++) pp_jw_int(w, p[i].m.samples[k]);
         pp_jw_arr_end(w);
         pp_jw_key(w, "param_bytes");
-        pp_jw_int(w, p[i].param_bytes);
+        pp_jw_int(w, p[i].m.param_bytes);
         pp_jw_key(w, "keep_f_bytes");
-        pp_jw_int(w, p[i].keep_f_bytes);
+        pp_jw_int(w, p[i].m.keep_f_bytes);
         pp_jw_key(w, "keep_w_bytes");
-        pp_jw_int(w, p[i].keep_w_bytes);
+        pp_jw_int(w, p[i].m.keep_w_bytes);
         pp_jw_key(w, "workspace_bytes");
-        pp_jw_int(w, p[i].workspace_bytes);
+        pp_jw_int(w, p[i].m.workspace_bytes);
         pp_jw_key(w, "measured_at");
         pp_jw_str(w, p[i].measured_at);
         pp_jw_obj_end(w);
@@ -577,7 +577,7 @@ cleanup:
 
 /* One run in full: its fields as "key  value" lines, then its steps and
  * ranks as tables and its event count. */
-static int print_run_text(const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k, int nk,
+static int print_run_text(const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_run_rank *k, int nk,
                           long long n_ev, pp_err *err) {
     char buf[96], steps[48];
     int ret = -1;
@@ -691,7 +691,7 @@ static void json_runs(pp_jw *w, const pp_db_run *r, int nr) {
     pp_jw_arr_end(w);
 }
 
-static void json_run_detail(pp_jw *w, const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k,
+static void json_run_detail(pp_jw *w, const pp_db_run *r, const pp_db_run_step *s, int ns, const pp_run_rank *k,
                             int nk, long long n_ev) {
     pp_jw_key(w, "run");
     json_run(w, r);
@@ -793,7 +793,7 @@ int main(int argc, char **argv) {
     int nsp = 0, nop5 = 0, ncp = 0;
     pp_db_run *runs = NULL, run = {0};
     pp_db_run_step *run_steps = NULL;
-    pp_db_run_rank *run_ranks = NULL;
+    pp_run_rank *run_ranks = NULL;
     long long n_ev = 0;
     int nm = 0, np = 0, nd = 0, nop = 0, nl = 0, nr = 0, nrs = 0, nrk = 0, status = 1, version = 0;
     char *text = NULL;

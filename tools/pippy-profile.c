@@ -142,7 +142,7 @@ done:
  * pass, a pass timed 0 both times left out) lie within the spread of the
  * profile stored before, |new - old| <= max(spread new, spread old), and
  * the worst of those that do not. Nothing when no op had a profile. */
-static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp_db_op_profile *prev,
+static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp_op_measure *prev,
                              const int *had_prev, double res) {
     static const char pass[3] = {'F', 'I', 'W'};
     int agree = 0, total = 0, worst_op = -1, worst_p = 0;
@@ -170,7 +170,7 @@ static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp
            agree, total);
     if (worst_op >= 0) {
         const pp_op_measure *w = &m[worst_op];
-        const pp_db_op_profile *o = &prev[worst_op];
+        const pp_op_measure *o = &prev[worst_op];
         double s = w->spread[worst_p] > o->spread[worst_p] ? w->spread[worst_p] : o->spread[worst_p];
         printf("  farthest outside: %s %c: %.4f ms now, %.4f ms before, spread %.4f ms\n",
                pp_op_kind_name(g->ops[worst_op].kind), pass[worst_p], w->t[worst_p] * 1e3, o->t[worst_p] * 1e3,
@@ -396,7 +396,7 @@ int main(int argc, char **argv) {
     pp_db *db = NULL;
     pp_op_measure *m = NULL;
     char (*sig)[512] = NULL;
-    pp_db_op_profile *prev = NULL; /* with --force: what was stored before, to compare */
+    pp_op_measure *prev = NULL; /* with --force: what was stored before, to compare */
     int *fresh = NULL, *had_prev = NULL, rc = 1;
     long long dev = 0;
     if (pp_backend_open(backend, (int)threads, &be, &err)) goto fail;
@@ -430,11 +430,11 @@ int main(int argc, char **argv) {
             goto fail;
         }
         if (found && force) {
-            prev[i] = p;
+            prev[i] = p.m;
             had_prev[i] = 1;
         }
         if (found && !force) {
-            pp_costs_measure_from_row(&p, &m[i]);
+            m[i] = p.m;
             reused++;
         } else {
             fresh[i] = 1;
@@ -520,15 +520,7 @@ int main(int argc, char **argv) {
             memset(&p, 0, sizeof p);
             snprintf(p.signature, sizeof p.signature, "%s", sig[i]);
             snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g.ops[i].kind));
-            for (int k = 0; k < 3; k++) {
-                p.t[k] = m[i].t[k];
-                p.spread[k] = m[i].spread[k];
-                p.samples[k] = m[i].samples[k];
-            }
-            p.param_bytes = m[i].param_bytes;
-            p.keep_f_bytes = m[i].keep_f_bytes;
-            p.keep_w_bytes = m[i].keep_w_bytes;
-            p.workspace_bytes = m[i].workspace_bytes;
+            p.m = m[i];
             if (pp_db_op_profile_put(db, dev, &p, &err)) {
                 pp_db_rollback(db, NULL);
                 goto fail;

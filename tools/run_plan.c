@@ -152,8 +152,8 @@ static void rank_signals(const char *sdir, int me) {
  * docs/formats.md): into dir/pippy-run-<UTC time>-<pid>.json. Returns 0
  * with the path in out, or -1 with err. */
 static int save_run_json(const char *dir, const char *db_path, const char *why, const pp_db_run *run,
-                         const pp_db_run_step *st, int n_steps, const pp_db_run_rank *rk, int n_ranks,
-                         const pp_db_run_event *de, long long n_ev, char *out, size_t n_out, pp_err *err) {
+                         const pp_db_run_step *st, int n_steps, const pp_run_rank *rk, int n_ranks,
+                         const pp_run_event *de, long long n_ev, char *out, size_t n_out, pp_err *err) {
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
@@ -234,7 +234,7 @@ static int save_run_json(const char *dir, const char *db_path, const char *why, 
  * stderr and returns -1 with err saying so. */
 static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, const char *hash, const char *status,
                      const char *message, int first, int n_steps, const pp_exec_step_result *res,
-                     const pp_exec_event *ev, long long n_ev, const pp_exec_rank_info *ranks, int n_ranks,
+                     const pp_run_event *ev, long long n_ev, const pp_run_rank *ranks, int n_ranks,
                      double median_s, pp_err *err) {
     pp_db_run run;
     memset(&run, 0, sizeof run);
@@ -257,26 +257,16 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
     run.predicted_iteration_s = plan->prediction.present ? plan->prediction.iteration_s : 0;
     run.final_loss = n_steps ? res[n_steps - 1].loss : NAN;
     pp_db_run_step *st = calloc((size_t)(n_steps ? n_steps : 1), sizeof *st);
-    pp_db_run_rank *rk = calloc((size_t)n_ranks, sizeof *rk);
-    pp_db_run_event *de = calloc((size_t)(n_ev ? n_ev : 1), sizeof *de);
+    const pp_run_rank *rk = ranks;
+    const pp_run_event *de = ev;
     int rc = -1;
-    if (!st || !rk || !de) {
+    if (!st) {
         pp_err_set(err, PP_ERR_NOMEM, "out of memory storing the run");
         goto done;
     }
     for (int i = 0; i < n_steps; i++)
         st[i] = (pp_db_run_step){.step = res[i].step, .loss = res[i].loss, .grad_norm = res[i].grad_norm,
                                  .seconds = res[i].seconds};
-    for (int i = 0; i < n_ranks; i++) {
-        rk[i].rank = ranks[i].rank;
-        snprintf(rk[i].host, sizeof rk[i].host, "%s", ranks[i].host);
-        rk[i].peak_bytes = ranks[i].peak_bytes;
-        rk[i].busy_s = ranks[i].busy_s;
-    }
-    for (long long i = 0; i < n_ev; i++) {
-        de[i].step = ev[i].step;
-        de[i].ev = ev[i].ev;
-    }
     if (pp_db_run_put(db, &run, st, n_steps, rk, n_ranks, de, n_ev, err) == 0) {
         printf("run %lld stored in %s (%d steps, %lld measured actions%s)\n", run.id, ro->db_path, n_steps, n_ev,
                strcmp(status, "ok") ? ", status interrupted" : "");
@@ -303,13 +293,11 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
                    ro->db_path, why, e2.msg);
 done:
     free(st);
-    free(rk);
-    free(de);
     return rc;
 }
 
 /* Writes the measured trace (all steps) as Chrome JSON. */
-static int save_trace(const char *path, const pp_exec_event *ev, long long n, pp_err *err) {
+static int save_trace(const char *path, const pp_run_event *ev, long long n, pp_err *err) {
     pp_trace t;
     pp_trace_init(&t);
     int rc = 0;
@@ -349,8 +337,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     pp_exec *x = NULL;
     pp_db *db = NULL;
     pp_exec_step_result *res = NULL;
-    pp_exec_event *ev = NULL;
-    pp_exec_rank_info *ranks = NULL;
+    pp_run_event *ev = NULL;
+    pp_run_rank *ranks = NULL;
     long long n_ev = 0;
     char hash[65] = "", stop_msg[256] = "";
     memset(&plan, 0, sizeof plan);

@@ -65,15 +65,15 @@ static void make_db(const char *path, const pp_graph *g, int skip_last_gpu_op) {
         pp_opprof_signature(g, i, p.signature, sizeof p.signature);
         snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g->ops[i].kind));
         for (int k = 0; k < 3; k++) {
-            p.t[k] = 1e-3;
-            p.samples[k] = 5;
+            p.m.t[k] = 1e-3;
+            p.m.samples[k] = 5;
         }
         int dup = 0;
         pp_db_op_profile have;
         ck_assert(pp_db_op_profile_get(db, cpu, p.signature, &have, &dup, &err) == 0);
         if (!dup) ck_assert_msg(pp_db_op_profile_put(db, cpu, &p, &err) == 0, "%s", err.msg);
         if (skip_last_gpu_op && i == g->n_ops - 1) continue;
-        for (int k = 0; k < 3; k++) p.t[k] = 10e-6;
+        for (int k = 0; k < 3; k++) p.m.t[k] = 10e-6;
         ck_assert(pp_db_op_profile_get(db, gpu, p.signature, &have, &dup, &err) == 0);
         if (!dup) ck_assert(pp_db_op_profile_put(db, gpu, &p, &err) == 0);
         sum += 3 * 10e-6;

@@ -785,14 +785,14 @@ static pp_db_op_profile make_profile(const char *signature, const char *kind, do
     snprintf(p.signature, sizeof p.signature, "%s", signature);
     snprintf(p.kind, sizeof p.kind, "%s", kind);
     for (int k = 0; k < 3; k++) {
-        p.t[k] = x * 1e-6 * (k + 1);
-        p.spread[k] = x * 1e-8 * (k + 2);
-        p.samples[k] = (int)x + k;
+        p.m.t[k] = x * 1e-6 * (k + 1);
+        p.m.spread[k] = x * 1e-8 * (k + 2);
+        p.m.samples[k] = (int)x + k;
     }
-    p.param_bytes = (long long)(x * 1000);
-    p.keep_f_bytes = (long long)(x * 2000);
-    p.keep_w_bytes = (long long)(x * 3000);
-    p.workspace_bytes = 1LL << 33; /* above 32 bits */
+    p.m.param_bytes = (long long)(x * 1000);
+    p.m.keep_f_bytes = (long long)(x * 2000);
+    p.m.keep_w_bytes = (long long)(x * 3000);
+    p.m.workspace_bytes = 1LL << 33; /* above 32 bits */
     return p;
 }
 
@@ -800,14 +800,14 @@ static void assert_profile_eq(const pp_db_op_profile *a, const pp_db_op_profile 
     ck_assert_str_eq(a->signature, b->signature);
     ck_assert_str_eq(a->kind, b->kind);
     for (int k = 0; k < 3; k++) {
-        ck_assert(a->t[k] == b->t[k]); /* REAL keeps a double exactly */
-        ck_assert(a->spread[k] == b->spread[k]);
-        ck_assert_int_eq(a->samples[k], b->samples[k]);
+        ck_assert(a->m.t[k] == b->m.t[k]); /* REAL keeps a double exactly */
+        ck_assert(a->m.spread[k] == b->m.spread[k]);
+        ck_assert_int_eq(a->m.samples[k], b->m.samples[k]);
     }
-    ck_assert_int_eq(a->param_bytes, b->param_bytes);
-    ck_assert_int_eq(a->keep_f_bytes, b->keep_f_bytes);
-    ck_assert_int_eq(a->keep_w_bytes, b->keep_w_bytes);
-    ck_assert_int_eq(a->workspace_bytes, b->workspace_bytes);
+    ck_assert_int_eq(a->m.param_bytes, b->m.param_bytes);
+    ck_assert_int_eq(a->m.keep_f_bytes, b->m.keep_f_bytes);
+    ck_assert_int_eq(a->m.keep_w_bytes, b->m.keep_w_bytes);
+    ck_assert_int_eq(a->m.workspace_bytes, b->m.workspace_bytes);
 }
 
 static long long put_device(pp_db *db, const char *seed, const char *desc) {
@@ -1057,15 +1057,15 @@ START_TEST(bad_profiles_are_refused) {
     pp_db_op_profile p = make_profile("relu f32 x[4]", "relu", 1);
     ck_assert_int_eq(pp_db_op_profile_put(db, dev + 100, &p, &err), -1);
     ck_assert_msg(strstr(err.msg, "is not stored"), "%s", err.msg);
-    p.t[1] = -1;
+    p.m.t[1] = -1;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
-    p.t[1] = NAN;
-    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
-    p = make_profile("relu f32 x[4]", "relu", 1);
-    p.samples[2] = -3;
+    p.m.t[1] = NAN;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
     p = make_profile("relu f32 x[4]", "relu", 1);
-    p.keep_w_bytes = -1;
+    p.m.samples[2] = -3;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "relu", 1);
+    p.m.keep_w_bytes = -1;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
     p = make_profile("", "relu", 1);
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
@@ -1339,7 +1339,7 @@ static void make_steps(pp_db_run_step s[3]) {
 }
 
 /* Ranks 3, 0, 2 (rank 1 not reported), peak above 32 bits. */
-static void make_ranks(pp_db_run_rank k[3]) {
+static void make_ranks(pp_run_rank k[3]) {
     memset(k, 0, 3 * sizeof *k);
     const int ids[3] = {3, 0, 2};
     for (int i = 0; i < 3; i++) {
@@ -1352,8 +1352,8 @@ static void make_ranks(pp_db_run_rank k[3]) {
 
 /* Event i of n, its fields all derived from i: steps 100..102, ranks 0..3,
  * every stream and action, stage/mb -1 sometimes, exact-double times. */
-static pp_db_run_event make_event(long long i) {
-    pp_db_run_event e;
+static pp_run_event make_event(long long i) {
+    pp_run_event e;
     memset(&e, 0, sizeof e);
     e.step = 100 + (int)(i % 3);
     e.ev.rank = (int)((i / 3) % 4);
@@ -1390,7 +1390,7 @@ static void assert_run_eq(const pp_db_run *a, const pp_db_run *b) {
     ck_assert(a->final_loss == b->final_loss || (isnan(a->final_loss) && isnan(b->final_loss)));
 }
 
-static void assert_event_eq(const pp_db_run_event *a, const pp_db_run_event *b) {
+static void assert_event_eq(const pp_run_event *a, const pp_run_event *b) {
     ck_assert_int_eq(a->step, b->step);
     ck_assert_int_eq(a->ev.rank, b->ev.rank);
     ck_assert_int_eq(a->ev.stream, b->ev.stream);
@@ -1404,7 +1404,7 @@ static void assert_event_eq(const pp_db_run_event *a, const pp_db_run_event *b) 
 
 /* Orders events as pp_db_run_events promises: step, rank, stream, start, end. */
 static int event_cmp(const void *pa, const void *pb) {
-    const pp_db_run_event *a = pa, *b = pb;
+    const pp_run_event *a = pa, *b = pb;
     if (a->step != b->step) return a->step < b->step ? -1 : 1;
     if (a->ev.rank != b->ev.rank) return a->ev.rank < b->ev.rank ? -1 : 1;
     if (a->ev.stream != b->ev.stream) return a->ev.stream < b->ev.stream ? -1 : 1;
@@ -1413,8 +1413,8 @@ static int event_cmp(const void *pa, const void *pb) {
     return 0;
 }
 
-static long long put_run(pp_db *db, pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k, int nk,
-                         const pp_db_run_event *ev, long long ne) {
+static long long put_run(pp_db *db, pp_db_run *r, const pp_db_run_step *s, int ns, const pp_run_rank *k, int nk,
+                         const pp_run_event *ev, long long ne) {
     pp_err err = {0};
     ck_assert_msg(pp_db_run_put(db, r, s, ns, k, nk, ev, ne, &err) == 0, "run_put: %s", err.msg);
     ck_assert_int_gt(r->id, 0);
@@ -1473,7 +1473,7 @@ START_TEST(migration_2_to_3_keeps_profiles) {
     ck_assert_int_eq(pp_db_run_get(db, 1, &run, &found, &err), 0);
     ck_assert_int_eq(found, 0);
     pp_db_run_step *steps = (pp_db_run_step *)1;
-    pp_db_run_event *evs = (pp_db_run_event *)1;
+    pp_run_event *evs = (pp_run_event *)1;
     int n = -1;
     long long ne = -1;
     ck_assert_int_eq(pp_db_run_steps(db, 1, &steps, &n, &err), 0);
@@ -1498,7 +1498,7 @@ START_TEST(migration_2_to_3_keeps_profiles) {
     pp_db_op_profile prof;
     ck_assert_int_eq(pp_db_op_profile_get(db, 1, "linear f32 x[2]", &prof, &found, &err), 0);
     ck_assert_int_eq(found, 1);
-    ck_assert(prof.t[0] == 0.5 && prof.t[2] == 0.125 && prof.keep_w_bytes == 32);
+    ck_assert(prof.m.t[0] == 0.5 && prof.m.t[2] == 0.125 && prof.m.keep_w_bytes == 32);
     pp_db_link *links = NULL;
     ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
     ck_assert_int_eq(n, 1);
@@ -1927,11 +1927,11 @@ START_TEST(run_round_trip) {
     pp_err err = {0};
     pp_db_run r = make_run("round trip", 3);
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
     enum { NE = 300 };
-    pp_db_run_event ev[NE];
+    pp_run_event ev[NE];
     for (int i = 0; i < NE; i++) ev[i] = make_event(NE - 1 - i); /* stored out of order */
     long long id = put_run(db, &r, s, 3, k, 3, ev, NE);
     ck_assert_int_eq(strlen(r.created_at), 20); /* "YYYY-MM-DDTHH:MM:SSZ", set by put */
@@ -1958,12 +1958,12 @@ START_TEST(run_round_trip) {
     ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_steps WHERE loss IS NULL AND grad_norm IS NULL"), 1);
 
     /* Ranks by rank. */
-    pp_db_run_rank *gk = NULL;
+    pp_run_rank *gk = NULL;
     ck_assert_int_eq(pp_db_run_ranks(db, id, &gk, &n, &err), 0);
     ck_assert_int_eq(n, 3);
     const int want_rank[3] = {0, 2, 3};
     for (int i = 0; i < 3; i++) {
-        const pp_db_run_rank *w = NULL;
+        const pp_run_rank *w = NULL;
         for (int j = 0; j < 3; j++)
             if (k[j].rank == want_rank[i]) w = &k[j];
         ck_assert_int_eq(gk[i].rank, want_rank[i]);
@@ -1974,10 +1974,10 @@ START_TEST(run_round_trip) {
     free(gk);
 
     /* Events: all of them sorted, and one step's alone. */
-    pp_db_run_event sorted[NE];
+    pp_run_event sorted[NE];
     memcpy(sorted, ev, sizeof ev);
     qsort(sorted, NE, sizeof sorted[0], event_cmp);
-    pp_db_run_event *ge = NULL;
+    pp_run_event *ge = NULL;
     long long ne = 0;
     ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
     ck_assert_int_eq(ne, NE);
@@ -2036,13 +2036,13 @@ START_TEST(many_events_round_trip) {
     pp_db *db = open_ok(p);
     pp_err err = {0};
     const long long NE = 120000;
-    pp_db_run_event *ev = malloc((size_t)NE * sizeof *ev);
+    pp_run_event *ev = malloc((size_t)NE * sizeof *ev);
     ck_assert_ptr_nonnull(ev);
     for (long long i = 0; i < NE; i++) ev[i] = make_event(i);
     pp_db_run r = make_run("many events", 1);
     long long id = put_run(db, &r, NULL, 0, NULL, 0, ev, NE);
     qsort(ev, (size_t)NE, sizeof *ev, event_cmp);
-    pp_db_run_event *ge = NULL;
+    pp_run_event *ge = NULL;
     long long ne = 0;
     ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
     ck_assert_int_eq(ne, NE);
@@ -2068,8 +2068,8 @@ START_TEST(bad_runs_are_refused) {
     for (int b = 0; b < NB; b++) {
         pp_db_run r = make_run("bad", 1);
         pp_db_run_step s = {.step = 100, .loss = 1, .grad_norm = 1, .seconds = 0.1};
-        pp_db_run_rank k = {.rank = 0, .host = "h", .peak_bytes = 1, .busy_s = 0.1};
-        pp_db_run_event e = make_event(0);
+        pp_run_rank k = {.rank = 0, .host = "h", .peak_bytes = 1, .busy_s = 0.1};
+        pp_run_event e = make_event(0);
         switch (b) {
         case 0: r.plan_hash[5] = 'G'; break;
         case 1: snprintf(r.status, sizeof r.status, "maybe"); break;
@@ -2121,11 +2121,11 @@ START_TEST(bad_run_rolls_back) {
     pp_err err = {0};
     pp_db_run r = make_run("rollback", 1);
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
     enum { NE = 1000 };
-    pp_db_run_event ev[NE];
+    pp_run_event ev[NE];
     for (int i = 0; i < NE; i++) ev[i] = make_event(i);
     ev[NE - 1].ev.end = ev[NE - 1].ev.start - 0.5; /* the last one is bad */
     ck_assert_int_eq(pp_db_run_put(db, &r, s, 3, k, 3, ev, NE, &err), -1);
@@ -2174,10 +2174,10 @@ START_TEST(runs_list_order_and_cascade) {
     pp_db *db = open_ok(p);
     pp_err err = {0};
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
-    pp_db_run_event ev[30];
+    pp_run_event ev[30];
     for (int i = 0; i < 30; i++) ev[i] = make_event(i);
     long long ids[3];
     const char *seeds[3] = {"first", "second", "third"};
