@@ -149,19 +149,7 @@ int pp_costs_device(pp_costs *c, const pp_cluster *cl, long long *device_id, cha
     return 1;
 }
 
-void pp_costs_measure_from_row(const pp_db_op_profile *row, pp_op_measure *m) {
-    for (int k = 0; k < 3; k++) {
-        m->t[k] = row->t[k];
-        m->spread[k] = row->spread[k];
-        m->samples[k] = row->samples[k];
-    }
-    m->param_bytes = row->param_bytes;
-    m->keep_f_bytes = row->keep_f_bytes;
-    m->keep_w_bytes = row->keep_w_bytes;
-    m->workspace_bytes = row->workspace_bytes;
-}
-
-void pp_costs_step_signature(const pp_graph *g, char *buf, size_t n) {
+void pp_costs_graph_hash(const pp_graph *g, char out[17]) {
     pp_sha256_ctx h;
     pp_sha256_init(&h);
     for (int i = 0; i < g->n_ops; i++) {
@@ -171,9 +159,7 @@ void pp_costs_step_signature(const pp_graph *g, char *buf, size_t n) {
     }
     unsigned char d[32];
     pp_sha256_final(&h, d);
-    char hex[17];
-    for (int i = 0; i < 8; i++) snprintf(hex + 2 * i, 3, "%02x", d[i]);
-    snprintf(buf, n, "step %s %d ops", hex, g->n_ops);
+    for (int i = 0; i < 8; i++) snprintf(out + 2 * i, 3, "%02x", d[i]);
 }
 
 int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost_profile *out, int *missing,
@@ -199,21 +185,22 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
             miss++;
             continue;
         }
-        pp_costs_measure_from_row(&p, &m[i]);
+        m[i] = p.m;
     }
     if (missing) *missing = miss;
     if (miss) {
         rc = 0;
         goto done;
     }
-    char source[256], ssig[128];
-    pp_db_op_profile st, op;
+    char source[256], gh[17];
+    pp_db_step_profile st;
+    pp_db_optim_profile op;
     int have_step = 0, have_optim = 0;
-    pp_costs_step_signature(g, ssig, sizeof ssig);
-    if (pp_db_op_profile_get(c->db, dev, ssig, &st, &have_step, err) ||
-        pp_db_op_profile_get(c->db, dev, PP_COSTS_OPTIM_SIGNATURE, &op, &have_optim, err))
+    pp_costs_graph_hash(g, gh);
+    if (pp_db_step_profile_get(c->db, dev, gh, g->n_ops, &st, &have_step, err) ||
+        pp_db_optim_profile_get(c->db, dev, PP_COSTS_OPTIMIZER, PP_COSTS_DTYPE, &op, &have_optim, err))
         goto done;
-    double scale = have_step && st.t[0] > 0 && st.t[1] > 0 ? st.t[0] / st.t[1] : 1;
+    double scale = have_step && st.whole_s > 0 && st.sum_ops_s > 0 ? st.whole_s / st.sum_ops_s : 1;
     if (have_step)
         snprintf(source, sizeof source, "measured profile in %.100s, %.80s (%d ops, scaled x%.3f to the whole step)",
                  c->path, desc, g->n_ops, scale);
@@ -225,7 +212,7 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
             m[i].spread[k] *= scale;
         }
     if (pp_opprof_cost(g, m, source, out, err)) goto done;
-    out->optim_s_per_param = have_optim ? op.t[0] : 0;
+    out->optim_s_per_param = have_optim ? op.s_per_param : 0;
     rc = 1;
 done:
     free(m);
@@ -252,19 +239,20 @@ int pp_costs_comm(pp_costs *c, const pp_cluster *cl, pp_comm_measured *out, pp_e
         out->link_alpha_s = sa / nl;
         out->link_beta_Bps = sb / nl;
     }
-    for (int n = 64; n >= 2; n--) {
-        char sig[64];
-        pp_db_op_profile p;
-        int found = 0;
-        snprintf(sig, sizeof sig, PP_COSTS_ALLREDUCE_SIGNATURE, n);
-        if (pp_db_op_profile_get(c->db, dev, sig, &p, &found, err)) return -1;
-        if (found && p.t[1] > 0) {
-            out->allreduce_ranks = n;
-            out->allreduce_alpha_s = p.t[0];
-            out->allreduce_beta_Bps = 1.0 / p.t[1];
-            break;
-        }
+    /* The all-reduce over the most ranks (up to 64) with a measured beta. */
+    pp_db_collective_profile *coll = NULL;
+    int nc = 0;
+    if (pp_db_collective_profiles_list(c->db, dev, &coll, &nc, err)) return -1;
+    for (int i = 0; i < nc; i++) {
+        const pp_db_collective_profile *p = &coll[i];
+        if (strcmp(p->op, PP_COSTS_ALLREDUCE) || strcmp(p->dtype, PP_COSTS_DTYPE) || p->n_ranks > 64 ||
+            !(p->beta_Bps > 0) || p->n_ranks <= out->allreduce_ranks)
+            continue;
+        out->allreduce_ranks = p->n_ranks;
+        out->allreduce_alpha_s = p->alpha_s;
+        out->allreduce_beta_Bps = p->beta_Bps;
     }
+    free(coll);
     if (out->n_links || out->allreduce_ranks) snprintf(out->source, sizeof out->source, "%.200s", c->path);
     return 0;
 }

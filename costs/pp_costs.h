@@ -35,10 +35,13 @@
 
 typedef struct pp_costs pp_costs;
 
-/* The database key of the optimizer's per-parameter time, and of the
- * all-reduce over N ranks (pippy profile stores both). */
-#define PP_COSTS_OPTIM_SIGNATURE "optim adamw f32 per-parameter"
-#define PP_COSTS_ALLREDUCE_SIGNATURE "allreduce f32 over %d ranks"
+/* The database keys of what pippy profile measures besides ops: the
+ * optimizer (optim_profiles: PP_COSTS_OPTIMIZER, PP_COSTS_DTYPE) and the
+ * all-reduce over N ranks (collective_profiles: PP_COSTS_ALLREDUCE,
+ * PP_COSTS_DTYPE, N). */
+#define PP_COSTS_OPTIMIZER "adamw"
+#define PP_COSTS_ALLREDUCE "allreduce"
+#define PP_COSTS_DTYPE "f32"
 
 /* Opens the database read-only for lookups. db_path NULL, or a file that
  * does not exist: a view with nothing measured (not an error). cpu_fp is
@@ -67,15 +70,9 @@ int pp_costs_graph(pp_costs *c, const pp_cluster *cl, const pp_graph *g, pp_cost
  * 0 or -1 (err). */
 int pp_costs_comm(pp_costs *c, const pp_cluster *cl, pp_comm_measured *out, pp_err *err);
 
-/* An op's stored profile as the profiler's measurement (times, spreads,
- * samples and bytes). */
-struct pp_db_op_profile;
-struct pp_op_measure;
-void pp_costs_measure_from_row(const struct pp_db_op_profile *row, struct pp_op_measure *m);
-
-/* The database key of a graph's whole-step record: "step " and the first 16
- * hex digits of the SHA-256 of its ops' signatures, and the op count. */
-void pp_costs_step_signature(const pp_graph *g, char *buf, size_t n);
+/* The database key of a graph's whole-step record (step_profiles, with the
+ * op count): the first 16 hex digits of the SHA-256 of its ops' signatures. */
+void pp_costs_graph_hash(const pp_graph *g, char out[17]);
 
 /* Whether a CUDA device name holds a cluster spec's GPU model (see above). */
 int pp_costs_model_matches(const char *spec_model, const char *device_name);

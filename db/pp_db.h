@@ -30,10 +30,11 @@
 #define PP_DB_H
 
 #include "core/pp_err.h"
+#include "core/pp_record.h"
 #include "core/pp_trace.h"
 
 /* The newest schema version this build knows (= number of migrations). */
-#define PP_DB_SCHEMA_VERSION 4
+#define PP_DB_SCHEMA_VERSION 5
 
 /* Written into PRAGMA application_id by migration 1 ("PIPP"). */
 #define PP_DB_APPLICATION_ID 0x50495050
@@ -197,19 +198,14 @@ int pp_db_device_put(pp_db *db, const char *fingerprint, const char *description
 int pp_db_devices_list(pp_db *db, pp_db_device **rows, int *n, pp_err *err);
 void pp_db_device_rows_free(pp_db_device *rows, int n);
 
-/* One op's measured costs on one device. Times and spreads are seconds,
- * indexed by pass: [0] F (forward), [1] I (input gradient), [2] W (weight
- * gradient); t is the median, spread a dispersion in seconds (e.g. the
- * interquartile range), samples the number of timings behind them. Bytes
- * are per microbatch: what F keeps for I, what I keeps for W, the
- * parameters, the temporary workspace. All numbers must be finite and
+/* One op's measured costs on one device: the profiler's measurement m
+ * (core/pp_record.h: F, I, W medians, spreads and sample counts, bytes per
+ * microbatch) under its signature and kind. All numbers must be finite and
  * >= 0. measured_at is UTC "YYYY-MM-DDTHH:MM:SSZ"; empty on put means now. */
 typedef struct pp_db_op_profile {
     char signature[512]; /* canonical op signature (see above), not empty */
     char kind[32];       /* op kind, e.g. "linear", "attention"; not empty */
-    double t[3], spread[3];
-    int samples[3];
-    long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
+    pp_op_measure m;
     char measured_at[32];
     long long device_id; /* filled by get and list; put ignores it */
 } pp_db_op_profile;
@@ -218,7 +214,8 @@ typedef struct pp_db_op_profile {
  * times, bytes and measured_at of the profile already stored for
  * (device, signature), keeping its id. A signature seen for the first time
  * is stored with its kind; a known signature stored with another kind is
- * refused as inconsistent. Runs in its own transaction, or inside the
+ * refused as inconsistent. Kinds "step", "optim" and "allreduce" are not
+ * ops and are refused: they have tables of their own (below). Runs in its own transaction, or inside the
  * caller's. Returns 0, or -1 with err set and the database unchanged. */
 int pp_db_op_profile_put(pp_db *db, long long device_id, const pp_db_op_profile *p, pp_err *err);
 
@@ -260,6 +257,82 @@ int pp_db_link_put(pp_db *db, long long device_id, const pp_db_link *l, pp_err *
  * with pp_db_links_free). */
 int pp_db_links_list(pp_db *db, long long device_id, pp_db_link **rows, int *n, pp_err *err);
 void pp_db_links_free(pp_db_link *rows);
+
+/* ---- Whole steps, the optimizer, collectives ------------------------------
+ *
+ * Schema version 5. Each is keyed by device and what was measured; a put
+ * inserts or replaces (keeping the row's id) in its own transaction or
+ * inside the caller's, refusing a value outside its contract with an error
+ * naming the field; get returns 0 with *found 1 and *out filled, 0 with
+ * *found 0 and *out zeroed, or -1 with err set; list returns one device's
+ * rows (device_id <= 0: every device's) by device, then in the order first
+ * stored, as *rows (NULL when *n is 0; free with free()) and *n, or -1 with
+ * err set, *rows NULL and *n 0. measured_at as in pp_db_op_profile.
+ *
+ * Before version 5 these records were pseudo-rows of op_profiles, and
+ * migration 5 moves them here. A read-only open of a version 2 to 4
+ * database reads them from those pseudo-rows (and leaves them out of
+ * pp_db_op_profiles_list and the op profile count), so an old database
+ * reads the same before and after its migration.
+ */
+
+/* One whole training step of a graph measured on a device, beside the sum
+ * of its ops measured alone: the cost profile scales the op times by
+ * whole_s / sum_ops_s. graph_hash is the first 16 hex digits of the
+ * SHA-256 of the graph's op signatures (costs/pp_costs.h
+ * pp_costs_graph_hash) and n_ops >= 1 its op count; whole_s and sum_ops_s
+ * (seconds, one microbatch's F+I+W) finite and >= 0; samples >= 0 the
+ * timings behind whole_s. */
+typedef struct pp_db_step_profile {
+    char graph_hash[17];
+    int n_ops;
+    double whole_s, sum_ops_s;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_step_profile;
+
+int pp_db_step_profile_put(pp_db *db, long long device_id, const pp_db_step_profile *s, pp_err *err);
+int pp_db_step_profile_get(pp_db *db, long long device_id, const char *graph_hash, int n_ops,
+                           pp_db_step_profile *out, int *found, pp_err *err);
+int pp_db_step_profiles_list(pp_db *db, long long device_id, pp_db_step_profile **rows, int *n, pp_err *err);
+
+/* The optimizer step's time per parameter on a device (gradient norm,
+ * update, zeroing): optimizer ("adamw") and dtype ("f32") not empty;
+ * s_per_param finite and >= 0; samples >= 0. */
+typedef struct pp_db_optim_profile {
+    char optimizer[32];
+    char dtype[16];
+    double s_per_param;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_optim_profile;
+
+int pp_db_optim_profile_put(pp_db *db, long long device_id, const pp_db_optim_profile *o, pp_err *err);
+int pp_db_optim_profile_get(pp_db *db, long long device_id, const char *optimizer, const char *dtype,
+                            pp_db_optim_profile *out, int *found, pp_err *err);
+int pp_db_optim_profiles_list(pp_db *db, long long device_id, pp_db_optim_profile **rows, int *n, pp_err *err);
+
+/* A collective over n_ranks ranks fitted on a device: n bytes take
+ * alpha_s + n / beta_Bps seconds. op ("allreduce") and dtype ("f32") not
+ * empty; n_ranks >= 2; alpha_s, beta_Bps and residual (the fit's relative
+ * RMS error) finite and >= 0, beta_Bps 0 meaning not measured; samples >= 0. */
+typedef struct pp_db_collective_profile {
+    char op[32];
+    char dtype[16];
+    int n_ranks;
+    double alpha_s, beta_Bps, residual;
+    int samples;
+    char measured_at[32];
+    long long device_id; /* filled by get and list; put ignores it */
+} pp_db_collective_profile;
+
+int pp_db_collective_profile_put(pp_db *db, long long device_id, const pp_db_collective_profile *c, pp_err *err);
+int pp_db_collective_profile_get(pp_db *db, long long device_id, const char *op, const char *dtype, int n_ranks,
+                                 pp_db_collective_profile *out, int *found, pp_err *err);
+int pp_db_collective_profiles_list(pp_db *db, long long device_id, pp_db_collective_profile **rows, int *n,
+                                   pp_err *err);
 
 /* How many devices, op profiles and links are stored (0 each on an older
  * schema). Any pointer may be NULL. Returns 0, or -1 with err set. */
@@ -308,24 +381,14 @@ typedef struct pp_db_run_step {
     double loss, grad_norm, seconds;
 } pp_db_run_step;
 
-/* One rank of a run: rank in [0, n_ranks), host may be empty, peak_bytes
- * >= 0 its peak memory, busy_s (compute time summed over the run) finite
- * and >= 0. */
-typedef struct pp_db_run_rank {
-    int rank;
-    char host[128];
-    long long peak_bytes;
-    double busy_s;
-} pp_db_run_rank;
-
-/* One measured trace event of a step: step in [first_step, first_step +
- * steps); ev.rank in [0, n_ranks), ev.stream a pp_stream, ev.action a
- * pp_act_type, stage and mb >= -1, start and end finite with end >= start
- * (seconds from the start of the step), bytes >= 0. */
-typedef struct pp_db_run_event {
-    int step;
-    pp_trace_event ev;
-} pp_db_run_event;
+/* A run's ranks are pp_run_rank (core/pp_record.h): rank in [0, n_ranks),
+ * host may be empty, peak_bytes >= 0 its peak memory, busy_s (compute time
+ * summed over the run) finite and >= 0.
+ *
+ * Its measured trace events are pp_run_event (core/pp_record.h): step in
+ * [first_step, first_step + steps); ev.rank in [0, n_ranks), ev.stream a
+ * pp_stream, ev.action a pp_act_type, stage and mb >= -1, start and end
+ * finite with end >= start (seconds, stored as given), bytes >= 0. */
 
 /* Stores a run with its n_steps steps, n_ranks ranks and n_ev events in one
  * transaction: its own, or a savepoint inside the caller's pp_db_begin. A
@@ -336,7 +399,7 @@ typedef struct pp_db_run_event {
  * may be NULL when their count is 0. Sets run->id and run->created_at.
  * Returns 0, or -1 with err set and the database unchanged (run->id then 0). */
 int pp_db_run_put(pp_db *db, pp_db_run *run, const pp_db_run_step *steps, int n_steps,
-                  const pp_db_run_rank *ranks, int n_ranks, const pp_db_run_event *ev, long long n_ev,
+                  const pp_run_rank *ranks, int n_ranks, const pp_run_event *ev, long long n_ev,
                   pp_err *err);
 
 /* All stored runs, newest first. Returns 0 with *rows (NULL when *n is 0;
@@ -353,12 +416,12 @@ int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *e
 int pp_db_run_steps(pp_db *db, long long id, pp_db_run_step **rows, int *n, pp_err *err);
 
 /* The ranks of run id, by rank; same contract as pp_db_run_steps. */
-int pp_db_run_ranks(pp_db *db, long long id, pp_db_run_rank **rows, int *n, pp_err *err);
+int pp_db_run_ranks(pp_db *db, long long id, pp_run_rank **rows, int *n, pp_err *err);
 
 /* The events of run id at one step (step < 0: of all steps, by step), ordered
  * by rank, stream, start, end, then the order stored; same contract as
  * pp_db_run_steps. */
-int pp_db_run_events(pp_db *db, long long id, int step, pp_db_run_event **rows, long long *n, pp_err *err);
+int pp_db_run_events(pp_db *db, long long id, int step, pp_run_event **rows, long long *n, pp_err *err);
 
 /* How many events run id has (0 for an unknown id or an older schema), without
  * loading them. Returns 0, or -1 with err set. */

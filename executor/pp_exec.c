@@ -31,12 +31,12 @@ static int add_event(pp_exec *x, int stream, int type, int stage, int mb, double
     if (!x->o.record) return 0;
     if (x->n_ev == x->cap_ev) {
         long long cap = x->cap_ev ? 2 * x->cap_ev : 1024;
-        pp_exec_event *n = realloc(x->ev, (size_t)cap * sizeof *n);
+        pp_run_event *n = realloc(x->ev, (size_t)cap * sizeof *n);
         if (!n) return pp_err_set(err, PP_ERR_NOMEM, "out of memory recording the trace");
         x->ev = n;
         x->cap_ev = cap;
     }
-    pp_exec_event *e = &x->ev[x->n_ev++];
+    pp_run_event *e = &x->ev[x->n_ev++];
     e->step = x->step_now;
     e->ev = (pp_trace_event){.rank = x->me, .stream = stream, .action = type, .stage = stage, .mb = mb,
                              .start = start - x->t0, .end = end - x->t0, .bytes = bytes};
@@ -794,18 +794,18 @@ int pp_exec_gather_param(pp_exec *x, int t, float *out, pp_err *err) {
 int pp_exec_rank(const pp_exec *x) { return x->me; }
 long long pp_exec_peak_bytes(const pp_exec *x) { return x->be->peak_bytes; }
 double pp_exec_busy_s(const pp_exec *x) { return x->busy; }
-const pp_exec_event *pp_exec_events(const pp_exec *x, long long *n) {
+const pp_run_event *pp_exec_events(const pp_exec *x, long long *n) {
     *n = x->n_ev;
     return x->ev;
 }
 
 int pp_exec_failed_together(const pp_exec *x) { return x->failed_together; }
 
-int pp_exec_gather(pp_exec *x, pp_exec_event **ev, long long *n_ev, pp_exec_rank_info **ranks, pp_err *err) {
+int pp_exec_gather(pp_exec *x, pp_run_event **ev, long long *n_ev, pp_run_rank **ranks, pp_err *err) {
     *ev = NULL;
     *n_ev = 0;
     *ranks = NULL;
-    pp_exec_rank_info me = {.rank = x->me, .peak_bytes = x->be->peak_bytes, .busy_s = x->busy};
+    pp_run_rank me = {.rank = x->me, .peak_bytes = x->be->peak_bytes, .busy_s = x->busy};
     if (pp_comm_hostname(x->world, me.host, sizeof me.host, err)) return -1;
     void *all = NULL, *info = NULL;
     size_t n_all = 0, n_info = 0;
@@ -815,7 +815,7 @@ int pp_exec_gather(pp_exec *x, pp_exec_event **ev, long long *n_ev, pp_exec_rank
         return -1;
     }
     *ev = all;
-    *n_ev = (long long)(n_all / sizeof(pp_exec_event));
+    *n_ev = (long long)(n_all / sizeof(pp_run_event));
     *ranks = info;
     return 0;
 }

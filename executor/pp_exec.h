@@ -71,6 +71,7 @@
 #include "core/pp_err.h"
 #include "core/pp_graph.h"
 #include "core/pp_plan.h"
+#include "core/pp_record.h"
 #include "core/pp_trace.h"
 #include "kernels/pp_backend.h"
 #include "kernels/pp_optim.h"
@@ -101,13 +102,9 @@ typedef struct pp_exec_step {
     double seconds;         /* this rank's wall time of the step */
 } pp_exec_step_result;
 
-/* A measured action: the step it belongs to and the event (times in
- * seconds from the run's start, a barrier shared by all ranks; rank is the
- * global rank). */
-typedef struct pp_exec_event {
-    int step;
-    pp_trace_event ev;
-} pp_exec_event;
+/* A measured action is a pp_run_event (core/pp_record.h): the step it
+ * belongs to and the event, times in seconds from the run's start (a
+ * barrier shared by all ranks), rank the global rank. */
 
 /* Builds this rank's part of the plan. Collective over `world`, which must
  * have pp x dp ranks; g is the plan's model graph (built for micro_batch x
@@ -169,7 +166,7 @@ int pp_exec_gather_param(pp_exec *x, int tensor, float *out, pp_err *err);
 int pp_exec_rank(const pp_exec *x);
 long long pp_exec_peak_bytes(const pp_exec *x);
 double pp_exec_busy_s(const pp_exec *x);
-const pp_exec_event *pp_exec_events(const pp_exec *x, long long *n);
+const pp_run_event *pp_exec_events(const pp_exec *x, long long *n);
 
 /* 1 after pp_exec_step failed on every rank alike (a non-finite loss or
  * gradient, known to all through the step's reduction), or after a
@@ -178,17 +175,11 @@ const pp_exec_event *pp_exec_events(const pp_exec *x, long long *n);
  * since other ranks may be waiting on this one. */
 int pp_exec_failed_together(const pp_exec *x);
 
-/* Per-rank figures gathered on rank 0. */
-typedef struct pp_exec_rank_info {
-    int rank;
-    char host[128];
-    long long peak_bytes;
-    double busy_s;
-} pp_exec_rank_info;
+/* Per-rank figures gathered on rank 0 are pp_run_rank (core/pp_record.h). */
 
 /* Gathers every rank's events and figures on rank 0: *ev (n_ev events,
  * ordered by rank, then as recorded) and *ranks (world size entries),
  * malloc'd (caller frees); NULL and 0 elsewhere. Collective. */
-int pp_exec_gather(pp_exec *x, pp_exec_event **ev, long long *n_ev, pp_exec_rank_info **ranks, pp_err *err);
+int pp_exec_gather(pp_exec *x, pp_run_event **ev, long long *n_ev, pp_run_rank **ranks, pp_err *err);
 
 #endif /* PP_EXEC_H */

@@ -58,7 +58,7 @@ struct pp_exec {
     int step_now, failed_together;
     int ckpt_step; /* step of the stage files in the checkpoint folder this run may replace: the ones it wrote
                     * last, resumed from, or was allowed to overwrite; -1: none */
-    pp_exec_event *ev;
+    pp_run_event *ev;
     long long n_ev, cap_ev;
 };
 

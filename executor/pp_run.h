@@ -65,9 +65,9 @@ typedef struct pp_run_result {
     double median_s;               /* the step time (see above); 0 without steps */
     int median_of;                 /* how many steps it is the median of */
     int first_left_out;            /* 1 when the first step was left out */
-    pp_exec_event *ev;             /* rank 0: the measured events of every rank */
+    pp_run_event *ev;              /* rank 0: the measured events of every rank */
     long long n_ev;
-    pp_exec_rank_info *ranks;      /* rank 0: [pp_comm_size] each rank's figures */
+    pp_run_rank *ranks;        /* rank 0: [pp_comm_size] each rank's figures */
     int together;                  /* after a failure: every rank failed with the same message */
 } pp_run_result;
 

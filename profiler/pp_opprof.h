@@ -19,6 +19,7 @@
 #include "core/pp_cost.h"
 #include "core/pp_err.h"
 #include "core/pp_graph.h"
+#include "core/pp_record.h"
 #include "kernels/pp_backend.h"
 
 /* Canonical signature text of op i, e.g.
@@ -35,11 +36,8 @@ typedef struct pp_opprof_opts {
 
 pp_opprof_opts pp_opprof_defaults(void);
 
-typedef struct pp_op_measure {
-    double t[3], spread[3]; /* median and spread (see pp_opprof_summarize_rounds), seconds, F I W */
-    int samples[3];
-    long long param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes;
-} pp_op_measure;
+/* An op's measurement is a pp_op_measure (core/pp_record.h); its spread is
+ * the one pp_opprof_summarize_rounds describes. */
 
 /* Appends `reps` timed repetitions of op i (after `warmup` untimed ones)
  * to the sample arrays t[pass][*n .. *n + reps) and advances *n; the bytes

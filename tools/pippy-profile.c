@@ -142,7 +142,7 @@ done:
  * pass, a pass timed 0 both times left out) lie within the spread of the
  * profile stored before, |new - old| <= max(spread new, spread old), and
  * the worst of those that do not. Nothing when no op had a profile. */
-static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp_db_op_profile *prev,
+static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp_op_measure *prev,
                              const int *had_prev, double res) {
     static const char pass[3] = {'F', 'I', 'W'};
     int agree = 0, total = 0, worst_op = -1, worst_p = 0;
@@ -170,7 +170,7 @@ static void compare_previous(const pp_graph *g, const pp_op_measure *m, const pp
            agree, total);
     if (worst_op >= 0) {
         const pp_op_measure *w = &m[worst_op];
-        const pp_db_op_profile *o = &prev[worst_op];
+        const pp_op_measure *o = &prev[worst_op];
         double s = w->spread[worst_p] > o->spread[worst_p] ? w->spread[worst_p] : o->spread[worst_p];
         printf("  farthest outside: %s %c: %.4f ms now, %.4f ms before, spread %.4f ms\n",
                pp_op_kind_name(g->ops[worst_op].kind), pass[worst_p], w->t[worst_p] * 1e3, o->t[worst_p] * 1e3,
@@ -283,15 +283,10 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
                    res[i].beta_Bps / 1e9, res[i].residual);
         }
         if (ar_b > 0) {
-            pp_db_op_profile p;
-            memset(&p, 0, sizeof p);
-            snprintf(p.signature, sizeof p.signature, PP_COSTS_ALLREDUCE_SIGNATURE, pp_comm_size(c));
-            snprintf(p.kind, sizeof p.kind, "allreduce");
-            p.t[0] = ar_a;
-            p.t[1] = 1.0 / ar_b;
-            p.t[2] = ar_r;
-            p.samples[0] = 1;
-            if (pp_db_op_profile_put(db, dev, &p, &err)) goto out;
+            pp_db_collective_profile p = {.op = PP_COSTS_ALLREDUCE, .dtype = PP_COSTS_DTYPE,
+                                          .n_ranks = pp_comm_size(c), .alpha_s = ar_a, .beta_Bps = ar_b,
+                                          .residual = ar_r, .samples = 1};
+            if (pp_db_collective_profile_put(db, dev, &p, &err)) goto out;
             printf("all-reduce over %d ranks: %.2f us + bytes / %.3f GB/s (residual %.3f)\n", pp_comm_size(c),
                    ar_a * 1e6, ar_b / 1e9, ar_r);
         }
@@ -401,7 +396,7 @@ int main(int argc, char **argv) {
     pp_db *db = NULL;
     pp_op_measure *m = NULL;
     char (*sig)[512] = NULL;
-    pp_db_op_profile *prev = NULL; /* with --force: what was stored before, to compare */
+    pp_op_measure *prev = NULL; /* with --force: what was stored before, to compare */
     int *fresh = NULL, *had_prev = NULL, rc = 1;
     long long dev = 0;
     if (pp_backend_open(backend, (int)threads, &be, &err)) goto fail;
@@ -435,11 +430,11 @@ int main(int argc, char **argv) {
             goto fail;
         }
         if (found && force) {
-            prev[i] = p;
+            prev[i] = p.m;
             had_prev[i] = 1;
         }
         if (found && !force) {
-            pp_costs_measure_from_row(&p, &m[i]);
+            m[i] = p.m;
             reused++;
         } else {
             fresh[i] = 1;
@@ -525,15 +520,7 @@ int main(int argc, char **argv) {
             memset(&p, 0, sizeof p);
             snprintf(p.signature, sizeof p.signature, "%s", sig[i]);
             snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g.ops[i].kind));
-            for (int k = 0; k < 3; k++) {
-                p.t[k] = m[i].t[k];
-                p.spread[k] = m[i].spread[k];
-                p.samples[k] = m[i].samples[k];
-            }
-            p.param_bytes = m[i].param_bytes;
-            p.keep_f_bytes = m[i].keep_f_bytes;
-            p.keep_w_bytes = m[i].keep_w_bytes;
-            p.workspace_bytes = m[i].workspace_bytes;
+            p.m = m[i];
             if (pp_db_op_profile_put(db, dev, &p, &err)) {
                 pp_db_rollback(db, NULL);
                 goto fail;
@@ -555,24 +542,16 @@ int main(int argc, char **argv) {
         /* Both stored: plans of this graph scale the op times to the whole
          * step (what running ops back to back costs beyond each op alone),
          * and any plan on this device costs its optimizer step. */
-        pp_db_op_profile p;
-        memset(&p, 0, sizeof p);
+        pp_db_step_profile p = {.n_ops = g.n_ops, .whole_s = whole, .sum_ops_s = sum, .samples = 5};
+        pp_db_optim_profile o = {.optimizer = PP_COSTS_OPTIMIZER, .dtype = PP_COSTS_DTYPE, .s_per_param = optim,
+                                 .samples = 5};
         if (pp_db_begin(db, &err)) goto fail;
-        pp_costs_step_signature(&g, p.signature, sizeof p.signature);
-        snprintf(p.kind, sizeof p.kind, "step");
-        p.t[0] = whole;
-        p.t[1] = sum;
-        p.samples[0] = 5;
-        if (pp_db_op_profile_put(db, dev, &p, &err)) {
+        pp_costs_graph_hash(&g, p.graph_hash);
+        if (pp_db_step_profile_put(db, dev, &p, &err)) {
             pp_db_rollback(db, NULL);
             goto fail;
         }
-        memset(&p, 0, sizeof p);
-        snprintf(p.signature, sizeof p.signature, "%s", PP_COSTS_OPTIM_SIGNATURE);
-        snprintf(p.kind, sizeof p.kind, "optim");
-        p.t[0] = optim;
-        p.samples[0] = 5;
-        if (pp_db_op_profile_put(db, dev, &p, &err) || pp_db_commit(db, &err)) {
+        if (pp_db_optim_profile_put(db, dev, &o, &err) || pp_db_commit(db, &err)) {
             pp_db_rollback(db, NULL);
             goto fail;
         }

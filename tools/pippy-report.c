@@ -78,10 +78,10 @@ typedef struct ctx {
     pp_db_run_step *steps;
     int *step_no;
     double *step_s;
-    pp_db_run_event *ev;
+    pp_run_event *ev;
     pp_report_step_event *sev;
     long long n_ev;
-    pp_db_run_rank *ranks;
+    pp_run_rank *ranks;
     pp_report_rank_peak *peaks;
     /* What the page draws. */
     int *stage_rank;

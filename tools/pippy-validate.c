@@ -201,7 +201,7 @@ int main(int argc, char **argv) {
             pp_plan p;
             pp_db *db = NULL;
             pp_db_run *runs = NULL;
-            pp_db_run_rank *rk = NULL;
+            pp_run_rank *rk = NULL;
             int n = 0, nrk = 0;
             if (pp_plan_load(plan, &p, &err)) {
                 fprintf(tx, " %s\n", err.msg);

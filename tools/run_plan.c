@@ -54,8 +54,8 @@ static FILE *tx;
  * docs/formats.md): into dir/pippy-run-<UTC time>-<pid>.json. Returns 0
  * with the path in out, or -1 with err. */
 static int save_run_json(const char *dir, const char *db_path, const char *why, const pp_db_run *run,
-                         const pp_db_run_step *st, int n_steps, const pp_db_run_rank *rk, int n_ranks,
-                         const pp_db_run_event *de, long long n_ev, char *out, size_t n_out, pp_err *err) {
+                         const pp_db_run_step *st, int n_steps, const pp_run_rank *rk, int n_ranks,
+                         const pp_run_event *de, long long n_ev, char *out, size_t n_out, pp_err *err) {
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
@@ -136,7 +136,7 @@ static int save_run_json(const char *dir, const char *db_path, const char *why, 
  * stderr and returns -1 with err saying so. */
 static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, const char *hash, const char *status,
                      const char *message, int first, int n_steps, const pp_exec_step_result *res,
-                     const pp_exec_event *ev, long long n_ev, const pp_exec_rank_info *ranks, int n_ranks,
+                     const pp_run_event *ev, long long n_ev, const pp_run_rank *ranks, int n_ranks,
                      double median_s, double predicted_s, long long *run_id, pp_err *err) {
     pp_db_run run;
     memset(&run, 0, sizeof run);
@@ -159,26 +159,16 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
     run.predicted_iteration_s = predicted_s;
     run.final_loss = n_steps ? res[n_steps - 1].loss : NAN;
     pp_db_run_step *st = calloc((size_t)(n_steps ? n_steps : 1), sizeof *st);
-    pp_db_run_rank *rk = calloc((size_t)n_ranks, sizeof *rk);
-    pp_db_run_event *de = calloc((size_t)(n_ev ? n_ev : 1), sizeof *de);
+    const pp_run_rank *rk = ranks;
+    const pp_run_event *de = ev;
     int rc = -1;
-    if (!st || !rk || !de) {
+    if (!st) {
         pp_err_set(err, PP_ERR_NOMEM, "out of memory storing the run");
         goto done;
     }
     for (int i = 0; i < n_steps; i++)
         st[i] = (pp_db_run_step){.step = res[i].step, .loss = res[i].loss, .grad_norm = res[i].grad_norm,
                                  .seconds = res[i].seconds};
-    for (int i = 0; i < n_ranks; i++) {
-        rk[i].rank = ranks[i].rank;
-        snprintf(rk[i].host, sizeof rk[i].host, "%s", ranks[i].host);
-        rk[i].peak_bytes = ranks[i].peak_bytes;
-        rk[i].busy_s = ranks[i].busy_s;
-    }
-    for (long long i = 0; i < n_ev; i++) {
-        de[i].step = ev[i].step;
-        de[i].ev = ev[i].ev;
-    }
     if (pp_db_run_put(db, &run, st, n_steps, rk, n_ranks, de, n_ev, err) == 0) {
         *run_id = run.id;
         fprintf(tx, "run %lld stored in %s (%d steps, %lld measured actions%s)\n", run.id, ro->db_path, n_steps, n_ev,
@@ -206,8 +196,6 @@ static int store_run(pp_db *db, const run_plan_opts *ro, const pp_plan *plan, co
                    ro->db_path, why, e2.msg);
 done:
     free(st);
-    free(rk);
-    free(de);
     return rc;
 }
 
@@ -216,7 +204,7 @@ done:
  * steps, and each rank's measured and predicted peak memory. pred may be
  * NULL; run_id 0 when the run was not stored. Returns 0 or -1 (err). */
 static int print_run_json(const pp_plan *plan, const char *hash, const char *status, int first, int n_steps,
-                          const pp_exec_step_result *res, const pp_exec_rank_info *ranks, int n_ranks, double med,
+                          const pp_exec_step_result *res, const pp_run_rank *ranks, int n_ranks, double med,
                           const pp_prediction *pred, long long run_id, pp_err *err) {
     double pred_s = pred ? pred->sim.iteration_s : NAN;
     pp_jw w;
@@ -266,7 +254,7 @@ static int print_run_json(const pp_plan *plan, const char *hash, const char *sta
 }
 
 /* Writes the measured trace (all steps) as Chrome JSON. */
-static int save_trace(const char *path, const pp_exec_event *ev, long long n, pp_err *err) {
+static int save_trace(const char *path, const pp_run_event *ev, long long n, pp_err *err) {
     pp_trace t;
     pp_trace_init(&t);
     int rc = 0;
@@ -325,7 +313,7 @@ static void print_summary(const pp_plan *plan, const pp_run_result *r, int n_ran
     if (pred_s > 0) fprintf(tx, "; predicted %.2f ms (measured/predicted %.3f)", pred_s * 1e3, med / pred_s);
     fprintf(tx, "\n");
     for (int i = 0; i < n_ranks; i++) {
-        const pp_exec_rank_info *k = &r->ranks[i];
+        const pp_run_rank *k = &r->ranks[i];
         char a[32];
         fprintf(tx, "rank %d (%s): peak memory %s bytes", i, k->host, pp_tool_fmt_count(k->peak_bytes, a, sizeof a));
         double pm = pred && pred->sim.peak_total_bytes ? pred->sim.peak_total_bytes[i % plan->pp] : 0;

@@ -65,34 +65,28 @@ static void make_db(const char *path, const pp_graph *g, int skip_last_gpu_op) {
         pp_opprof_signature(g, i, p.signature, sizeof p.signature);
         snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g->ops[i].kind));
         for (int k = 0; k < 3; k++) {
-            p.t[k] = 1e-3;
-            p.samples[k] = 5;
+            p.m.t[k] = 1e-3;
+            p.m.samples[k] = 5;
         }
         int dup = 0;
         pp_db_op_profile have;
         ck_assert(pp_db_op_profile_get(db, cpu, p.signature, &have, &dup, &err) == 0);
         if (!dup) ck_assert_msg(pp_db_op_profile_put(db, cpu, &p, &err) == 0, "%s", err.msg);
         if (skip_last_gpu_op && i == g->n_ops - 1) continue;
-        for (int k = 0; k < 3; k++) p.t[k] = 10e-6;
+        for (int k = 0; k < 3; k++) p.m.t[k] = 10e-6;
         ck_assert(pp_db_op_profile_get(db, gpu, p.signature, &have, &dup, &err) == 0);
         if (!dup) ck_assert(pp_db_op_profile_put(db, gpu, &p, &err) == 0);
         sum += 3 * 10e-6;
     }
-    pp_db_op_profile st;
-    memset(&st, 0, sizeof st);
-    pp_costs_step_signature(g, st.signature, sizeof st.signature);
-    snprintf(st.kind, sizeof st.kind, "step");
-    st.t[0] = 1.25 * sum;
-    st.t[1] = sum;
-    ck_assert(pp_db_op_profile_put(db, gpu, &st, &err) == 0);
+    pp_db_step_profile st = {.n_ops = g->n_ops, .whole_s = 1.25 * sum, .sum_ops_s = sum};
+    pp_costs_graph_hash(g, st.graph_hash);
+    ck_assert_msg(pp_db_step_profile_put(db, gpu, &st, &err) == 0, "%s", err.msg);
+    pp_db_optim_profile op = {.optimizer = PP_COSTS_OPTIMIZER, .dtype = PP_COSTS_DTYPE, .s_per_param = 2e-9};
+    ck_assert_msg(pp_db_optim_profile_put(db, gpu, &op, &err) == 0, "%s", err.msg);
     for (int n = 2; n <= 4; n += 2) {
-        pp_db_op_profile ar;
-        memset(&ar, 0, sizeof ar);
-        snprintf(ar.signature, sizeof ar.signature, PP_COSTS_ALLREDUCE_SIGNATURE, n);
-        snprintf(ar.kind, sizeof ar.kind, "allreduce");
-        ar.t[0] = n * 1e-6;     /* alpha */
-        ar.t[1] = 1.0 / (n * 1e9); /* 1 / beta */
-        ck_assert(pp_db_op_profile_put(db, gpu, &ar, &err) == 0);
+        pp_db_collective_profile ar = {.op = PP_COSTS_ALLREDUCE, .dtype = PP_COSTS_DTYPE, .n_ranks = n,
+                                       .alpha_s = n * 1e-6, .beta_Bps = n * 1e9};
+        ck_assert_msg(pp_db_collective_profile_put(db, gpu, &ar, &err) == 0, "%s", err.msg);
     }
     for (int l = 0; l < 2; l++) {
         pp_db_link k;
@@ -141,6 +135,7 @@ START_TEST(gpu_profile_serves_its_model) {
     for (int i = 0; i < g.n_ops; i++)
         for (int k = 0; k < 3; k++) ck_assert_double_eq_tol(c.t[3 * i + k], 1.25 * 10e-6, 1e-15);
     ck_assert(strstr(c.source, "H100") != NULL && strstr(c.source, "x1.250") != NULL);
+    ck_assert_double_eq(c.optim_s_per_param, 2e-9); /* the GPU's optimizer, not the CPU's (none) */
     pp_cost_free(&c);
     ck_assert_int_eq(pp_costs_graph(cs, &a100, &g, &c, &missing, &err), 0);
     ck_assert_int_eq(pp_costs_graph(cs, &mixed, &g, &c, &missing, &err), 0);

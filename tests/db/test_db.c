@@ -551,7 +551,7 @@ START_TEST(bad_values_are_refused) {
     ck_assert_int_eq(pp_db_model_put(db, "m", "gpt2", h, 1, "{not json", NULL, &err), -1);
     ck_assert_int_eq(err.code, PP_ERR_DB);
     ck_assert_msg(strstr(err.msg, "CHECK constraint failed") && strstr(err.msg, "bad.db") &&
-                      strstr(err.msg, "storing model 'm'") && strstr(err.msg, "pp_db.c:"),
+                      strstr(err.msg, "storing model 'm'") && strstr(err.msg, "pp_db_plans.c:"),
                   "%s", err.msg);
     ck_assert_int_eq(count_models(db), 0);
 
@@ -785,14 +785,14 @@ static pp_db_op_profile make_profile(const char *signature, const char *kind, do
     snprintf(p.signature, sizeof p.signature, "%s", signature);
     snprintf(p.kind, sizeof p.kind, "%s", kind);
     for (int k = 0; k < 3; k++) {
-        p.t[k] = x * 1e-6 * (k + 1);
-        p.spread[k] = x * 1e-8 * (k + 2);
-        p.samples[k] = (int)x + k;
+        p.m.t[k] = x * 1e-6 * (k + 1);
+        p.m.spread[k] = x * 1e-8 * (k + 2);
+        p.m.samples[k] = (int)x + k;
     }
-    p.param_bytes = (long long)(x * 1000);
-    p.keep_f_bytes = (long long)(x * 2000);
-    p.keep_w_bytes = (long long)(x * 3000);
-    p.workspace_bytes = 1LL << 33; /* above 32 bits */
+    p.m.param_bytes = (long long)(x * 1000);
+    p.m.keep_f_bytes = (long long)(x * 2000);
+    p.m.keep_w_bytes = (long long)(x * 3000);
+    p.m.workspace_bytes = 1LL << 33; /* above 32 bits */
     return p;
 }
 
@@ -800,14 +800,14 @@ static void assert_profile_eq(const pp_db_op_profile *a, const pp_db_op_profile 
     ck_assert_str_eq(a->signature, b->signature);
     ck_assert_str_eq(a->kind, b->kind);
     for (int k = 0; k < 3; k++) {
-        ck_assert(a->t[k] == b->t[k]); /* REAL keeps a double exactly */
-        ck_assert(a->spread[k] == b->spread[k]);
-        ck_assert_int_eq(a->samples[k], b->samples[k]);
+        ck_assert(a->m.t[k] == b->m.t[k]); /* REAL keeps a double exactly */
+        ck_assert(a->m.spread[k] == b->m.spread[k]);
+        ck_assert_int_eq(a->m.samples[k], b->m.samples[k]);
     }
-    ck_assert_int_eq(a->param_bytes, b->param_bytes);
-    ck_assert_int_eq(a->keep_f_bytes, b->keep_f_bytes);
-    ck_assert_int_eq(a->keep_w_bytes, b->keep_w_bytes);
-    ck_assert_int_eq(a->workspace_bytes, b->workspace_bytes);
+    ck_assert_int_eq(a->m.param_bytes, b->m.param_bytes);
+    ck_assert_int_eq(a->m.keep_f_bytes, b->m.keep_f_bytes);
+    ck_assert_int_eq(a->m.keep_w_bytes, b->m.keep_w_bytes);
+    ck_assert_int_eq(a->m.workspace_bytes, b->m.workspace_bytes);
 }
 
 static long long put_device(pp_db *db, const char *seed, const char *desc) {
@@ -1057,15 +1057,15 @@ START_TEST(bad_profiles_are_refused) {
     pp_db_op_profile p = make_profile("relu f32 x[4]", "relu", 1);
     ck_assert_int_eq(pp_db_op_profile_put(db, dev + 100, &p, &err), -1);
     ck_assert_msg(strstr(err.msg, "is not stored"), "%s", err.msg);
-    p.t[1] = -1;
+    p.m.t[1] = -1;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
-    p.t[1] = NAN;
-    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
-    p = make_profile("relu f32 x[4]", "relu", 1);
-    p.samples[2] = -3;
+    p.m.t[1] = NAN;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
     p = make_profile("relu f32 x[4]", "relu", 1);
-    p.keep_w_bytes = -1;
+    p.m.samples[2] = -3;
+    ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
+    p = make_profile("relu f32 x[4]", "relu", 1);
+    p.m.keep_w_bytes = -1;
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
     p = make_profile("", "relu", 1);
     ck_assert_int_eq(pp_db_op_profile_put(db, dev, &p, &err), -1);
@@ -1339,7 +1339,7 @@ static void make_steps(pp_db_run_step s[3]) {
 }
 
 /* Ranks 3, 0, 2 (rank 1 not reported), peak above 32 bits. */
-static void make_ranks(pp_db_run_rank k[3]) {
+static void make_ranks(pp_run_rank k[3]) {
     memset(k, 0, 3 * sizeof *k);
     const int ids[3] = {3, 0, 2};
     for (int i = 0; i < 3; i++) {
@@ -1352,8 +1352,8 @@ static void make_ranks(pp_db_run_rank k[3]) {
 
 /* Event i of n, its fields all derived from i: steps 100..102, ranks 0..3,
  * every stream and action, stage/mb -1 sometimes, exact-double times. */
-static pp_db_run_event make_event(long long i) {
-    pp_db_run_event e;
+static pp_run_event make_event(long long i) {
+    pp_run_event e;
     memset(&e, 0, sizeof e);
     e.step = 100 + (int)(i % 3);
     e.ev.rank = (int)((i / 3) % 4);
@@ -1390,7 +1390,7 @@ static void assert_run_eq(const pp_db_run *a, const pp_db_run *b) {
     ck_assert(a->final_loss == b->final_loss || (isnan(a->final_loss) && isnan(b->final_loss)));
 }
 
-static void assert_event_eq(const pp_db_run_event *a, const pp_db_run_event *b) {
+static void assert_event_eq(const pp_run_event *a, const pp_run_event *b) {
     ck_assert_int_eq(a->step, b->step);
     ck_assert_int_eq(a->ev.rank, b->ev.rank);
     ck_assert_int_eq(a->ev.stream, b->ev.stream);
@@ -1404,7 +1404,7 @@ static void assert_event_eq(const pp_db_run_event *a, const pp_db_run_event *b) 
 
 /* Orders events as pp_db_run_events promises: step, rank, stream, start, end. */
 static int event_cmp(const void *pa, const void *pb) {
-    const pp_db_run_event *a = pa, *b = pb;
+    const pp_run_event *a = pa, *b = pb;
     if (a->step != b->step) return a->step < b->step ? -1 : 1;
     if (a->ev.rank != b->ev.rank) return a->ev.rank < b->ev.rank ? -1 : 1;
     if (a->ev.stream != b->ev.stream) return a->ev.stream < b->ev.stream ? -1 : 1;
@@ -1413,8 +1413,8 @@ static int event_cmp(const void *pa, const void *pb) {
     return 0;
 }
 
-static long long put_run(pp_db *db, pp_db_run *r, const pp_db_run_step *s, int ns, const pp_db_run_rank *k, int nk,
-                         const pp_db_run_event *ev, long long ne) {
+static long long put_run(pp_db *db, pp_db_run *r, const pp_db_run_step *s, int ns, const pp_run_rank *k, int nk,
+                         const pp_run_event *ev, long long ne) {
     pp_err err = {0};
     ck_assert_msg(pp_db_run_put(db, r, s, ns, k, nk, ev, ne, &err) == 0, "run_put: %s", err.msg);
     ck_assert_int_gt(r->id, 0);
@@ -1473,7 +1473,7 @@ START_TEST(migration_2_to_3_keeps_profiles) {
     ck_assert_int_eq(pp_db_run_get(db, 1, &run, &found, &err), 0);
     ck_assert_int_eq(found, 0);
     pp_db_run_step *steps = (pp_db_run_step *)1;
-    pp_db_run_event *evs = (pp_db_run_event *)1;
+    pp_run_event *evs = (pp_run_event *)1;
     int n = -1;
     long long ne = -1;
     ck_assert_int_eq(pp_db_run_steps(db, 1, &steps, &n, &err), 0);
@@ -1498,7 +1498,7 @@ START_TEST(migration_2_to_3_keeps_profiles) {
     pp_db_op_profile prof;
     ck_assert_int_eq(pp_db_op_profile_get(db, 1, "linear f32 x[2]", &prof, &found, &err), 0);
     ck_assert_int_eq(found, 1);
-    ck_assert(prof.t[0] == 0.5 && prof.t[2] == 0.125 && prof.keep_w_bytes == 32);
+    ck_assert(prof.m.t[0] == 0.5 && prof.m.t[2] == 0.125 && prof.m.keep_w_bytes == 32);
     pp_db_link *links = NULL;
     ck_assert_int_eq(pp_db_links_list(db, 0, &links, &n, &err), 0);
     ck_assert_int_eq(n, 1);
@@ -1644,17 +1644,294 @@ START_TEST(migration_3_to_4_keeps_runs) {
 }
 END_TEST
 
+/* The schema version 4 pippy wrote: migration 4, verbatim, in a transaction. */
+static const char *const V4_MIGRATION =
+    "BEGIN;\n"
+    "CREATE TABLE runs_v4 (\n"
+    "    id                    INTEGER PRIMARY KEY,\n"
+    "    plan_hash             TEXT    NOT NULL\n"
+    "                                  CHECK (length(plan_hash) = 64 AND plan_hash NOT GLOB '*[^0-9a-f]*'),\n"
+    "    model                 TEXT    NOT NULL,\n"
+    "    schedule              TEXT    NOT NULL,\n"
+    "    pp                    INTEGER NOT NULL CHECK (pp >= 1),\n"
+    "    dp                    INTEGER NOT NULL CHECK (dp >= 1),\n"
+    "    n_ranks               INTEGER NOT NULL CHECK (n_ranks >= 1),\n"
+    "    global_batch          INTEGER NOT NULL CHECK (global_batch >= 1),\n"
+    "    micro_batch           INTEGER NOT NULL CHECK (micro_batch >= 1),\n"
+    "    n_microbatches        INTEGER NOT NULL CHECK (n_microbatches >= 1),\n"
+    "    seq_len               INTEGER NOT NULL CHECK (seq_len >= 1),\n"
+    "    first_step            INTEGER NOT NULL CHECK (first_step >= 0),\n"
+    "    steps                 INTEGER NOT NULL CHECK (steps >= 0),\n"
+    "    status                TEXT    NOT NULL CHECK (status IN ('ok', 'failed', 'interrupted')),\n"
+    "    message               TEXT    NOT NULL DEFAULT '',\n"
+    "    tokens_per_s          REAL    NOT NULL CHECK (tokens_per_s >= 0),\n"
+    "    iteration_s           REAL    NOT NULL CHECK (iteration_s >= 0),\n"
+    "    predicted_iteration_s REAL    CHECK (predicted_iteration_s > 0),\n"
+    "    final_loss            REAL,\n"
+    "    created_at            TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))\n"
+    ") STRICT;\n"
+    "INSERT INTO runs_v4 SELECT * FROM runs;\n"
+    "DROP TABLE runs;\n"
+    "ALTER TABLE runs_v4 RENAME TO runs;\n"
+    "CREATE INDEX runs_by_plan ON runs (plan_hash);\n"
+    "PRAGMA user_version = 4;\n"
+    "COMMIT;\n";
+
+/* What a version 4 database held: one op and the three pseudo-rows pippy
+ * profile wrote into op_profiles (a whole step, the optimizer, all-reduces
+ * over 4 ranks on device 1 and 2 ranks on device 2). */
+static const char *const V4_PSEUDO_ROWS =
+    "INSERT INTO devices (fingerprint, description_json) VALUES "
+    "('1111111111111111111111111111111111111111111111111111111111111111', '{\"cpu\": \"a\"}'),"
+    "('2222222222222222222222222222222222222222222222222222222222222222', '{\"cpu\": \"b\"}');"
+    "INSERT INTO op_signatures (signature, kind) VALUES ('linear f32 x[4,64,768] w[2304,768] b', 'linear'),"
+    "('step 0123456789abcdef 12 ops', 'step'), ('optim adamw f32 per-parameter', 'optim'),"
+    "('allreduce f32 over 4 ranks', 'allreduce'), ('allreduce f32 over 2 ranks', 'allreduce');"
+    "INSERT INTO op_profiles (device_id, signature_id, f_s, i_s, w_s, f_spread, i_spread, w_spread, f_samples, "
+    "i_samples, w_samples, param_bytes, keep_f_bytes, keep_w_bytes, workspace_bytes, measured_at) VALUES "
+    "(1, 1, 0.001, 0.002, 0.003, 0, 0, 0, 20, 21, 22, 1, 2, 3, 0, '2026-01-01T00:00:00Z'),"
+    "(1, 2, 0.0125, 0.01, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, '2026-01-02T00:00:00Z'),"
+    "(1, 3, 2.5e-9, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, '2026-01-03T00:00:00Z'),"
+    "(1, 4, 5e-6, 5e-10, 0.01, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, '2026-01-04T00:00:00Z'),"
+    "(2, 5, 3e-6, 0, 0.02, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, '2026-01-05T00:00:00Z');";
+
+/* What a version 4 database with V4_PSEUDO_ROWS reads as, whatever its schema. */
+static void assert_v4_rows_read(pp_db *db) {
+    pp_err err = {0};
+    int found = 0, n = -1, nd = -1, nop = -1, nl = -1;
+    ck_assert_int_eq(count_profiles(db, 0), 1); /* the op, not the pseudo-rows */
+    ck_assert_int_eq(pp_db_profile_counts(db, &nd, &nop, &nl, &err), 0);
+    ck_assert(nd == 2 && nop == 1 && nl == 0);
+    pp_db_op_profile op;
+    ck_assert_int_eq(pp_db_op_profile_get(db, 1, "step 0123456789abcdef 12 ops", &op, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+
+    pp_db_step_profile sp;
+    ck_assert_msg(pp_db_step_profile_get(db, 1, "0123456789abcdef", 12, &sp, &found, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(found, 1);
+    ck_assert_str_eq(sp.graph_hash, "0123456789abcdef");
+    ck_assert_int_eq(sp.n_ops, 12);
+    ck_assert(sp.whole_s == 0.0125 && sp.sum_ops_s == 0.01);
+    ck_assert_int_eq(sp.samples, 5);
+    ck_assert_str_eq(sp.measured_at, "2026-01-02T00:00:00Z");
+    ck_assert_int_eq(pp_db_step_profile_get(db, 1, "0123456789abcdef", 11, &sp, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(pp_db_step_profile_get(db, 2, "0123456789abcdef", 12, &sp, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+
+    pp_db_optim_profile o;
+    ck_assert_int_eq(pp_db_optim_profile_get(db, 1, "adamw", "f32", &o, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert(o.s_per_param == 2.5e-9);
+    ck_assert_int_eq(o.samples, 5);
+    ck_assert_int_eq(o.device_id, 1);
+
+    pp_db_collective_profile *c = NULL;
+    ck_assert_int_eq(pp_db_collective_profiles_list(db, 0, &c, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(c[0].device_id, 1);
+    ck_assert_str_eq(c[0].op, "allreduce");
+    ck_assert_str_eq(c[0].dtype, "f32");
+    ck_assert_int_eq(c[0].n_ranks, 4);
+    ck_assert(c[0].alpha_s == 5e-6);
+    ck_assert_double_eq_tol(c[0].beta_Bps, 2e9, 1e-3);
+    ck_assert(c[0].residual == 0.01);
+    ck_assert_int_eq(c[0].samples, 1);
+    ck_assert_int_eq(c[1].device_id, 2);
+    ck_assert_int_eq(c[1].n_ranks, 2);
+    ck_assert(c[1].beta_Bps == 0); /* not measured */
+    free(c);
+    ck_assert_int_eq(pp_db_collective_profiles_list(db, 2, &c, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    free(c);
+}
+
+START_TEST(migration_4_to_5_moves_pseudo_rows) {
+    const char *p = tmp_path("v4.db");
+    raw_exec(p, V1_SCHEMA);
+    raw_exec(p, V2_MIGRATION);
+    raw_exec(p, V3_MIGRATION);
+    raw_exec(p, V4_MIGRATION);
+    raw_exec(p, V4_PSEUDO_ROWS);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_profiles"), 5);
+
+    /* Read-only: still version 4, the pseudo-rows read as records. */
+    pp_db *db = NULL;
+    pp_err err = {0};
+    ck_assert_msg(pp_db_open_readonly(p, &db, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(pp_db_schema_version(db), 4);
+    assert_v4_rows_read(db);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_profiles"), 5);
+
+    /* Read-write: migrated, the pseudo-rows moved out of op_profiles, every
+     * figure read as before. */
+    db = open_ok(p);
+    ck_assert_int_eq(pp_db_schema_version(db), PP_DB_SCHEMA_VERSION);
+    assert_v4_rows_read(db);
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_profiles"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM op_signatures"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM step_profiles"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM optim_profiles"), 1);
+    ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM collective_profiles"), 2);
+    ck_assert_int_eq(raw_int(p, "SELECT f_samples FROM op_profiles"), 20); /* the op untouched */
+    char ok[64];
+    raw_text(p, "PRAGMA integrity_check", ok, sizeof ok);
+    ck_assert_str_eq(ok, "ok");
+}
+END_TEST
+
+START_TEST(pseudo_tables_round_trip) {
+    const char *p = tmp_path("pseudo.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    long long a = put_device(db, "dev a", "{\"cpu\": \"a\"}"), b = put_device(db, "dev b", "{\"cpu\": \"b\"}");
+    pp_db_step_profile s = {.graph_hash = "00112233445566ff", .n_ops = 7, .whole_s = 0.3, .sum_ops_s = 0.25,
+                            .samples = 5};
+    ck_assert_msg(pp_db_step_profile_put(db, b, &s, &err) == 0, "%s", err.msg);
+    s.whole_s = 0.35; /* replaces, keeping the row */
+    snprintf(s.measured_at, sizeof s.measured_at, "2026-02-03T04:05:06Z");
+    ck_assert_int_eq(pp_db_step_profile_put(db, b, &s, &err), 0);
+    s.n_ops = 8; /* another graph */
+    ck_assert_int_eq(pp_db_step_profile_put(db, a, &s, &err), 0);
+    pp_db_step_profile *sl = NULL;
+    int n = 0, found = 0;
+    ck_assert_int_eq(pp_db_step_profiles_list(db, 0, &sl, &n, &err), 0);
+    ck_assert_int_eq(n, 2);
+    ck_assert_int_eq(sl[0].device_id, a); /* by device */
+    ck_assert_int_eq(sl[1].device_id, b);
+    ck_assert_int_eq(sl[1].n_ops, 7);
+    ck_assert(sl[1].whole_s == 0.35 && sl[1].sum_ops_s == 0.25);
+    ck_assert_str_eq(sl[1].measured_at, "2026-02-03T04:05:06Z");
+    free(sl);
+    ck_assert_int_eq(raw_int(p, "SELECT id FROM step_profiles WHERE n_ops = 7"), 1);
+
+    pp_db_optim_profile o = {.optimizer = "adamw", .dtype = "f32", .s_per_param = 1.5e-9, .samples = 3};
+    ck_assert_int_eq(pp_db_optim_profile_put(db, a, &o, &err), 0);
+    o.s_per_param = 1.25e-9;
+    ck_assert_int_eq(pp_db_optim_profile_put(db, a, &o, &err), 0);
+    pp_db_optim_profile og;
+    ck_assert_int_eq(pp_db_optim_profile_get(db, a, "adamw", "f32", &og, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert(og.s_per_param == 1.25e-9);
+    ck_assert_int_eq(og.samples, 3);
+    ck_assert_int_eq((int)strlen(og.measured_at), 20); /* now, set by the database */
+    ck_assert_int_eq(pp_db_optim_profile_get(db, b, "adamw", "f32", &og, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+    ck_assert_int_eq(pp_db_optim_profile_get(db, a, "sgd", "f32", &og, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+
+    pp_db_collective_profile c = {.op = "allreduce", .dtype = "f32", .n_ranks = 8, .alpha_s = 7e-6,
+                                  .beta_Bps = 12.5e9, .residual = 0.03, .samples = 1};
+    ck_assert_int_eq(pp_db_collective_profile_put(db, a, &c, &err), 0);
+    pp_db_collective_profile cg;
+    ck_assert_int_eq(pp_db_collective_profile_get(db, a, "allreduce", "f32", 8, &cg, &found, &err), 0);
+    ck_assert_int_eq(found, 1);
+    ck_assert(cg.alpha_s == 7e-6 && cg.beta_Bps == 12.5e9 && cg.residual == 0.03);
+    ck_assert_int_eq(pp_db_collective_profile_get(db, a, "allreduce", "f32", 4, &cg, &found, &err), 0);
+    ck_assert_int_eq(found, 0);
+
+    /* A group that fails leaves none of its records. */
+    ck_assert_int_eq(pp_db_begin(db, &err), 0);
+    c.n_ranks = 16;
+    ck_assert_int_eq(pp_db_collective_profile_put(db, a, &c, &err), 0);
+    c.beta_Bps = -1;
+    ck_assert_int_eq(pp_db_collective_profile_put(db, a, &c, &err), -1);
+    ck_assert_int_eq(pp_db_rollback(db, NULL), 0);
+    pp_db_collective_profile *cl = NULL;
+    ck_assert_int_eq(pp_db_collective_profiles_list(db, a, &cl, &n, &err), 0);
+    ck_assert_int_eq(n, 1);
+    free(cl);
+    pp_db_close(db);
+}
+END_TEST
+
+/* err.msg holds want; the call returned -1. */
+#define REFUSED(call, want)                                                                                  \
+    do {                                                                                                     \
+        err.msg[0] = '\0';                                                                                   \
+        ck_assert_int_eq((call), -1);                                                                        \
+        ck_assert_msg(strstr(err.msg, want) != NULL, "wanted '%s' in: %s", want, err.msg);                   \
+    } while (0)
+
+START_TEST(bad_pseudo_records_are_refused) {
+    const char *p = tmp_path("badpseudo.db");
+    pp_db *db = open_ok(p);
+    pp_err err = {0};
+    long long d = put_device(db, "dev", "{\"cpu\": \"a\"}");
+    pp_db_step_profile s = {.graph_hash = "00112233445566ff", .n_ops = 7, .whole_s = 0.3, .sum_ops_s = 0.25};
+    pp_db_step_profile t = s;
+    snprintf(t.graph_hash, sizeof t.graph_hash, "00112233445566FF");
+    REFUSED(pp_db_step_profile_put(db, d, &t, &err), "graph_hash");
+    t = s;
+    t.n_ops = 0;
+    REFUSED(pp_db_step_profile_put(db, d, &t, &err), "n_ops 0");
+    t = s;
+    t.whole_s = NAN;
+    REFUSED(pp_db_step_profile_put(db, d, &t, &err), "whole_s");
+    t = s;
+    t.sum_ops_s = -1;
+    REFUSED(pp_db_step_profile_put(db, d, &t, &err), "sum_ops_s");
+    t = s;
+    t.samples = -1;
+    REFUSED(pp_db_step_profile_put(db, d, &t, &err), "samples");
+    REFUSED(pp_db_step_profile_put(db, d + 10, &s, &err), "is not stored");
+
+    pp_db_optim_profile o = {.optimizer = "adamw", .dtype = "f32", .s_per_param = 1e-9};
+    pp_db_optim_profile q = o;
+    q.optimizer[0] = '\0';
+    REFUSED(pp_db_optim_profile_put(db, d, &q, &err), "optimizer");
+    q = o;
+    q.dtype[0] = '\0';
+    REFUSED(pp_db_optim_profile_put(db, d, &q, &err), "dtype");
+    q = o;
+    q.s_per_param = INFINITY;
+    REFUSED(pp_db_optim_profile_put(db, d, &q, &err), "s_per_param");
+
+    pp_db_collective_profile c = {.op = "allreduce", .dtype = "f32", .n_ranks = 2, .alpha_s = 1e-6, .beta_Bps = 1e9};
+    pp_db_collective_profile e = c;
+    e.n_ranks = 1;
+    REFUSED(pp_db_collective_profile_put(db, d, &e, &err), "n_ranks 1");
+    e = c;
+    e.alpha_s = -1e-6;
+    REFUSED(pp_db_collective_profile_put(db, d, &e, &err), "alpha_s");
+    e = c;
+    e.beta_Bps = INFINITY;
+    REFUSED(pp_db_collective_profile_put(db, d, &e, &err), "beta_Bps");
+    e = c;
+    e.residual = NAN;
+    REFUSED(pp_db_collective_profile_put(db, d, &e, &err), "residual");
+    e = c;
+    e.op[0] = '\0';
+    REFUSED(pp_db_collective_profile_put(db, d, &e, &err), "op is empty");
+
+    /* The pseudo-rows of old are refused as op profiles. */
+    pp_db_op_profile op = make_profile("step 00112233445566ff 7 ops", "step", 1);
+    REFUSED(pp_db_op_profile_put(db, d, &op, &err), "kind 'step' is not an op");
+    op = make_profile("allreduce f32 over 2 ranks", "allreduce", 1);
+    REFUSED(pp_db_op_profile_put(db, d, &op, &err), "not an op");
+    pp_db_close(db);
+    ck_assert_int_eq(raw_int(p, "SELECT (SELECT count(*) FROM step_profiles) + (SELECT count(*) FROM optim_profiles) "
+                                "+ (SELECT count(*) FROM collective_profiles) + (SELECT count(*) FROM op_profiles)"),
+                     0);
+}
+END_TEST
+
 START_TEST(run_round_trip) {
     const char *p = tmp_path("runs.db");
     pp_db *db = open_ok(p);
     pp_err err = {0};
     pp_db_run r = make_run("round trip", 3);
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
     enum { NE = 300 };
-    pp_db_run_event ev[NE];
+    pp_run_event ev[NE];
     for (int i = 0; i < NE; i++) ev[i] = make_event(NE - 1 - i); /* stored out of order */
     long long id = put_run(db, &r, s, 3, k, 3, ev, NE);
     ck_assert_int_eq(strlen(r.created_at), 20); /* "YYYY-MM-DDTHH:MM:SSZ", set by put */
@@ -1681,12 +1958,12 @@ START_TEST(run_round_trip) {
     ck_assert_int_eq(raw_int(p, "SELECT count(*) FROM run_steps WHERE loss IS NULL AND grad_norm IS NULL"), 1);
 
     /* Ranks by rank. */
-    pp_db_run_rank *gk = NULL;
+    pp_run_rank *gk = NULL;
     ck_assert_int_eq(pp_db_run_ranks(db, id, &gk, &n, &err), 0);
     ck_assert_int_eq(n, 3);
     const int want_rank[3] = {0, 2, 3};
     for (int i = 0; i < 3; i++) {
-        const pp_db_run_rank *w = NULL;
+        const pp_run_rank *w = NULL;
         for (int j = 0; j < 3; j++)
             if (k[j].rank == want_rank[i]) w = &k[j];
         ck_assert_int_eq(gk[i].rank, want_rank[i]);
@@ -1697,10 +1974,10 @@ START_TEST(run_round_trip) {
     free(gk);
 
     /* Events: all of them sorted, and one step's alone. */
-    pp_db_run_event sorted[NE];
+    pp_run_event sorted[NE];
     memcpy(sorted, ev, sizeof ev);
     qsort(sorted, NE, sizeof sorted[0], event_cmp);
-    pp_db_run_event *ge = NULL;
+    pp_run_event *ge = NULL;
     long long ne = 0;
     ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
     ck_assert_int_eq(ne, NE);
@@ -1759,13 +2036,13 @@ START_TEST(many_events_round_trip) {
     pp_db *db = open_ok(p);
     pp_err err = {0};
     const long long NE = 120000;
-    pp_db_run_event *ev = malloc((size_t)NE * sizeof *ev);
+    pp_run_event *ev = malloc((size_t)NE * sizeof *ev);
     ck_assert_ptr_nonnull(ev);
     for (long long i = 0; i < NE; i++) ev[i] = make_event(i);
     pp_db_run r = make_run("many events", 1);
     long long id = put_run(db, &r, NULL, 0, NULL, 0, ev, NE);
     qsort(ev, (size_t)NE, sizeof *ev, event_cmp);
-    pp_db_run_event *ge = NULL;
+    pp_run_event *ge = NULL;
     long long ne = 0;
     ck_assert_int_eq(pp_db_run_events(db, id, -1, &ge, &ne, &err), 0);
     ck_assert_int_eq(ne, NE);
@@ -1791,8 +2068,8 @@ START_TEST(bad_runs_are_refused) {
     for (int b = 0; b < NB; b++) {
         pp_db_run r = make_run("bad", 1);
         pp_db_run_step s = {.step = 100, .loss = 1, .grad_norm = 1, .seconds = 0.1};
-        pp_db_run_rank k = {.rank = 0, .host = "h", .peak_bytes = 1, .busy_s = 0.1};
-        pp_db_run_event e = make_event(0);
+        pp_run_rank k = {.rank = 0, .host = "h", .peak_bytes = 1, .busy_s = 0.1};
+        pp_run_event e = make_event(0);
         switch (b) {
         case 0: r.plan_hash[5] = 'G'; break;
         case 1: snprintf(r.status, sizeof r.status, "maybe"); break;
@@ -1844,11 +2121,11 @@ START_TEST(bad_run_rolls_back) {
     pp_err err = {0};
     pp_db_run r = make_run("rollback", 1);
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
     enum { NE = 1000 };
-    pp_db_run_event ev[NE];
+    pp_run_event ev[NE];
     for (int i = 0; i < NE; i++) ev[i] = make_event(i);
     ev[NE - 1].ev.end = ev[NE - 1].ev.start - 0.5; /* the last one is bad */
     ck_assert_int_eq(pp_db_run_put(db, &r, s, 3, k, 3, ev, NE, &err), -1);
@@ -1897,10 +2174,10 @@ START_TEST(runs_list_order_and_cascade) {
     pp_db *db = open_ok(p);
     pp_err err = {0};
     pp_db_run_step s[3];
-    pp_db_run_rank k[3];
+    pp_run_rank k[3];
     make_steps(s);
     make_ranks(k);
-    pp_db_run_event ev[30];
+    pp_run_event ev[30];
     for (int i = 0; i < 30; i++) ev[i] = make_event(i);
     long long ids[3];
     const char *seeds[3] = {"first", "second", "third"};
@@ -1986,6 +2263,9 @@ static Suite *db_suite(void) {
     tcase_set_timeout(runs, 60);
     tcase_add_test(runs, migration_2_to_3_keeps_profiles);
     tcase_add_test(runs, migration_3_to_4_keeps_runs);
+    tcase_add_test(runs, migration_4_to_5_moves_pseudo_rows);
+    tcase_add_test(runs, pseudo_tables_round_trip);
+    tcase_add_test(runs, bad_pseudo_records_are_refused);
     tcase_add_test(runs, run_round_trip);
     tcase_add_test(runs, many_events_round_trip);
     tcase_add_test(runs, bad_runs_are_refused);

@@ -103,7 +103,7 @@ START_TEST(test_one_stage_equals_trainer) {
                           r.grad_norm, ref.norm[s]);
         }
         long long n_ev;
-        const pp_exec_event *ev = pp_exec_events(x, &n_ev);
+        const pp_run_event *ev = pp_exec_events(x, &n_ev);
         /* Per step: M forwards, M backwards, one optimizer event. */
         ck_assert_int_eq(n_ev, (long long)STEPS * (2 * M + 1));
         for (long long i = 0; i < n_ev; i++) ck_assert(ev[i].ev.end >= ev[i].ev.start && ev[i].ev.start >= 0);

@@ -212,7 +212,7 @@ has "$run1" "2 from 10" "run 1 steps of a resumed run"
 has "$run1" "4096.5" "run 1 tokens/s"
 has "$run1" "0.2500" "run 1 iteration"
 has "$run1" "0.2000" "run 1 predicted"
-has "$run1" "+25.0%" "run 1 prediction error"
+has "$run1" "+20.0%" "run 1 prediction error ((measured - predicted) / measured)"
 has "$run1" "3.1250" "run 1 final loss"
 has "$run1" " ok" "run 1 status"
 run2=$(printf '%s
@@ -225,7 +225,7 @@ jcheck "runs json" "json_extract(j, '$.counts.runs') = 2 AND json_extract(j, '$.
     AND json_extract(j, '$.runs[1].id') = 1 AND json_extract(j, '$.runs[1].plan_hash') = '$RUN_PLAN'
     AND json_extract(j, '$.runs[1].first_step') = 10 AND json_extract(j, '$.runs[1].steps') = 2
     AND json_extract(j, '$.runs[1].predicted_iteration_s') = 0.2
-    AND abs(json_extract(j, '$.runs[1].relative_error') - 0.25) < 1e-12
+    AND abs(json_extract(j, '$.runs[1].relative_error') - 0.2) < 1e-12
     AND json_extract(j, '$.runs[1].final_loss') = 3.125
     AND json_type(j, '$.runs[0].predicted_iteration_s') = 'null'
     AND json_type(j, '$.runs[0].relative_error') = 'null' AND json_type(j, '$.runs[0].final_loss') = 'null'
