@@ -131,7 +131,8 @@ void pp_profile_print_text(FILE *f, const pp_profile_result *r);
  * signatures, measured, reused, seconds, "profiles" per distinct signature
  * {signature, kind, ops, measured, f_s, i_s, w_s, spread_s [F, I, W]},
  * sum_s, "whole_step" {measured_s, sum_of_ops_s, ratio, optim_per_param_s}
- * or null, "comparison" {within_spread, compared} or null), and "links"
+ * or null, "comparison" {within_spread, compared, farthest_outside
+ * {signature, pass, now_s, before_s, spread_s} or null} or null), and "links"
  * (null without the links part: ranks, pairs_measured, pairs_all, "pairs"
  * [{src, dst, src_host, dst_host, alpha_s, beta_Bps, residual}],
  * "allreduce" {alpha_s, beta_Bps, residual} or null). */

@@ -146,6 +146,22 @@ void pp_profile_write_json(pp_jw *w, const pp_profile_result *o) {
             pp_jw_int(w, a.agree);
             pp_jw_key(w, "compared");
             pp_jw_int(w, a.total);
+            pp_jw_key(w, "farthest_outside");
+            if (a.worst_op < 0) pp_jw_null(w);
+            else {
+                const pp_op_measure *now = &o->m[a.worst_op], *before = &o->prev[a.worst_op];
+                int p = a.worst_pass;
+                char pass[2] = {"FIW"[p], '\0'};
+                pp_jw_obj_begin(w);
+                pp_jw_key(w, "signature");
+                pp_jw_str(w, o->sig[a.worst_op]);
+                pp_jw_key(w, "pass");
+                pp_jw_str(w, pass);
+                jnum(w, "now_s", now->t[p]);
+                jnum(w, "before_s", before->t[p]);
+                jnum(w, "spread_s", now->spread[p] > before->spread[p] ? now->spread[p] : before->spread[p]);
+                pp_jw_obj_end(w);
+            }
             pp_jw_obj_end(w);
         }
         pp_jw_obj_end(w);
