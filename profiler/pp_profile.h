@@ -138,4 +138,16 @@ void pp_profile_print_text(FILE *f, const pp_profile_result *r);
  * "allreduce" {alpha_s, beta_Bps, residual} or null). */
 void pp_profile_write_json(pp_jw *w, const pp_profile_result *r);
 
+/* The links part of r (device fingerprint and description, ranks, links,
+ * all-reduce) into the file path (written atomically), in this build's
+ * binary layout: how the ranks under mpirun hand what they measured to the
+ * process that started them, on the same machine. Returns 0 or -1 (err). */
+int pp_profile_links_save(const char *path, const pp_profile_result *r, pp_err *err);
+
+/* Reads what pp_profile_links_save wrote into r's links part and device
+ * fields; r->links is malloc'd (the caller frees it), the rest of r is left
+ * alone. Returns 0, or -1 (err: the file cannot be read, or is not such a
+ * file or not whole; r unchanged). */
+int pp_profile_links_load(const char *path, pp_profile_result *r, pp_err *err);
+
 #endif /* PP_PROFILE_H */

@@ -1,10 +1,15 @@
 /*
  * pp_profile_print.c -- what a run of the profiler measured, as the text
- * `pippy profile` prints and as its JSON object (see pp_profile.h).
+ * `pippy profile` prints and as its JSON object, and the links part handed
+ * from the ranks to the process that started them (see pp_profile.h).
  */
 #include "profiler/pp_profile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/pp_io.h"
 
 void pp_profile_print_text(FILE *f, const pp_profile_result *o) {
     static const char pass[3] = {'F', 'I', 'W'};
@@ -209,4 +214,60 @@ void pp_profile_write_json(pp_jw *w, const pp_profile_result *o) {
         pp_jw_obj_end(w);
     }
     pp_jw_obj_end(w);
+}
+
+/* The links part in a file: this header, then n_links pp_link_result. */
+typedef struct links_file {
+    char magic[16];
+    char fp[65], desc[1024];
+    int ranks, n_links, sample_above;
+    double ar[3];
+} links_file;
+
+static const char LINKS_MAGIC[16] = "pippy-links 1";
+
+int pp_profile_links_save(const char *path, const pp_profile_result *r, pp_err *err) {
+    links_file h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, LINKS_MAGIC, sizeof h.magic);
+    memcpy(h.fp, r->fp, sizeof h.fp);
+    memcpy(h.desc, r->desc, sizeof h.desc);
+    h.ranks = r->ranks;
+    h.n_links = r->n_links;
+    h.sample_above = r->sample_above;
+    memcpy(h.ar, r->ar, sizeof h.ar);
+    const void *parts[2] = {&h, r->links};
+    size_t lens[2] = {sizeof h, (size_t)r->n_links * sizeof *r->links};
+    return pp_io_write_atomic_parts(path, parts, lens, r->n_links > 0 ? 2 : 1, err);
+}
+
+int pp_profile_links_load(const char *path, pp_profile_result *r, pp_err *err) {
+    char *data;
+    size_t len;
+    links_file h;
+    if (pp_io_read_file(path, &data, &len, err)) return -1;
+    if (len < sizeof h) goto bad;
+    memcpy(&h, data, sizeof h);
+    if (memcmp(h.magic, LINKS_MAGIC, sizeof h.magic) || h.n_links < 0 || h.ranks < 2 ||
+        len != sizeof h + (size_t)h.n_links * sizeof *r->links)
+        goto bad;
+    pp_link_result *links = pp_malloc(len - sizeof h + 1, err);
+    if (!links) {
+        free(data);
+        return -1;
+    }
+    memcpy(links, data + sizeof h, len - sizeof h);
+    free(data);
+    r->links = links;
+    memcpy(r->fp, h.fp, sizeof r->fp);
+    memcpy(r->desc, h.desc, sizeof r->desc);
+    r->fp[sizeof r->fp - 1] = r->desc[sizeof r->desc - 1] = '\0';
+    r->ranks = h.ranks;
+    r->n_links = h.n_links;
+    r->sample_above = h.sample_above;
+    memcpy(r->ar, h.ar, sizeof r->ar);
+    return 0;
+bad:
+    free(data);
+    return pp_err_set(err, PP_ERR_PARSE, "%s: not the links a pippy profile run left", path);
 }

@@ -23,7 +23,6 @@
 
 #include "comm/pp_comm.h"
 #include "core/pp_hash.h"
-#include "core/pp_io.h"
 #include "core/pp_json.h"
 #include "costs/pp_costs.h"
 #include "db/pp_db.h"
@@ -59,14 +58,6 @@ static void usage(FILE *f) {
             "  --db PATH            database (default $PIPPY_DB or ./pippy.db)\n"
             "  -h, --help           this help\n");
 }
-
-
-/* The links part as the ranks leave it for the process that started mpirun. */
-typedef struct links_dump {
-    char fp[65], desc[1024];
-    int ranks, n_links, sample_above;
-    double ar[3];
-} links_dump;
 
 /* Every database write of pippy profile: the new op profiles, the whole
  * step and the optimizer step (with the whole-step check), the links and
@@ -196,17 +187,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
              pp_db_device_put(db, o.fp, o.desc, &dev, &err) || store_profile(db, dev, &o, &err);
         pp_db_close(db);
         if (!rc && links_out) {
-            links_dump d;
-            memset(&d, 0, sizeof d);
-            memcpy(d.fp, o.fp, sizeof d.fp);
-            memcpy(d.desc, o.desc, sizeof d.desc);
-            d.ranks = o.ranks;
-            d.n_links = o.n_links;
-            d.sample_above = o.sample_above;
-            memcpy(d.ar, o.ar, sizeof d.ar);
-            const void *parts[2] = {&d, o.links};
-            size_t lens[2] = {sizeof d, (size_t)o.n_links * sizeof *o.links};
-            rc = pp_io_write_atomic_parts(links_out, parts, lens, 2, &err);
+            rc = pp_profile_links_save(links_out, &o, &err);
         } else if (!rc) {
             if (json) rc = print_json(&o, &err);
             else pp_profile_print_text(stdout, &o);
@@ -216,35 +197,6 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
     free(o.links);
     pp_comm_free(c);
     return rc;
-}
-
-/* Reads the links part that the ranks left in path into o (o->links
- * malloc'd). Returns 0 or -1. */
-static int read_links(const char *path, pp_profile_result *o, pp_err *err) {
-    char *data;
-    size_t len;
-    links_dump d;
-    if (pp_io_read_file(path, &data, &len, err)) return -1;
-    if (len < sizeof d) goto bad;
-    memcpy(&d, data, sizeof d);
-    if (d.n_links < 0 || len != sizeof d + (size_t)d.n_links * sizeof *o->links) goto bad;
-    o->links = pp_malloc(len - sizeof d + 1, err);
-    if (!o->links) goto fail;
-    memcpy(o->links, data + sizeof d, len - sizeof d);
-    memcpy(o->fp, d.fp, sizeof o->fp);
-    memcpy(o->desc, d.desc, sizeof o->desc);
-    o->fp[64] = o->desc[sizeof o->desc - 1] = '\0';
-    o->ranks = d.ranks;
-    o->n_links = d.n_links;
-    o->sample_above = d.sample_above;
-    memcpy(o->ar, d.ar, sizeof o->ar);
-    free(data);
-    return 0;
-bad:
-    pp_err_set(err, PP_ERR_PARSE, "%s: not the links the ranks left", path);
-fail:
-    free(data);
-    return -1;
 }
 
 /* Starts `mpirun -np ranks <this program> --only links ...` and waits. */
@@ -285,7 +237,7 @@ static int links_spawned(int ranks, const char *db_path, int threads, pp_backend
     if (fd < 0) return pp_tool_usage_error(TOOL, "cannot create a temporary file in %s", tmp && *tmp ? tmp : "/tmp");
     close(fd);
     int rc = spawn_links(ranks, db_path, threads, backend, path);
-    if (!rc && read_links(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
+    if (!rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
     unlink(path);
     return rc;
 }
