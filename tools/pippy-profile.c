@@ -348,11 +348,11 @@ int main(int argc, char **argv) {
     double t_start = pp_backend_now();
     o.res = pp_opprof_timer_resolution();
     if (pp_profile_rounds(&g, be, o.fresh, PP_PROFILE_ROUNDS, o.res, progress, &t_start, o.m, &err)) goto fail;
+    o.seconds = pp_backend_now() - t_start;
     for (int i = 0; i < g.n_ops; i++) o.m[i] = o.m[o.first[i]];
     o.sum = pp_profile_ops_sum(&g, o.m);
     if (check && pp_profile_whole_step(&cfg, &g, be, 5, &o.whole, &o.optim, NULL, &err)) goto fail;
     if (store_profile(db, dev, &o, &err)) goto fail;
-    o.seconds = pp_backend_now() - t_start;
     pp_db_close(db);
     db = NULL;
     if (!json) pp_profile_print_text(stdout, &o);
