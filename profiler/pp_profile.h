@@ -5,8 +5,10 @@
  * step and the optimizer step beside the sum of the op times, compare a
  * re-measured profile with the one stored before, and measure the links
  * between the ranks of a communicator (host links over MPI, GPU links over
- * NCCL) and the all-reduce. Plain structs in and out: the caller loads and
- * stores the database.
+ * NCCL) and the all-reduce; then print what was measured (text or JSON)
+ * and hand the links part from the ranks under mpirun to the process that
+ * started them. Plain structs in and out: the caller loads and stores the
+ * database (only tools/ and costs/ speak to db/).
  */
 #ifndef PP_PROFILE_H
 #define PP_PROFILE_H
