@@ -5,6 +5,7 @@
 
 #include "kernels/cuda/pp_cuda_backend.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,4 +74,49 @@ done:
     free(t);
     if (rc) return -1;
     return pp_comm_barrier(world, err);
+}
+
+int pp_gpulink_run(pp_comm *c, const pp_linkprof_opts *o, int threads, pp_link_result **res, int *n, pp_err *err) {
+    *res = NULL;
+    *n = 0;
+#ifdef PP_HAVE_NCCL
+    int size = pp_comm_size(c), me = pp_comm_rank(c), rc = -1, np = 0, *pairs = NULL;
+    char host[128] = "", (*hosts)[128] = pp_calloc((unsigned long long)size, 128, err);
+    pp_backend *be = NULL;
+    pp_nccl *nc = NULL;
+    if (!hosts || pp_comm_hostname(c, host, sizeof host, err) || pp_comm_allgather(c, host, 128, hosts, err)) goto done;
+    if (pp_backend_open(PP_BACKEND_CUDA, threads, &be, err) ||
+        pp_nccl_init(c, pp_cuda_backend_device(be), &nc, err) ||
+        pp_linkprof_pairs(o, size, (const char (*)[128])hosts, &pairs, &np, err))
+        goto done;
+    if (me == 0 && !(*res = pp_calloc((unsigned long long)(np ? np : 1), sizeof **res, err))) goto done;
+    for (int i = 0; i < np; i++) {
+        pp_link_result r;
+        memset(&r, 0, sizeof r);
+        int src = pairs[2 * i], dst = pairs[2 * i + 1];
+        if (pp_gpulink_measure(c, nc, be, src, dst, o, &r, err)) goto done;
+        snprintf(r.src_host, sizeof r.src_host, "%s", hosts[src]);
+        snprintf(r.dst_host, sizeof r.dst_host, "%s", hosts[dst]);
+        if (src == 0 && me == 0) (*res)[i] = r;
+        else if (me == src && pp_comm_send(c, &r, sizeof r, 0, i % 32768, err)) goto done;
+        else if (me == 0 && pp_comm_recv(c, &(*res)[i], sizeof r, src, i % 32768, err)) goto done;
+    }
+    *n = me == 0 ? np : 0;
+    rc = 0;
+done:
+    if (rc) {
+        free(*res);
+        *res = NULL;
+    }
+    pp_nccl_free(nc);
+    pp_backend_close(be);
+    free(pairs);
+    free(hosts);
+    return rc;
+#else
+    (void)c;
+    (void)o;
+    (void)threads;
+    return pp_err_set(err, PP_ERR_UNSUPPORTED, "GPU links need NCCL, which this build lacks");
+#endif
 }

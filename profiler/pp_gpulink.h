@@ -23,4 +23,15 @@
 int pp_gpulink_measure(pp_comm *world, pp_nccl *nc, pp_backend *be, int src, int dst, const pp_linkprof_opts *o,
                        pp_link_result *out, pp_err *err);
 
+/* The GPU link run: NCCL between the GPUs of the ranks of c, over the pairs
+ * pp_linkprof_pairs chooses from the ranks' host names (every ordered pair
+ * up to o->sample_above ranks, a sample above), one pair at a time. Each
+ * rank opens its CUDA backend (threads) and one NCCL communicator for the
+ * run. Collective. The results end on rank 0: *res a malloc'd array of *n
+ * results in pair order, with host names (free it); elsewhere NULL and 0.
+ * Returns 0, or -1 (err: no GPU, NCCL failed, out of memory; a build
+ * without NCCL says so; *res NULL, *n 0). A failure on one rank can leave
+ * the others waiting: the caller should pp_comm_abort. */
+int pp_gpulink_run(pp_comm *c, const pp_linkprof_opts *o, int threads, pp_link_result **res, int *n, pp_err *err);
+
 #endif /* PP_GPULINK_H */

@@ -5,7 +5,7 @@
 # links between two MPI ranks (both pairs) measured and stored; two
 # profilers writing one database at once both succeed; a profiler killed
 # with SIGKILL leaves a database that opens clean and holds none of its
-# profile.
+# profile. --json prints the same figures as one JSON object.
 source "$(dirname "$0")/lib.bash"
 cd "$T"
 DB="$T/p.db"
@@ -32,6 +32,50 @@ read -r na nm <<<"$agree"
 [ "$nm" -ge "$n1" ] && [ "$nm" -le $((3 * n1)) ] || fail "stability counts $nm op medians for $n1 signatures: $out"
 [ "$na" -gt 0 ] && [ "$na" -le "$nm" ] || fail "stability: $na of $nm agree: $out"
 ok
+# --json: one JSON object on stdout and nothing else, with what the text
+# says: the device, every signature re-measured with its F/I/W medians, the
+# whole step beside the sum of the ops, the comparison with the stored
+# profile, both links and the all-reduce (measured under mpirun and handed
+# back to this process).
+run timeout 120 env TMPDIR="$T" "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 2 --force --json
+expect_rc 0
+python3 -c '
+import json, re, sys
+n1 = int(sys.argv[1])
+d = json.loads(sys.stdin.read())
+assert re.fullmatch("[0-9a-f]{64}", d["device"]["fingerprint"]), d["device"]
+o = d["ops"]
+assert o["model"] == "gpt2-tiny" and o["measured"] == n1 and o["reused"] == 0, o
+p = o["profiles"]
+assert len(p) == o["signatures"] == n1 and all(x["measured"] and x["f_s"] > 0 for x in p), p
+assert sum(x["ops"] for x in p) == o["n_ops"], p
+s = sum(x["ops"] * (x["f_s"] + x["i_s"] + x["w_s"]) for x in p)
+w = o["whole_step"]
+assert abs(s - o["sum_s"]) <= 1e-9 * s and w["sum_of_ops_s"] == o["sum_s"], (s, o["sum_s"], w)
+assert w["measured_s"] > 0 and abs(w["ratio"] - o["sum_s"] / w["measured_s"]) < 1e-9, w
+c = o["comparison"]
+assert n1 <= c["compared"] <= 3 * n1 and 0 < c["within_spread"] <= c["compared"], c
+l = d["links"]
+assert l["ranks"] == 2 and l["pairs_measured"] == l["pairs_all"] == 2, l
+assert sorted((x["src"], x["dst"]) for x in l["pairs"]) == [(0, 1), (1, 0)], l
+assert all(x["alpha_s"] >= 0 and x["beta_Bps"] > 0 for x in l["pairs"]), l
+assert l["allreduce"]["beta_Bps"] > 0, l
+' "$n1" <<<"$out" || fail "pippy profile --json: $out"
+ok
+run "$PIPPY" profile --model gpt2-tiny --db "$DB" --ranks 1 --no-check --json
+expect_rc 0
+python3 -c '
+import json, sys
+d = json.loads(sys.stdin.read())
+o = d["ops"]
+assert o["measured"] == 0 and o["reused"] == o["signatures"], o
+assert not any(x["measured"] for x in o["profiles"]), o
+assert o["whole_step"] is None and o["comparison"] is None and d["links"] is None, d
+' <<<"$out" || fail "pippy profile --json (all reused, no check, no links): $out"
+ok
+ls "$T"/pippy-links-* 2>/dev/null | grep -q . && fail "the links hand-over file was left behind"
+ok
+
 # Nothing to compare with on a first profile.
 run "$PIPPY" profile --model gpt2-tiny --seq 32 --db "$DB" --ranks 1 --no-check
 expect_rc 0
