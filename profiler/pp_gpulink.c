@@ -1,6 +1,7 @@
 /*
  * pp_gpulink.c -- the GPU link benchmark over NCCL (see pp_gpulink.h).
  */
+#include "core/pp_stats.h"
 #include "profiler/pp_gpulink.h"
 
 #include "kernels/cuda/pp_cuda_backend.h"
@@ -8,11 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 int pp_gpulink_measure(pp_comm *world, pp_nccl *nc, pp_backend *be, int src, int dst, const pp_linkprof_opts *o,
                        pp_link_result *out, pp_err *err) {
@@ -54,9 +50,8 @@ int pp_gpulink_measure(pp_comm *world, pp_nccl *nc, pp_backend *be, int src, int
             }
             if (r >= 0) t[r] = (pp_backend_now() - t0) / 2;
         }
-        qsort(t, (size_t)reps, sizeof *t, cmp_d);
         out->sizes[si] = (double)n;
-        out->t_pingpong[si] = t[reps / 2];
+        out->t_pingpong[si] = pp_stats_median(t, reps);
     }
     out->n_sizes = n_sizes;
     out->src = src;

@@ -3,6 +3,7 @@
  * alpha-beta fit, and which pairs to measure on many ranks (see
  * pp_linkprof.h).
  */
+#include "core/pp_stats.h"
 #include "profiler/pp_linkprof.h"
 
 #include <math.h>
@@ -197,16 +198,6 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int k) {
-    qsort(v, (size_t)k, sizeof *v, cmp_double);
-    return k % 2 ? v[k / 2] : 0.5 * (v[k / 2 - 1] + v[k / 2]);
-}
-
 static int clamp_count(size_t budget, size_t n, int lo, int hi) {
     size_t q = budget / (n ? n : 1);
     if (q < (size_t)lo) return lo;
@@ -239,7 +230,7 @@ static int measure_pair(pp_comm *c, const pp_linkprof_opts *o, int src, int dst,
                 return -1;
             }
         }
-        if (me == src) r->t_pingpong[si] = median(samples, reps);
+        if (me == src) r->t_pingpong[si] = pp_stats_median(samples, reps);
         /* streaming */
         for (int i = 0; i < o->warmup + reps; i++) {
             if (me == src) {
@@ -255,7 +246,7 @@ static int measure_pair(pp_comm *c, const pp_linkprof_opts *o, int src, int dst,
             }
         }
         if (me == src) {
-            r->t_stream[si] = median(samples, reps);
+            r->t_stream[si] = pp_stats_median(samples, reps);
             r->sizes[si] = sizes[si];
         }
     }
@@ -358,7 +349,7 @@ int pp_linkprof_allreduce(pp_comm *c, const pp_linkprof_opts *o, double *alpha, 
             if (i >= o->warmup) samples[i - o->warmup] = now_s() - t0;
         }
         sizes[k] = (double)(n / sizeof(float) * sizeof(float));
-        times[k++] = median(samples, reps);
+        times[k++] = pp_stats_median(samples, reps);
     }
     if (pp_comm_rank(c) == 0 && (k < 2 || pp_linkprof_fit(sizes, times, k, &fit[0], &fit[1], &fit[2])))
         fit[1] = -1; /* no fit: said below on every rank */

@@ -3,6 +3,7 @@
  * Wall-clock timing is the CPU backend's; the CUDA backend will bring its
  * events through the same pp_backend interface.
  */
+#include "core/pp_stats.h"
 #include "profiler/pp_opprof.h"
 
 #include "kernels/pp_engine.h"
@@ -53,17 +54,6 @@ void pp_opprof_signature(const pp_graph *g, int i, char *buf, size_t n) {
     }
 }
 
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median_of(const double *v, int n, double *scratch) {
-    memcpy(scratch, v, (size_t)n * sizeof *v);
-    qsort(scratch, (size_t)n, sizeof *scratch, cmp_d);
-    return n % 2 ? scratch[n / 2] : 0.5 * (scratch[n / 2 - 1] + scratch[n / 2]);
-}
-
 /* Fills a buffer of tensor t with fresh values: ids below `limit` for i32,
  * small normals otherwise. */
 static void fill(const pp_tensor *t, void *data, uint64_t seed, long long limit) {
@@ -88,7 +78,7 @@ int pp_opprof_measure(const pp_graph *g, int op_i, pp_backend *be, const pp_oppr
     double t0 = pp_backend_now(), last = -1;
     if (pp_opprof_sample(g, op_i, be, o->warmup, minr, t, &n, &out->keep_f_bytes, &out->keep_w_bytes, err)) goto done;
     while (n < cap) {
-        double med = median_of(t[0], n, scratch) + median_of(t[1], n, scratch) + median_of(t[2], n, scratch);
+        double med = pp_stats_median_copy(t[0], n, scratch) + pp_stats_median_copy(t[1], n, scratch) + pp_stats_median_copy(t[2], n, scratch);
         if ((last > 0 && fabs(med - last) <= o->stable * last) || pp_backend_now() - t0 > o->max_seconds) break;
         last = med;
         if (pp_opprof_sample(g, op_i, be, 0, 1, t, &n, &out->keep_f_bytes, &out->keep_w_bytes, err)) goto done;
@@ -184,12 +174,12 @@ void pp_opprof_summarize_rounds(double *t[3], int n, int rounds, double res, pp_
         out->samples[p] = s ? n : 0; /* out of memory: nothing summarized */
         out->t[p] = out->spread[p] = 0;
         if (!n || !s) continue;
-        double m = median_of(t[p], n, s);
+        double m = pp_stats_median_copy(t[p], n, s);
         int lo = (int)(0.1 * (n - 1) + 0.5), hi = (int)(0.9 * (n - 1) + 0.5);
         double spread = 0.5 * (s[hi] - s[lo]);
         for (int k = 0; rounds > 1 && k < rounds; k++) {
             int a = (int)((long long)k * n / rounds), b = (int)((long long)(k + 1) * n / rounds);
-            double d = fabs(median_of(t[p] + a, b - a, s) - m);
+            double d = fabs(pp_stats_median_copy(t[p] + a, b - a, s) - m);
             if (d > spread) spread = d;
         }
         out->t[p] = m;

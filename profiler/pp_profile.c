@@ -141,8 +141,7 @@ int pp_profile_whole_step(const pp_model_config *cfg, const pp_graph *g, pp_back
             reps = want < reps ? reps : want > PP_PROFILE_STEP_MAX_REPS ? PP_PROFILE_STEP_MAX_REPS : want;
         }
     }
-    pp_stats_sort(ts, reps);
-    *whole_s = ts[reps / 2];
+    *whole_s = pp_stats_median(ts, reps);
     /* The step-level work the executor does per parameter: gradient norm,
      * AdamW, zeroing (median of reps, per parameter). */
     pp_optim opt;
@@ -159,8 +158,7 @@ int pp_profile_whole_step(const pp_model_config *cfg, const pp_graph *g, pp_back
         if (r >= 0) ts[r] = pp_backend_now() - t0;
     }
     pp_optim_free(&opt, be);
-    pp_stats_sort(ts, reps);
-    *optim_per_param_s = np > 0 ? ts[reps / 2] / (double)np : 0;
+    *optim_per_param_s = np > 0 ? pp_stats_median(ts, reps) / (double)np : 0;
     if (reps_out) *reps_out = reps;
     rc = 0;
 done:
