@@ -18,16 +18,8 @@
 
 static char dir[64];
 
-static void setup(void) {
-    snprintf(dir, sizeof dir, "/tmp/pp_data_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-}
-
-static void teardown(void) {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void setup(void) { pp_test_tmpdir(dir, sizeof dir, "data"); }
+static void teardown(void) { pp_test_rmtree(dir); }
 
 static void write_file(const char *name, const void *data, size_t n, char *path) {
     pp_err err = {0};

@@ -21,16 +21,8 @@
 
 static char g_dir[256];
 
-static void setup(void) {
-    snprintf(g_dir, sizeof g_dir, "/tmp/pp_tool_test.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(g_dir));
-}
-
-static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    ck_assert_int_eq(system(cmd), 0);
-}
+static void setup(void) { pp_test_tmpdir(g_dir, sizeof g_dir, "tool_test"); }
+static void teardown(void) { pp_test_rmtree(g_dir); }
 
 START_TEST(db_path_order) {
     unsetenv("PIPPY_DB");
