@@ -643,3 +643,28 @@ done:
     if (rc) pp_plan_free(plan);
     return rc;
 }
+
+int pp_search_choose(const pp_search_opts *o, const pp_candidate *c, int n, pp_plan *plan, pp_err *err) {
+    if (n == 0 || !c[0].fits)
+        return pp_err_set(err, PP_ERR_INVALID, "no candidate fits in memory; the closest: pp %d, %s, %d microbatches: %s",
+                          n ? c[0].pp : 0, n ? pp_schedule_name((pp_schedule_kind)c[0].schedule) : "-", n ? c[0].m : 0,
+                          n ? c[0].note : "none");
+    return pp_search_make_plan(o, &c[0], plan, err);
+}
+
+void pp_search_table_name(const char *path, char *name, size_t n) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".csv")) bl -= 4;
+    snprintf(name, n, "csv:%.*s", (int)(bl < 27 ? bl : 27), base);
+}
+
+int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out, size_t n, pp_err *err) {
+    pp_cost_profile cp;
+    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, g, &cp, err) : 0;
+    if (got < 0 || (!got && pp_cost_from_graph(g, pp_predict_rate(o->cluster, o->flops_per_s), &cp, err))) return -1;
+    snprintf(out, n, "%s", cp.source);
+    pp_cost_free(&cp);
+    return 0;
+}

@@ -71,6 +71,23 @@ void pp_search_free(pp_candidate *c, int n);
  * prediction. Returns 0 or -1 (err). The caller frees with pp_plan_free. */
 int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err);
 
+/* The winner of a search: the plan (pp_search_make_plan) for c[0] when it
+ * fits; when nothing fits (or n is 0), -1 with err naming the closest
+ * candidate and why it does not fit. The caller frees *plan with
+ * pp_plan_free (also after an error). */
+int pp_search_choose(const pp_search_opts *o, const pp_candidate *c, int n, pp_plan *plan, pp_err *err);
+
+/* The schedule name recorded for a table read from the file at `path`:
+ * "csv:" and the file's base name without ".csv", cut to 27 characters.
+ * Writes at most n bytes (n >= 1) to name, always terminated. */
+void pp_search_table_name(const char *path, char *name, size_t n);
+
+/* Which costs a plan's prediction stands on, for its graph g: the measured
+ * profile's source when o->measured_cost has one, else that of the FLOP
+ * estimates at pp_predict_rate's rate. Writes at most n bytes to out
+ * (terminated). Returns 0, or -1 with err (the callback failed). */
+int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out, size_t n, pp_err *err);
+
 /* The plan for a given schedule table (e.g. one of PyTorch's CSV tables):
  * pipeline degree = the table's ranks, stages placed as its cells say,
  * microbatches = its count (global batch / microbatches sequences each,
