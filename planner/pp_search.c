@@ -13,6 +13,7 @@
 #include "planner/pp_ilpsched.h"
 
 #include "core/pp_cost.h"
+#include "core/pp_io.h"
 #include "simulator/pp_pipeline.h"
 #include "simulator/pp_predict.h"
 
@@ -667,4 +668,34 @@ int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out
     snprintf(out, n, "%s", cp.source);
     pp_cost_free(&cp);
     return 0;
+}
+
+int pp_search_plan_from_csv(const pp_search_opts *o, const char *path, pp_plan *plan, pp_sched_naming *found,
+                            pp_err *err) {
+    pp_sched table;
+    char name[32];
+    if (pp_sched_load_csv(path, PP_NAMING_AUTO, &table, found, err)) return -1;
+    pp_search_table_name(path, name, sizeof name);
+    int bad = pp_search_plan_from_table(o, &table, name, plan, err);
+    pp_sched_free(&table);
+    if (bad) pp_err_wrap(err, "%s", path);
+    return bad ? -1 : 0;
+}
+
+int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const char *path, pp_search_plan_file *f,
+                         pp_err *err) {
+    pp_graph g;
+    memset(f, 0, sizeof *f);
+    if (pp_zoo_build(o->cfg, plan->micro_batch, plan->seq_len, plan->dtype, &g, err)) return -1;
+    int bad = pp_plan_write(plan, &g, &f->json, &f->len, err) || pp_plan_hash(plan, &g, f->hash, err) ||
+              pp_io_write_atomic(path, f->json, f->len, err) ||
+              pp_search_costs_source(o, &g, f->costs, sizeof f->costs, err);
+    f->params = pp_graph_param_count(&g);
+    pp_graph_free(&g);
+    return bad ? -1 : 0;
+}
+
+void pp_search_plan_file_free(pp_search_plan_file *f) {
+    free(f->json);
+    memset(f, 0, sizeof *f);
 }

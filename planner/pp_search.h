@@ -100,6 +100,34 @@ int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out
 int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, const char *name, pp_plan *plan,
                               pp_err *err);
 
+/* The plan for the schedule table in the CSV file at path (PyTorch's,
+ * either naming, core/pp_sched.h): read, named by pp_search_table_name and
+ * planned by pp_search_plan_from_table; *found is the naming read. Returns
+ * 0, or -1 with err (the file's own errors as the reader reports them, the
+ * planning errors prefixed with path). The caller frees *plan with
+ * pp_plan_free (also after an error). */
+int pp_search_plan_from_csv(const pp_search_opts *o, const char *path, pp_plan *plan, pp_sched_naming *found,
+                            pp_err *err);
+
+/* A plan written out: its file's text, hash, model size, and which costs
+ * its prediction stands on. */
+typedef struct pp_search_plan_file {
+    char *json;        /* the plan file's text (malloc'ed; free with pp_search_plan_file_free) */
+    size_t len;
+    char hash[65];     /* pp_plan_hash */
+    long long params;  /* the model's parameter count */
+    char costs[256];   /* pp_search_costs_source */
+} pp_search_plan_file;
+
+/* Builds the plan's graph (o->cfg at the plan's micro-batch, sequence length
+ * and dtype), writes the plan file's text, hashes it, writes it atomically to
+ * path (core/pp_io.h) and then finds the costs source, in that order. Returns
+ * 0, or -1 with err (the file may be written when only the costs source
+ * failed). Free *f with pp_search_plan_file_free either way. */
+int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const char *path, pp_search_plan_file *f,
+                         pp_err *err);
+void pp_search_plan_file_free(pp_search_plan_file *f);
+
 /* Replaces the plan's schedule by the ILP schedule (pp_ilpsched.h) when it
  * is faster under the plan's activation memory, and records the solver's
  * status in plan->planner either way. Needs one stage per rank and p x m

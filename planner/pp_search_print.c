@@ -13,6 +13,12 @@
 
 #define GIB (1024.0 * 1024 * 1024)
 
+void pp_search_print_progress(void *ctx, int done, int total) {
+    FILE *f = ctx;
+    fprintf(f, "\rsearching: %d/%d candidates", done, total);
+    if (done == total) fprintf(f, "\n");
+}
+
 void pp_search_print_comm(FILE *f, const pp_comm_measured *comm, const char *where) {
     if (comm->n_links)
         fprintf(f, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", where, comm->n_links,

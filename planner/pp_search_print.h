@@ -26,6 +26,11 @@
 #include "core/pp_sched.h"
 #include "planner/pp_search.h"
 
+/* A progress callback for pp_search_opts.progress, its ctx the FILE* to
+ * write to (a terminal): "\rsearching: DONE/TOTAL candidates", and a newline
+ * when done == total. */
+void pp_search_print_progress(void *ctx, int done, int total);
+
 /* The links and all-reduce measured in the database at `where`, one line
  * each ("links: measured in ...", "all-reduce: measured over ..."); nothing
  * for what was not measured. */
