@@ -12,12 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/pp_cluster.h"
-#include "core/pp_json.h"
-#include "core/pp_plan.h"
-#include "core/pp_zoo.h"
+#include "costs/pp_costs_cb.h"
 #include "db/pp_db.h"
-#include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
 #include "planner/pp_search_print.h"
 #include "tools/tool_common.h"
@@ -63,21 +59,6 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-typedef struct measured_ctx {
-    pp_costs *costs;
-    const pp_cluster *cluster;
-    char last[256];
-} measured_ctx;
-
-/* Measured costs when every op of this micro-batch size is profiled on the
- * cluster's devices (costs/pp_costs.h). */
-static int measured(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
-    measured_ctx *m = ctx;
-    int got = pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
-    if (got == 1) snprintf(m->last, sizeof m->last, "%s", out->source);
-    return got;
-}
-
 /* A number > 0 (times scale) from flag's argument into *out; else a usage
  * error saying it is not `what` > 0: returns 0, or 2 (the exit status). */
 static int positive(const char *flag, const char *what, const char *arg, double scale, double *out) {
@@ -106,7 +87,10 @@ int main(int argc, char **argv) {
     long long batch = 0, seq = 0, pp = 0, dp = 0, mbs = 0, v = 2, top = 10;
     int no_db = 0, no_store = 0, json = 0, c;
     double ilp_s = 0;
-    pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
+    pp_model_config cfg;
+    pp_cluster cl;
+    pp_search_opts o = {.cfg = &cfg, .cluster = &cl, .schedule = -1, .time_limit_s = 30, .progress_ctx = stderr,
+                        .progress = isatty(2) ? pp_search_print_progress : NULL};
     pp_schedule_kind kind;
     pp_err err = {0};
     opterr = 0;
@@ -152,8 +136,6 @@ int main(int argc, char **argv) {
                                          "--dp, --microbatches, --schedule, --split-at and --ilp-schedule");
     FILE *txt = json ? stderr : stdout; /* with --json, stdout holds the JSON alone */
     char mpath[4096], cpath[4096], *cjson = NULL;
-    pp_model_config cfg;
-    pp_cluster cl;
     pp_candidate *cands = NULL;
     int n = 0, rc = 1;
     pp_plan plan = {0};
@@ -169,17 +151,13 @@ int main(int argc, char **argv) {
         pp_cluster_free(&cl);
         return 2;
     }
-    o.cfg = &cfg;
-    o.cluster = &cl;
     o.global_batch = (int)batch;
     o.seq = (int)(seq ? seq : cfg.seq_len);
     o.pp = (int)pp, o.dp = (int)dp, o.microbatches = (int)mbs, o.v = (int)v;
-    o.progress = isatty(2) ? pp_search_print_progress : NULL;
-    o.progress_ctx = stderr;
     /* The database is opened (created or migrated) before any work: one that
      * cannot be used is an error now, not after the search with the plan
      * written and not stored. --no-store only reads it (when it exists). */
-    measured_ctx mctx = {.cluster = &cl};
+    pp_costs_cb_ctx mctx = {.cluster = &cl};
     pp_comm_measured comm = {0};
     if (db_path && !no_store && pp_db_open(db_path, &db, &err)) goto fail;
     if (pp_tool_costs_open(db_path, &mctx.costs, &err)) goto fail;
@@ -187,7 +165,7 @@ int main(int argc, char **argv) {
         if (pp_costs_comm(mctx.costs, &cl, &comm, &err)) goto fail;
         pp_search_print_comm(txt, &comm, db_path);
         o.comm = &comm;
-        o.measured_cost = measured;
+        o.measured_cost = pp_costs_cb_graph;
         o.measured_ctx = &mctx;
     }
     pp_sched_naming found;
