@@ -691,6 +691,7 @@ int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const cha
               pp_io_write_atomic(path, f->json, f->len, err) ||
               pp_search_costs_source(o, &g, f->costs, sizeof f->costs, err);
     f->params = pp_graph_param_count(&g);
+    snprintf(f->name, sizeof f->name, "%s-%s-pp%d-dp%d", o->cfg->name, plan->schedule_name, plan->pp, plan->dp);
     pp_graph_free(&g);
     return bad ? -1 : 0;
 }

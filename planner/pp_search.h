@@ -109,14 +109,15 @@ int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, co
 int pp_search_plan_from_csv(const pp_search_opts *o, const char *path, pp_plan *plan, pp_sched_naming *found,
                             pp_err *err);
 
-/* A plan written out: its file's text, hash, model size, and which costs
- * its prediction stands on. */
+/* A plan written out: its file's text, hash, model size, which costs its
+ * prediction stands on, and its name. */
 typedef struct pp_search_plan_file {
     char *json;        /* the plan file's text (malloc'ed; free with pp_search_plan_file_free) */
     size_t len;
     char hash[65];     /* pp_plan_hash */
     long long params;  /* the model's parameter count */
     char costs[256];   /* pp_search_costs_source */
+    char name[256];    /* what it is called when stored: MODEL-SCHEDULE-ppP-dpD */
 } pp_search_plan_file;
 
 /* Builds the plan's graph (o->cfg at the plan's micro-batch, sequence length

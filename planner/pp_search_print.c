@@ -160,3 +160,16 @@ void pp_search_write_json(pp_jw *w, const pp_candidate *c, int n, int top, const
     pp_jw_obj_end(w);
     pp_jw_obj_end(w);
 }
+
+int pp_search_run(FILE *f, FILE *warn, const pp_search_opts *o, int top, double ilp_s, const char *source,
+                  pp_candidate **cands, int *n, pp_plan *plan, pp_err *err) {
+    if (pp_search(o, cands, n, err)) return -1;
+    pp_search_print_costs(f, warn, o, source);
+    pp_search_print_candidates(f, o, *cands, *n, top);
+    if (pp_search_choose(o, *cands, *n, plan, err)) return -1;
+    if (ilp_s > 0) {
+        if (pp_search_ilp_schedule(o, plan, ilp_s, err)) return -1;
+        pp_search_print_ilp(f, plan, (*cands)[0].schedule);
+    }
+    return 0;
+}

@@ -6,14 +6,14 @@
  * is what `pippy plan` prints; the text goes to the FILE* handed in (stdout,
  * or stderr when the JSON takes stdout).
  *
- *     pp_search_print_candidates(stdout, &o, cands, n, 10);
+ *     pp_search_run(stdout, stderr, &o, 10, 0, "", &cands, &n, &plan, &err);
  *     pp_search_print_chosen(stdout, &plan);
  *     pp_jw w; pp_jw_init(&w);
  *     pp_search_write_json(&w, cands, n, 10, &plan, hash, "plan.json", id, costs);
  *
- * The print functions cannot fail; what they write to f is not checked (the
- * caller flushes and checks f). The JSON writer cannot fail either
- * (pp_jw_finish reports).
+ * pp_search_run runs the search and prints as it goes. The print functions
+ * cannot fail; what they write to f is not checked (the caller flushes and
+ * checks f). The JSON writer cannot fail either (pp_jw_finish reports).
  */
 #ifndef PP_SEARCH_PRINT_H
 #define PP_SEARCH_PRINT_H
@@ -62,6 +62,18 @@ void pp_search_print_ilp(FILE *f, const pp_plan *plan, int searched);
 /* The chosen plan (degrees, schedule, microbatches, how it was split) and
  * its prediction (step time, tokens/s, bubble), after a blank line. */
 void pp_search_print_chosen(FILE *f, const pp_plan *plan);
+
+/* The search run and shown, as `pippy plan` does it: pp_search, then on f
+ * its costs lines (pp_search_print_costs; the estimate warning on warn;
+ * source: the last measured profile's, read after the search) and the
+ * candidate table (pp_search_print_candidates, top rows), the winner's plan
+ * (pp_search_choose) and, when ilp_s > 0, the ILP schedule
+ * (pp_search_ilp_schedule, ilp_s seconds) and its line. Returns 0 with
+ * *cands (n of them), *plan, or -1 with err (nothing fits, a solver or
+ * simulation error); the caller frees *cands with pp_search_free and *plan
+ * with pp_plan_free either way. */
+int pp_search_run(FILE *f, FILE *warn, const pp_search_opts *o, int top, double ilp_s, const char *source,
+                  pp_candidate **cands, int *n, pp_plan *plan, pp_err *err);
 
 /* The whole outcome as one JSON object written to w: plan_file (outp),
  * plan_hash, stored_plan_id (null when stored_id <= 0), costs, the first

@@ -59,8 +59,7 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-/* A number > 0 (times scale) from flag's argument into *out; else a usage
- * error saying it is not `what` > 0: returns 0, or 2 (the exit status). */
+/* flag's argument times scale into *out: 0 when > 0, else 2 after the usage error. */
 static int positive(const char *flag, const char *what, const char *arg, double scale, double *out) {
     char *end;
     *out = strtod(arg, &end) * scale;
@@ -144,19 +143,16 @@ int main(int argc, char **argv) {
     if (pp_tool_model_path(model, mpath, sizeof mpath, &err) || pp_model_config_load(mpath, &cfg, &err) ||
         pp_tool_cluster_path(cluster, cpath, sizeof cpath, &err) || pp_cluster_load(cpath, &cl, &err))
         return pp_tool_fail(TOOL, &err);
-    /* --no-db opens no database: no measured costs are read, nothing is stored. */
     const char *db_path = no_db ? NULL : pp_tool_db_path(db_opt);
     if (pp_tool_refuse_overwrite(TOOL, "-o", outp, "--model", mpath, "--cluster", cpath, "--schedule-csv", csv,
                                  "--db", db_path, NULL)) {
         pp_cluster_free(&cl);
         return 2;
     }
-    o.global_batch = (int)batch;
-    o.seq = (int)(seq ? seq : cfg.seq_len);
+    o.global_batch = (int)batch, o.seq = (int)(seq ? seq : cfg.seq_len);
     o.pp = (int)pp, o.dp = (int)dp, o.microbatches = (int)mbs, o.v = (int)v;
-    /* The database is opened (created or migrated) before any work: one that
-     * cannot be used is an error now, not after the search with the plan
-     * written and not stored. --no-store only reads it (when it exists). */
+    /* The database is opened (created or migrated) before any work, not after the search with the plan
+     * written; --no-store only reads it (when it exists); --no-db opens none: nothing read or stored. */
     pp_costs_cb_ctx mctx = {.cluster = &cl};
     pp_comm_measured comm = {0};
     if (db_path && !no_store && pp_db_open(db_path, &db, &err)) goto fail;
@@ -164,32 +160,23 @@ int main(int argc, char **argv) {
     if (db_path && o.flops_per_s <= 0) {
         if (pp_costs_comm(mctx.costs, &cl, &comm, &err)) goto fail;
         pp_search_print_comm(txt, &comm, db_path);
-        o.comm = &comm;
-        o.measured_cost = pp_costs_cb_graph;
-        o.measured_ctx = &mctx;
+        o.comm = &comm, o.measured_cost = pp_costs_cb_graph, o.measured_ctx = &mctx;
     }
     pp_sched_naming found;
     if (csv) { /* a given table: no search */
         if (pp_search_plan_from_csv(&o, csv, &plan, &found, &err)) goto fail;
         pp_search_print_table_plan(txt, csv, found, &plan, &o, mctx.last);
-    } else {
-        if (pp_search(&o, &cands, &n, &err)) goto fail;
-        pp_search_print_costs(txt, stderr, &o, mctx.last);
-        pp_search_print_candidates(txt, &o, cands, n, (int)top);
-        if (pp_search_choose(&o, cands, n, &plan, &err)) goto fail;
-        if (ilp_s > 0 && pp_search_ilp_schedule(&o, &plan, ilp_s, &err)) goto fail;
-        if (ilp_s > 0) pp_search_print_ilp(txt, &plan, cands[0].schedule);
+    } else if (pp_search_run(txt, stderr, &o, (int)top, ilp_s, mctx.last, &cands, &n, &plan, &err)) {
+        goto fail;
     }
     pp_search_print_chosen(txt, &plan);
     if (pp_search_write_plan(&o, &plan, outp, &pf, &err)) goto fail;
     fprintf(txt, "plan written to %s\n", outp);
     long long mid, pid = 0;
     if (db) {
-        char name[256];
-        snprintf(name, sizeof name, "%s-%s-pp%d-dp%d", cfg.name, plan.schedule_name, plan.pp, plan.dp);
         if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_begin(db, &err) ||
             pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), plan.model_hash, pf.params, cjson, &mid, &err) ||
-            pp_db_plan_put(db, name, pf.hash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pf.json, &pid,
+            pp_db_plan_put(db, pf.name, pf.hash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pf.json, &pid,
                            &err) ||
             pp_db_commit(db, &err)) {
             pp_db_rollback(db, NULL);
@@ -202,10 +189,8 @@ int main(int argc, char **argv) {
     if (json) pp_search_write_json(&w, cands, n, (int)top, &plan, pf.hash, outp, pid, pf.costs);
     if (json && pp_tool_print_json(&w, &err)) goto fail;
     rc = 0;
-    goto done;
 fail:
-    pp_tool_fail(TOOL, &err);
-done:
+    if (rc) pp_tool_fail(TOOL, &err);
     pp_costs_close(mctx.costs);
     pp_db_close(db);
     pp_search_plan_file_free(&pf);

@@ -244,6 +244,7 @@ START_TEST(csv_plan_written_and_printed) {
     ck_assert_msg(pp_search_write_plan(&o, &plan, path, &pf, &err) == 0, "%s", err.msg);
     ck_assert_int_eq((int)strlen(pf.hash), 64);
     ck_assert_int_gt(pf.params, 0);
+    ck_assert_str_eq(pf.name, "gpt2-tiny-csv:zb1p_2rank_2stagep_compute-pp2-dp1");
     ck_assert_int_eq(strncmp(pf.costs, "graph FLOPs at ", 15), 0);
     char *text;
     size_t len;
