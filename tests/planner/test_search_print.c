@@ -4,8 +4,8 @@
  * costs, candidate table, table plan, ILP outcome, chosen plan) and JSON
  * document, read back; and from planner/pp_search.h the winner check
  * (pp_search_choose), the CSV table's name, the costs source, the plan for
- * a CSV table and the plan file written out, on gpt2-tiny and the local
- * cluster.
+ * a CSV table and the plan file written out, and the search run and shown
+ * (pp_search_run), on gpt2-tiny and the local cluster.
  */
 #include "planner/pp_search.h"
 #include "planner/pp_search_print.h"
@@ -337,6 +337,51 @@ START_TEST(json_document) {
 }
 END_TEST
 
+/* The search run and shown: the table, the winner, the ILP line; and when
+ * nothing fits, the table and then the refusal. */
+START_TEST(search_run_prints_and_chooses) {
+    pp_model_config cfg;
+    pp_cluster cl;
+    load_tiny(&cfg, &cl);
+    pp_err err = {0};
+    pp_search_opts o = {.cfg = &cfg, .cluster = &cl, .global_batch = 8, .seq = (int)cfg.seq_len, .pp = 2,
+                        .microbatches = 4, .schedule = PP_SCHEDULE_1F1B, .time_limit_s = 5};
+    pp_candidate *cands = NULL;
+    int n = 0;
+    pp_plan plan;
+    memset(&plan, 0, sizeof plan);
+    capture c, w;
+    int rc = pp_search_run(cap_open(&c), cap_open(&w), &o, 10, 5, "", &cands, &n, &plan, &err);
+    char *s = cap_close(&c), *warn = cap_close(&w);
+    ck_assert_msg(rc == 0, "%s", err.msg);
+    ck_assert_int_ge(n, 1);
+    ck_assert_int_eq(plan.pp, 2);
+    ck_assert_int_eq(plan.n_microbatches, 4);
+    ck_assert_ptr_nonnull(strstr(s, " candidates\n\n  pp   dp schedule"));
+    ck_assert_ptr_nonnull(strstr(s, "\nILP schedule: "));
+    ck_assert_ptr_nonnull(strstr(warn, "no measured profile for"));
+    free(s);
+    free(warn);
+    pp_plan_free(&plan);
+    pp_search_free(cands, n);
+
+    o.mem_cap = 1024; /* bytes: nothing fits */
+    memset(&plan, 0, sizeof plan);
+    cands = NULL, n = 0;
+    rc = pp_search_run(cap_open(&c), cap_open(&w), &o, 10, 0, "", &cands, &n, &plan, &err);
+    s = cap_close(&c), warn = cap_close(&w);
+    ck_assert_int_eq(rc, -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "no candidate fits in memory; the closest: pp 2, 1f1b, 4 microbatches: "));
+    ck_assert_ptr_nonnull(strstr(s, " candidates\n\n"));
+    ck_assert_ptr_null(strstr(s, "ILP schedule"));
+    free(s);
+    free(warn);
+    pp_plan_free(&plan);
+    pp_search_free(cands, n);
+    pp_cluster_free(&cl);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("search_print");
     TCase *t = tcase_create("core");
@@ -351,6 +396,7 @@ static Suite *suite(void) {
     tcase_add_test(t, csv_plan_written_and_printed);
     tcase_add_test(t, ilp_line);
     tcase_add_test(t, json_document);
+    tcase_add_test(t, search_run_prints_and_chooses);
     suite_add_tcase(s, t);
     return s;
 }
