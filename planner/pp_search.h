@@ -5,7 +5,11 @@
  * for the global batch, each candidate partitioned (exact DP, under the
  * memory its schedule needs) and simulated; the best predicted throughput
  * that fits in memory wins, and its partition is then proven optimal by the
- * GLPK MILP. pp_search_make_plan turns a candidate into a plan file.
+ * GLPK MILP. pp_search_make_plan turns a candidate into a plan;
+ * pp_search_choose (the winner, or why nothing fits), pp_search_plan_from_csv
+ * (a given table instead of a search) and pp_search_write_plan (the plan
+ * file, its hash, name and costs source) take `pippy plan` from options to
+ * the file it writes. Their text and JSON: pp_search_print.h.
  */
 #ifndef PP_SEARCH_H
 #define PP_SEARCH_H
