@@ -13,6 +13,7 @@
 #include "planner/pp_ilpsched.h"
 
 #include "core/pp_cost.h"
+#include "core/pp_io.h"
 #include "simulator/pp_pipeline.h"
 #include "simulator/pp_predict.h"
 
@@ -642,4 +643,60 @@ done:
     free_cache(cache, n_cache);
     if (rc) pp_plan_free(plan);
     return rc;
+}
+
+int pp_search_choose(const pp_search_opts *o, const pp_candidate *c, int n, pp_plan *plan, pp_err *err) {
+    if (n == 0 || !c[0].fits)
+        return pp_err_set(err, PP_ERR_INVALID, "no candidate fits in memory; the closest: pp %d, %s, %d microbatches: %s",
+                          n ? c[0].pp : 0, n ? pp_schedule_name((pp_schedule_kind)c[0].schedule) : "-", n ? c[0].m : 0,
+                          n ? c[0].note : "none");
+    return pp_search_make_plan(o, &c[0], plan, err);
+}
+
+void pp_search_table_name(const char *path, char *name, size_t n) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t bl = strlen(base);
+    if (bl > 4 && !strcmp(base + bl - 4, ".csv")) bl -= 4;
+    snprintf(name, n, "csv:%.*s", (int)(bl < 27 ? bl : 27), base);
+}
+
+int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out, size_t n, pp_err *err) {
+    pp_cost_profile cp;
+    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, g, &cp, err) : 0;
+    if (got < 0 || (!got && pp_cost_from_graph(g, pp_predict_rate(o->cluster, o->flops_per_s), &cp, err))) return -1;
+    snprintf(out, n, "%s", cp.source);
+    pp_cost_free(&cp);
+    return 0;
+}
+
+int pp_search_plan_from_csv(const pp_search_opts *o, const char *path, pp_plan *plan, pp_sched_naming *found,
+                            pp_err *err) {
+    pp_sched table;
+    char name[32];
+    if (pp_sched_load_csv(path, PP_NAMING_AUTO, &table, found, err)) return -1;
+    pp_search_table_name(path, name, sizeof name);
+    int bad = pp_search_plan_from_table(o, &table, name, plan, err);
+    pp_sched_free(&table);
+    if (bad) pp_err_wrap(err, "%s", path);
+    return bad ? -1 : 0;
+}
+
+int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const char *path, pp_search_plan_file *f,
+                         pp_err *err) {
+    pp_graph g;
+    memset(f, 0, sizeof *f);
+    if (pp_zoo_build(o->cfg, plan->micro_batch, plan->seq_len, plan->dtype, &g, err)) return -1;
+    int bad = pp_plan_write(plan, &g, &f->json, &f->len, err) || pp_plan_hash(plan, &g, f->hash, err) ||
+              pp_io_write_atomic(path, f->json, f->len, err) ||
+              pp_search_costs_source(o, &g, f->costs, sizeof f->costs, err);
+    f->params = pp_graph_param_count(&g);
+    snprintf(f->name, sizeof f->name, "%s-%s-pp%d-dp%d", o->cfg->name, plan->schedule_name, plan->pp, plan->dp);
+    pp_graph_free(&g);
+    return bad ? -1 : 0;
+}
+
+void pp_search_plan_file_free(pp_search_plan_file *f) {
+    free(f->json);
+    memset(f, 0, sizeof *f);
 }

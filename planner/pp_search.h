@@ -5,7 +5,11 @@
  * for the global batch, each candidate partitioned (exact DP, under the
  * memory its schedule needs) and simulated; the best predicted throughput
  * that fits in memory wins, and its partition is then proven optimal by the
- * GLPK MILP. pp_search_make_plan turns a candidate into a plan file.
+ * GLPK MILP. pp_search_make_plan turns a candidate into a plan;
+ * pp_search_choose (the winner, or why nothing fits), pp_search_plan_from_csv
+ * (a given table instead of a search) and pp_search_write_plan (the plan
+ * file, its hash, name and costs source) take `pippy plan` from options to
+ * the file it writes. Their text and JSON: pp_search_print.h.
  */
 #ifndef PP_SEARCH_H
 #define PP_SEARCH_H
@@ -71,6 +75,23 @@ void pp_search_free(pp_candidate *c, int n);
  * prediction. Returns 0 or -1 (err). The caller frees with pp_plan_free. */
 int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan *plan, pp_err *err);
 
+/* The winner of a search: the plan (pp_search_make_plan) for c[0] when it
+ * fits; when nothing fits (or n is 0), -1 with err naming the closest
+ * candidate and why it does not fit. The caller frees *plan with
+ * pp_plan_free (also after an error). */
+int pp_search_choose(const pp_search_opts *o, const pp_candidate *c, int n, pp_plan *plan, pp_err *err);
+
+/* The schedule name recorded for a table read from the file at `path`:
+ * "csv:" and the file's base name without ".csv", cut to 27 characters.
+ * Writes at most n bytes (n >= 1) to name, always terminated. */
+void pp_search_table_name(const char *path, char *name, size_t n);
+
+/* Which costs a plan's prediction stands on, for its graph g: the measured
+ * profile's source when o->measured_cost has one, else that of the FLOP
+ * estimates at pp_predict_rate's rate. Writes at most n bytes to out
+ * (terminated). Returns 0, or -1 with err (the callback failed). */
+int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out, size_t n, pp_err *err);
+
 /* The plan for a given schedule table (e.g. one of PyTorch's CSV tables):
  * pipeline degree = the table's ranks, stages placed as its cells say,
  * microbatches = its count (global batch / microbatches sequences each,
@@ -82,6 +103,35 @@ int pp_search_make_plan(const pp_search_opts *o, const pp_candidate *c, pp_plan 
  * caller frees with pp_plan_free. */
 int pp_search_plan_from_table(const pp_search_opts *o, const pp_sched *table, const char *name, pp_plan *plan,
                               pp_err *err);
+
+/* The plan for the schedule table in the CSV file at path (PyTorch's,
+ * either naming, core/pp_sched.h): read, named by pp_search_table_name and
+ * planned by pp_search_plan_from_table; *found is the naming read. Returns
+ * 0, or -1 with err (the file's own errors as the reader reports them, the
+ * planning errors prefixed with path). The caller frees *plan with
+ * pp_plan_free (also after an error). */
+int pp_search_plan_from_csv(const pp_search_opts *o, const char *path, pp_plan *plan, pp_sched_naming *found,
+                            pp_err *err);
+
+/* A plan written out: its file's text, hash, model size, which costs its
+ * prediction stands on, and its name. */
+typedef struct pp_search_plan_file {
+    char *json;        /* the plan file's text (malloc'ed; free with pp_search_plan_file_free) */
+    size_t len;
+    char hash[65];     /* pp_plan_hash */
+    long long params;  /* the model's parameter count */
+    char costs[256];   /* pp_search_costs_source */
+    char name[256];    /* what it is called when stored: MODEL-SCHEDULE-ppP-dpD */
+} pp_search_plan_file;
+
+/* Builds the plan's graph (o->cfg at the plan's micro-batch, sequence length
+ * and dtype), writes the plan file's text, hashes it, writes it atomically to
+ * path (core/pp_io.h) and then finds the costs source, in that order. Returns
+ * 0, or -1 with err (the file may be written when only the costs source
+ * failed). Free *f with pp_search_plan_file_free either way. */
+int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const char *path, pp_search_plan_file *f,
+                         pp_err *err);
+void pp_search_plan_file_free(pp_search_plan_file *f);
 
 /* Replaces the plan's schedule by the ILP schedule (pp_ilpsched.h) when it
  * is faster under the plan's activation memory, and records the solver's

@@ -1,10 +1,10 @@
 /*
  * pippy-plan.c -- `pippy plan`: the fastest pipeline for a model, a cluster
- * and a global batch that fits in memory. Searches pipeline degree,
- * data-parallel degree, schedule and microbatch count, partitions each
- * candidate and simulates it, prints the top candidates, proves the winner's
- * split optimal with the GLPK MILP, writes the plan atomically and stores it
- * in the database.
+ * and a global batch that fits in memory. Parses the options, loads the
+ * model, the cluster and what the database measured (costs/), runs the
+ * search (planner/pp_search.h: candidates partitioned and simulated, the
+ * winner's split proven by the GLPK MILP), prints it (pp_search_print.h),
+ * writes the plan atomically and stores it in the database.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -12,16 +12,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/pp_cluster.h"
-#include "core/pp_cost.h"
-#include "core/pp_io.h"
-#include "core/pp_json.h"
-#include "core/pp_plan.h"
-#include "core/pp_zoo.h"
+#include "costs/pp_costs_cb.h"
 #include "db/pp_db.h"
-#include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
-#include "simulator/pp_predict.h"
+#include "planner/pp_search_print.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "plan";
@@ -65,139 +59,41 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-typedef struct measured_ctx {
-    pp_costs *costs;
-    const pp_cluster *cluster;
-    char last[256];
-} measured_ctx;
-
-/* Measured costs when every op of this micro-batch size is profiled on the
- * cluster's devices (costs/pp_costs.h). */
-static int measured(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
-    measured_ctx *m = ctx;
-    int got = pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
-    if (got == 1) snprintf(m->last, sizeof m->last, "%s", out->source);
-    return got;
-}
-
-static void progress(void *ctx, int done, int total) {
-    (void)ctx;
-    if (!isatty(2)) return;
-    fprintf(stderr, "\rsearching: %d/%d candidates", done, total);
-    if (done == total) fprintf(stderr, "\n");
-}
-
-/* The search and its outcome as JSON on stdout (--json). */
-static int print_json(const pp_candidate *cands, int n, int top, const pp_plan *plan, const char *phash,
-                      const char *outp, long long pid, const char *costs, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "plan_file");
-    pp_jw_str(&w, outp);
-    pp_jw_key(&w, "plan_hash");
-    pp_jw_str(&w, phash);
-    pp_jw_key(&w, "stored_plan_id");
-    if (pid > 0) pp_jw_int(&w, pid);
-    else pp_jw_null(&w);
-    pp_jw_key(&w, "costs");
-    pp_jw_str(&w, costs);
-    pp_jw_key(&w, "candidates");
-    pp_jw_arr_begin(&w);
-    for (int i = 0; i < n && i < top; i++) {
-        const pp_candidate *k = &cands[i];
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "pp");
-        pp_jw_int(&w, k->pp);
-        pp_jw_key(&w, "dp");
-        pp_jw_int(&w, k->dp);
-        pp_jw_key(&w, "schedule");
-        pp_jw_str(&w, pp_schedule_name((pp_schedule_kind)k->schedule));
-        pp_jw_key(&w, "virtual_stages");
-        pp_jw_int(&w, k->v);
-        pp_jw_key(&w, "microbatches");
-        pp_jw_int(&w, k->m);
-        pp_jw_key(&w, "micro_batch");
-        pp_jw_int(&w, k->micro_batch);
-        pp_jw_key(&w, "iteration_s");
-        pp_jw_num(&w, k->iteration_s);
-        pp_jw_key(&w, "tokens_per_s");
-        pp_jw_num(&w, k->tokens_per_s);
-        pp_jw_key(&w, "bubble_fraction");
-        pp_jw_num(&w, k->bubble);
-        pp_jw_key(&w, "peak_memory_bytes");
-        pp_jw_num(&w, k->peak_mem);
-        pp_jw_key(&w, "memory_limit_bytes");
-        pp_jw_num(&w, k->mem_limit);
-        pp_jw_key(&w, "fits");
-        pp_jw_bool(&w, k->fits);
-        pp_jw_key(&w, "note");
-        pp_jw_str(&w, k->note);
-        pp_jw_obj_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    pp_jw_key(&w, "chosen");
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "pp");
-    pp_jw_int(&w, plan->pp);
-    pp_jw_key(&w, "dp");
-    pp_jw_int(&w, plan->dp);
-    pp_jw_key(&w, "schedule");
-    pp_jw_str(&w, plan->schedule_name);
-    pp_jw_key(&w, "microbatches");
-    pp_jw_int(&w, plan->n_microbatches);
-    pp_jw_key(&w, "micro_batch");
-    pp_jw_int(&w, plan->micro_batch);
-    pp_jw_key(&w, "split_method");
-    pp_jw_str(&w, plan->planner.method);
-    pp_jw_key(&w, "split_status");
-    pp_jw_str(&w, plan->planner.status);
-    pp_jw_key(&w, "split_gap");
-    pp_jw_num(&w, plan->planner.gap);
-    pp_jw_obj_end(&w);
-    pp_jw_key(&w, "prediction");
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "iteration_s");
-    pp_jw_num(&w, plan->prediction.iteration_s);
-    pp_jw_key(&w, "samples_per_s");
-    pp_jw_num(&w, plan->prediction.samples_per_s);
-    pp_jw_key(&w, "tokens_per_s");
-    pp_jw_num(&w, plan->prediction.tokens_per_s);
-    pp_jw_key(&w, "bubble_fraction");
-    pp_jw_num(&w, plan->prediction.bubble_fraction);
-    pp_jw_key(&w, "peak_memory_bytes");
-    pp_jw_arr_begin_inline(&w);
-    for (int r = 0; r < plan->pp; r++) pp_jw_num(&w, plan->prediction.peak_memory_bytes[r]);
-    pp_jw_arr_end(&w);
-    pp_jw_obj_end(&w);
-    pp_jw_obj_end(&w);
-    return pp_tool_print_json(&w, err);
+/* flag's argument times scale into *out: 0 when > 0, else 2 after the usage error. */
+static int positive(const char *flag, const char *what, const char *arg, double scale, double *out) {
+    char *end;
+    *out = strtod(arg, &end) * scale;
+    if (*end || !(*out > 0)) return pp_tool_usage_error(TOOL, "%s: '%s' is not %s> 0", flag, arg, what);
+    return 0;
 }
 
 int main(int argc, char **argv) {
     static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'},      {"cluster", required_argument, 0, 'c'},
-        {"batch", required_argument, 0, 'b'},      {"seq", required_argument, 0, 'T'},
-        {"pp", required_argument, 0, 'p'},         {"dp", required_argument, 0, 'd'},         {"microbatches", required_argument, 0, 'M'},
-        {"schedule", required_argument, 0, 's'},   {"virtual", required_argument, 0, 'v'},
-        {"mem-cap", required_argument, 0, 'C'},    {"granularity", required_argument, 0, 'g'},
-        {"split-at", required_argument, 0, 'S'},   {"tflops", required_argument, 0, 'f'},
-        {"time-limit", required_argument, 0, 'L'}, {"top", required_argument, 0, 'k'},
-        {"output", required_argument, 0, 'o'},     {"db", required_argument, 0, 'D'},
-        {"no-db", no_argument, 0, 'N'},            {"no-store", no_argument, 0, 'n'},
-        {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},
-        {"ilp-schedule", required_argument, 0, 'I'}, {"schedule-csv", required_argument, 0, 'X'},
-        {0, 0, 0, 0},
+        {"model", required_argument, 0, 'm'},        {"cluster", required_argument, 0, 'c'},
+        {"batch", required_argument, 0, 'b'},        {"seq", required_argument, 0, 'T'},
+        {"pp", required_argument, 0, 'p'},           {"dp", required_argument, 0, 'd'},
+        {"microbatches", required_argument, 0, 'M'}, {"schedule", required_argument, 0, 's'},
+        {"virtual", required_argument, 0, 'v'},      {"mem-cap", required_argument, 0, 'C'},
+        {"granularity", required_argument, 0, 'g'},  {"split-at", required_argument, 0, 'S'},
+        {"tflops", required_argument, 0, 'f'},       {"time-limit", required_argument, 0, 'L'},
+        {"top", required_argument, 0, 'k'},          {"output", required_argument, 0, 'o'},
+        {"db", required_argument, 0, 'D'},           {"no-db", no_argument, 0, 'N'},
+        {"no-store", no_argument, 0, 'n'},           {"json", no_argument, 0, 'j'},
+        {"help", no_argument, 0, 'h'},               {"ilp-schedule", required_argument, 0, 'I'},
+        {"schedule-csv", required_argument, 0, 'X'}, {0, 0, 0, 0},
     };
     const char *model = NULL, *cluster = NULL, *outp = NULL, *db_opt = NULL, *csv = NULL;
     long long batch = 0, seq = 0, pp = 0, dp = 0, mbs = 0, v = 2, top = 10;
     int no_db = 0, no_store = 0, json = 0, c;
     double ilp_s = 0;
-    pp_search_opts o = {.schedule = -1, .time_limit_s = 30};
+    pp_model_config cfg;
+    pp_cluster cl;
+    pp_search_opts o = {.cfg = &cfg, .cluster = &cl, .schedule = -1, .time_limit_s = 30, .progress_ctx = stderr,
+                        .progress = isatty(2) ? pp_search_print_progress : NULL};
+    pp_schedule_kind kind;
+    pp_err err = {0};
     opterr = 0;
     while ((c = getopt_long(argc, argv, "ho:", lo, NULL)) != -1) {
-        char *end;
         switch (c) {
         case 'm': model = optarg; break;
         case 'c': cluster = optarg; break;
@@ -208,35 +104,20 @@ int main(int argc, char **argv) {
         case 'M': if (pp_tool_parse_int(TOOL, "--microbatches", optarg, 1, 1 << 20, &mbs)) return 2; break;
         case 'v': if (pp_tool_parse_int(TOOL, "--virtual", optarg, 2, 64, &v)) return 2; break;
         case 'k': if (pp_tool_parse_int(TOOL, "--top", optarg, 1, 1000, &top)) return 2; break;
-        case 's': {
-            pp_schedule_kind k;
-            pp_err e = {0};
-            if (pp_schedule_parse(optarg, &k, &e)) return pp_tool_usage_error(TOOL, "--schedule: %s", e.msg);
-            o.schedule = k;
+        case 's':
+            if (pp_schedule_parse(optarg, &kind, &err)) return pp_tool_usage_error(TOOL, "--schedule: %s", err.msg);
+            o.schedule = kind;
             break;
-        }
-        case 'C':
-            o.mem_cap = strtod(optarg, &end) * 1024.0 * 1024.0 * 1024.0;
-            if (*end || !(o.mem_cap > 0)) return pp_tool_usage_error(TOOL, "--mem-cap: '%s' is not GiB > 0", optarg);
-            break;
+        case 'C': if (positive("--mem-cap", "GiB ", optarg, 1024.0 * 1024.0 * 1024.0, &o.mem_cap)) return 2; break;
+        case 'f': if (positive("--tflops", "", optarg, 1e12, &o.flops_per_s)) return 2; break;
+        case 'L': if (positive("--time-limit", "", optarg, 1, &o.time_limit_s)) return 2; break;
+        case 'I': if (positive("--ilp-schedule", "seconds ", optarg, 1, &ilp_s)) return 2; break;
         case 'g':
             if (!strcmp(optarg, "op")) o.granularity_op = 1;
             else if (strcmp(optarg, "block") != 0) return pp_tool_usage_error(TOOL, "--granularity: block or op");
             break;
         case 'S': o.split_at = optarg; break;
         case 'X': csv = optarg; break;
-        case 'f':
-            o.flops_per_s = strtod(optarg, &end) * 1e12;
-            if (*end || !(o.flops_per_s > 0)) return pp_tool_usage_error(TOOL, "--tflops: '%s' is not > 0", optarg);
-            break;
-        case 'L':
-            o.time_limit_s = strtod(optarg, &end);
-            if (*end || !(o.time_limit_s > 0)) return pp_tool_usage_error(TOOL, "--time-limit: '%s' is not > 0", optarg);
-            break;
-        case 'I':
-            ilp_s = strtod(optarg, &end);
-            if (*end || !(ilp_s > 0)) return pp_tool_usage_error(TOOL, "--ilp-schedule: '%s' is not seconds > 0", optarg);
-            break;
         case 'o': outp = optarg; break;
         case 'D': db_opt = optarg; break;
         case 'N': no_db = 1; break;
@@ -252,167 +133,67 @@ int main(int argc, char **argv) {
     if (csv && (pp || dp || mbs || o.schedule >= 0 || o.split_at || ilp_s > 0))
         return pp_tool_usage_error(TOOL, "--schedule-csv fixes ranks, stages, microbatches and schedule: drop --pp, "
                                          "--dp, --microbatches, --schedule, --split-at and --ilp-schedule");
-    long long stored_id = 0;
-    char costs_used[256] = "";
     FILE *txt = json ? stderr : stdout; /* with --json, stdout holds the JSON alone */
-    pp_err err = {0};
-    char mpath[4096], cpath[4096];
-    pp_model_config cfg;
-    pp_cluster cl;
+    char mpath[4096], cpath[4096], *cjson = NULL;
     pp_candidate *cands = NULL;
     int n = 0, rc = 1;
-    pp_plan plan;
-    memset(&plan, 0, sizeof plan);
-    char *pjson = NULL, *cjson = NULL;
+    pp_plan plan = {0};
+    pp_search_plan_file pf = {0};
     pp_db *db = NULL;
     if (pp_tool_model_path(model, mpath, sizeof mpath, &err) || pp_model_config_load(mpath, &cfg, &err) ||
         pp_tool_cluster_path(cluster, cpath, sizeof cpath, &err) || pp_cluster_load(cpath, &cl, &err))
         return pp_tool_fail(TOOL, &err);
+    const char *db_path = no_db ? NULL : pp_tool_db_path(db_opt);
     if (pp_tool_refuse_overwrite(TOOL, "-o", outp, "--model", mpath, "--cluster", cpath, "--schedule-csv", csv,
-                                 "--db", no_db ? NULL : pp_tool_db_path(db_opt), NULL)) {
+                                 "--db", db_path, NULL)) {
         pp_cluster_free(&cl);
         return 2;
     }
-    o.cfg = &cfg;
-    o.cluster = &cl;
-    o.global_batch = (int)batch;
-    o.seq = (int)(seq ? seq : cfg.seq_len);
-    o.pp = (int)pp;
-    o.dp = (int)dp;
-    o.microbatches = (int)mbs;
-    o.v = (int)v;
-    o.progress = progress;
-    double rate = pp_predict_rate(&cl, o.flops_per_s);
-    /* The database is opened (created or migrated) before any work: one that
-     * cannot be used is an error now, not after the search with the plan
-     * written and not stored. --no-store only reads it (when it exists);
-     * --no-db opens none: no measured costs are read, nothing is stored. */
-    const char *db_path = no_db ? NULL : pp_tool_db_path(db_opt);
-    measured_ctx mctx = {.cluster = &cl};
-    pp_comm_measured comm;
-    memset(&comm, 0, sizeof comm);
+    o.global_batch = (int)batch, o.seq = (int)(seq ? seq : cfg.seq_len);
+    o.pp = (int)pp, o.dp = (int)dp, o.microbatches = (int)mbs, o.v = (int)v;
+    /* The database is opened (created or migrated) before any work, not after the search with the plan
+     * written; --no-store only reads it (when it exists); --no-db opens none: nothing read or stored. */
+    pp_costs_cb_ctx mctx = {.cluster = &cl};
+    pp_comm_measured comm = {0};
     if (db_path && !no_store && pp_db_open(db_path, &db, &err)) goto fail;
     if (pp_tool_costs_open(db_path, &mctx.costs, &err)) goto fail;
     if (db_path && o.flops_per_s <= 0) {
         if (pp_costs_comm(mctx.costs, &cl, &comm, &err)) goto fail;
-        if (comm.n_links)
-            fprintf(txt, "links: measured in %s (mean of %d): %.3g us, %.3g GB/s\n", db_path, comm.n_links,
-                   comm.link_alpha_s * 1e6, comm.link_beta_Bps / 1e9);
-        if (comm.allreduce_ranks)
-            fprintf(txt, "all-reduce: measured over %d ranks in %s: %.3g us + bytes / %.3g GB/s\n", comm.allreduce_ranks,
-                   db_path, comm.allreduce_alpha_s * 1e6, comm.allreduce_beta_Bps / 1e9);
-        o.comm = &comm;
-        o.measured_cost = measured;
-        o.measured_ctx = &mctx;
+        pp_search_print_comm(txt, &comm, db_path);
+        o.comm = &comm, o.measured_cost = pp_costs_cb_graph, o.measured_ctx = &mctx;
     }
-    if (csv) {
-        /* A given table: no search. */
-        pp_sched table;
-        pp_sched_naming found;
-        if (pp_sched_load_csv(csv, PP_NAMING_AUTO, &table, &found, &err)) goto fail;
-        const char *base = strrchr(csv, '/');
-        base = base ? base + 1 : csv;
-        size_t bl = strlen(base);
-        if (bl > 4 && !strcmp(base + bl - 4, ".csv")) bl -= 4;
-        char name[32];
-        snprintf(name, sizeof name, "csv:%.*s", (int)(bl < 27 ? bl : 27), base);
-        int bad = pp_search_plan_from_table(&o, &table, name, &plan, &err);
-        pp_sched_free(&table);
-        if (bad) {
-            pp_err_wrap(&err, "%s", csv);
-            goto fail;
-        }
-        fprintf(txt, "schedule %s (%s naming): %d ranks, %d stages, %d microbatches\n", csv,
-               found == PP_NAMING_LEGACY ? "legacy" : "current", plan.pp, plan.n_stages, plan.n_microbatches);
-        if (o.used_measured) fprintf(txt, "costs: %s\n", mctx.last);
-        goto write;
-    }
-    if (pp_search(&o, &cands, &n, &err)) goto fail;
-    if (o.used_measured)
-        fprintf(txt, "costs: %s for %d of %d micro-batch sizes searched\n", mctx.last, o.used_measured,
-               o.used_measured + o.used_estimated);
-    if (o.used_estimated)
-        fprintf(stderr,
-                "pippy plan: warning: no measured profile for %d of %d micro-batch sizes; their op costs are the "
-                "graph's FLOPs at %.3g TFLOP/s%s (run pippy profile --micro-batch N --seq T for measured costs)\n",
-                o.used_estimated, o.used_measured + o.used_estimated, rate / 1e12,
-                o.flops_per_s > 0 ? "" : (cl.n_devices && cl.devices[0].peak_flops > 0 ? " (half the peak)" : " (assumed)"));
-    fprintf(txt, "%s on %s (%d devices), global batch %d x %d tokens: %d candidates\n\n", cfg.name, cl.name, cl.n_devices,
-           o.global_batch, o.seq, n);
-    fprintf(txt, "%4s %4s %-12s %4s %5s %6s %12s %12s %8s %10s %10s  %s\n", "pp", "dp", "schedule", "v", "m", "mbs",
-           "iter s", "tokens/s", "bubble", "peak GiB", "limit GiB", "");
-    for (int i = 0; i < n && i < top; i++) {
-        const pp_candidate *k = &cands[i];
-        fprintf(txt, "%4d %4d %-12s %4d %5d %6d %12.5g %12.5g %8.4f %10.2f %10.2f  %s\n", k->pp, k->dp,
-               pp_schedule_name((pp_schedule_kind)k->schedule), k->v, k->m, k->micro_batch, k->iteration_s,
-               k->tokens_per_s, k->bubble, k->peak_mem / (1024.0 * 1024 * 1024), k->mem_limit / (1024.0 * 1024 * 1024),
-               k->fits ? "" : k->note);
-    }
-    if (n == 0 || !cands[0].fits) {
-        pp_err_set(&err, PP_ERR_INVALID, "no candidate fits in memory; the closest: pp %d, %s, %d microbatches: %s",
-                   n ? cands[0].pp : 0, n ? pp_schedule_name((pp_schedule_kind)cands[0].schedule) : "-",
-                   n ? cands[0].m : 0, n ? cands[0].note : "none");
+    pp_sched_naming found;
+    if (csv) { /* a given table: no search */
+        if (pp_search_plan_from_csv(&o, csv, &plan, &found, &err)) goto fail;
+        pp_search_print_table_plan(txt, csv, found, &plan, &o, mctx.last);
+    } else if (pp_search_run(txt, stderr, &o, (int)top, ilp_s, mctx.last, &cands, &n, &plan, &err)) {
         goto fail;
     }
-    if (pp_search_make_plan(&o, &cands[0], &plan, &err)) goto fail;
-    if (ilp_s > 0) {
-        if (pp_search_ilp_schedule(&o, &plan, ilp_s, &err)) goto fail;
-        fprintf(txt, "ILP schedule: %s (from %s, %.5g s -> %.5g s, gap %.3g, %.2f s)%s\n", plan.planner.ilp_status,
-               plan.planner.ilp_warm, plan.planner.ilp_warm_makespan_s, plan.planner.ilp_makespan_s,
-               plan.planner.ilp_gap, plan.planner.ilp_solve_s,
-               strcmp(plan.schedule_name, pp_schedule_name((pp_schedule_kind)cands[0].schedule))
-                   ? "; it replaces the schedule"
-                   : "; the searched schedule stays");
-    }
-write:
-    fprintf(txt, "\nchosen: pp %d x dp %d, %s, %d microbatches of %d; split by %s (%s, gap %.3g, %.3f s)\n", plan.pp, plan.dp,
-           plan.schedule_name, plan.n_microbatches, plan.micro_batch, plan.planner.method, plan.planner.status,
-           plan.planner.gap, plan.planner.solve_s);
-    fprintf(txt, "predicted: %.5g s per step, %.5g tokens/s, bubble %.4f\n", plan.prediction.iteration_s,
-           plan.prediction.tokens_per_s, plan.prediction.bubble_fraction);
-    pp_graph g;
-    if (pp_zoo_build(&cfg, plan.micro_batch, plan.seq_len, plan.dtype, &g, &err)) goto fail;
-    size_t plen;
-    char phash[65];
-    int bad = pp_plan_write(&plan, &g, &pjson, &plen, &err) || pp_plan_hash(&plan, &g, phash, &err) ||
-              pp_io_write_atomic(outp, pjson, plen, &err);
-    long long params = pp_graph_param_count(&g);
-    if (!bad) {
-        /* Which costs the chosen plan's prediction stands on. */
-        pp_cost_profile cp;
-        int got = o.measured_cost ? o.measured_cost(o.measured_ctx, &g, &cp, &err) : 0;
-        bad = got < 0 || (!got && pp_cost_from_graph(&g, rate, &cp, &err));
-        if (!bad) {
-            snprintf(costs_used, sizeof costs_used, "%s", cp.source);
-            pp_cost_free(&cp);
-        }
-    }
-    pp_graph_free(&g);
-    if (bad) goto fail;
+    pp_search_print_chosen(txt, &plan);
+    if (pp_search_write_plan(&o, &plan, outp, &pf, &err)) goto fail;
     fprintf(txt, "plan written to %s\n", outp);
+    long long mid, pid = 0;
     if (db) {
-        long long mid, pid = 0;
-        char name[256];
-        snprintf(name, sizeof name, "%s-%s-pp%d-dp%d", cfg.name, plan.schedule_name, plan.pp, plan.dp);
         if (pp_model_config_write(&cfg, &cjson, NULL, &err) || pp_db_begin(db, &err) ||
-            pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), plan.model_hash, params, cjson, &mid, &err) ||
-            pp_db_plan_put(db, name, phash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pjson, &pid, &err) ||
+            pp_db_model_put(db, cfg.name, pp_family_name(cfg.family), plan.model_hash, pf.params, cjson, &mid, &err) ||
+            pp_db_plan_put(db, pf.name, pf.hash, plan.model_hash, plan.pp * plan.dp, plan.schedule_name, pf.json, &pid,
+                           &err) ||
             pp_db_commit(db, &err)) {
             pp_db_rollback(db, NULL);
             goto fail;
         }
-        stored_id = pid;
         fprintf(txt, "stored in %s as plan #%lld\n", db_path, pid);
     }
-    if (json && print_json(cands, n, (int)top, &plan, phash, outp, stored_id, costs_used, &err)) goto fail;
+    pp_jw w;
+    pp_jw_init(&w);
+    if (json) pp_search_write_json(&w, cands, n, (int)top, &plan, pf.hash, outp, pid, pf.costs);
+    if (json && pp_tool_print_json(&w, &err)) goto fail;
     rc = 0;
-    goto done;
 fail:
-    pp_tool_fail(TOOL, &err);
-done:
+    if (rc) pp_tool_fail(TOOL, &err);
     pp_costs_close(mctx.costs);
     pp_db_close(db);
-    free(pjson);
+    pp_search_plan_file_free(&pf);
     free(cjson);
     pp_plan_free(&plan);
     pp_search_free(cands, n);
