@@ -84,6 +84,14 @@ int pp_run_save_trace(const char *path, const pp_run_event *ev, long long n, pp_
     return rc;
 }
 
+void pp_run_print_launch_end(FILE *f, const char *name, int rc, const pp_launch_result *res) {
+    if (res->signal)
+        fprintf(f, "%s: interrupted by %s after %.0f s\n", name, pp_launch_signal_name(res->signal), res->seconds);
+    else if (rc)
+        fprintf(f, "%s: the run failed after %.0f s (exit %d)%s\n", name, res->seconds, res->exit_code,
+                res->died ? "" : "; the failing rank's message is above");
+}
+
 void pp_train_print_step(FILE *f, int every, const pp_train_step *s) {
     if (s->step % every && s->step != s->steps && s->step != 1) return;
     fprintf(f, "step %4d/%d  loss %.4f  grad-norm %.3f  lr %.2e  %.0f tokens/s  %.1f ms\n", s->step, s->steps, s->loss,

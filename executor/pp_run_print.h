@@ -1,7 +1,7 @@
 /*
  * pp_run_print.h -- what a run says while and after it trains: the notes of
  * a pipelined run (pp_run.h) and its measured-beside-predicted summary, the
- * measured trace as a Chrome JSON file, and the steps, JSON document and
+ * measured trace as a Chrome JSON file, how a launched run ended, and the steps, JSON document and
  * summary of a single-process run (pp_trainer.h). The printers write to the
  * FILE* given (stdout, or stderr when stdout carries JSON) and never fail;
  * the caller checks the stream.
@@ -14,6 +14,7 @@
 #include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "core/pp_zoo.h"
+#include "executor/pp_launch.h"
 #include "executor/pp_run.h"
 #include "executor/pp_trainer.h"
 
@@ -44,6 +45,12 @@ void pp_run_print_summary(FILE *f, const pp_plan *plan, const pp_run_result *r, 
 /* Writes the n measured events ev (all steps), sorted, as a Chrome JSON
  * trace to path. Returns 0, or -1 with err. */
 int pp_run_save_trace(const char *path, const pp_run_event *ev, long long n, pp_err *err);
+
+/* What became of a pipelined run that pp_launch_run (pp_launch.h) started
+ * and that returned rc >= 0 with *res: "NAME: interrupted by SIG after N s"
+ * or "NAME: the run failed after N s (exit E)..." on f; nothing when it
+ * succeeded. */
+void pp_run_print_launch_end(FILE *f, const char *name, int rc, const pp_launch_result *res);
 
 /* A single-process step line: printed for step 1, the last and every
  * every-th step; flushed. */

@@ -13,12 +13,9 @@
  *
  * Rank 0 opens (and migrates) the database before the first step, so an
  * unusable one stops the run before any training, and at the end stores
- * the run in one transaction: steps, ranks (host, peak memory, busy time),
- * and every measured action. If storing fails, the run is written as JSON
- * beside the database (or in the current folder) and the path is printed.
- * The checkpoint folder is checked before the first step too
- * (pp_exec_ckpt_open): created if missing, writable, and not holding
- * another run's checkpoint unless --resume or --overwrite-checkpoint.
+ * the run (db/pp_db_run_file.h: in one transaction, else as a JSON file
+ * beside the database). The checkpoint folder is checked before the first
+ * step too (pp_exec_ckpt_open). What rank 0 prints is executor/pp_run_print.h.
  */
 #include "tools/run_plan.h"
 
@@ -43,11 +40,11 @@
 
 static const char *TOOL = "run";
 
-/* Where the human text goes: stdout, or stderr under --json (stdout then
- * carries the one JSON object). */
-static FILE *tx;
-
-/* ---- storing the run ---- */
+/* A failure of rank 0's closing work, said on stderr; returns 1. */
+static int say(const pp_err *e) {
+    fprintf(stderr, "pippy run: %s\n", e->msg);
+    return 1;
+}
 
 /* Rank 0's record of the run (db/pp_db_run_file.h): *st gets the steps
  * (free with free()). Returns 0, or -1 with err (out of memory). */
@@ -71,7 +68,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     pp_comm *c = NULL;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     int me = pp_comm_rank(c), rc = 1, together = 0;
-    tx = ro->json ? stderr : stdout;
+    FILE *tx = ro->json ? stderr : stdout; /* the human text; under --json stdout carries the one object */
     char host[128] = "", hash[65] = "";
     pp_comm_hostname(c, host, sizeof host, NULL);
     pp_launch_rank_begin(me, host);
@@ -146,22 +143,16 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         long long run_id = 0;
         pp_run_print_summary(tx, &plan, &r, n, have_pred ? pred.sim.iteration_s : 0,
                              have_pred ? pred.sim.peak_total_bytes : NULL);
-        if (ro->trace_path && pp_run_save_trace(ro->trace_path, r.ev, r.n_ev, &err)) {
-            fprintf(stderr, "pippy run: %s\n", err.msg);
-            store_failed = 1;
-        } else if (ro->trace_path) {
-            fprintf(tx, "trace: %s (Chrome JSON)\n", ro->trace_path);
-        }
+        if (ro->trace_path && pp_run_save_trace(ro->trace_path, r.ev, r.n_ev, &err)) store_failed = say(&err);
+        else if (ro->trace_path) fprintf(tx, "trace: %s (Chrome JSON)\n", ro->trace_path);
         pp_db_run run;
         pp_db_run_step *st = NULL;
         if (make_record(&plan, hash, status, &r, n, have_pred ? pred.sim.iteration_s : 0, &run, &st, &err)) {
-            fprintf(stderr, "pippy run: %s\n", err.msg);
-            store_failed = 1;
+            store_failed = say(&err);
         } else {
             if (ro->use_db && pp_db_run_put_or_save(db, ro->db_path, &run, st, r.n_done, r.ranks, n, r.ev, r.n_ev,
                                                     &err)) {
-                fprintf(stderr, "pippy run: %s\n", err.msg);
-                store_failed = 1;
+                store_failed = say(&err);
             } else if (ro->use_db) {
                 run_id = run.id;
                 fprintf(tx, "run %lld stored in %s (%d steps, %lld measured actions%s)\n", run.id, ro->db_path,
@@ -173,10 +164,7 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
                 pp_db_json_run_result(&w, &run, run_id, st, r.n_done, r.ranks, n,
                                       have_pred ? pred.cost_source : NULL, pred.sim.iteration_s,
                                       have_pred ? pred.sim.peak_total_bytes : NULL);
-                if (pp_tool_print_json(&w, &err)) {
-                    fprintf(stderr, "pippy run: %s\n", err.msg);
-                    store_failed = 1;
-                }
+                if (pp_tool_print_json(&w, &err)) store_failed = say(&err);
             }
         }
         free(st);
@@ -244,11 +232,7 @@ static int launch(int argc, char **argv, int n_ranks, const run_plan_opts *ro) {
     int rc = pp_launch_run(args, &o, &res, &err);
     free(args);
     if (rc < 0) return pp_tool_fail(TOOL, &err);
-    if (res.signal)
-        fprintf(stderr, "pippy run: interrupted by %s after %.0f s\n", pp_launch_signal_name(res.signal), res.seconds);
-    else if (rc)
-        fprintf(stderr, "pippy run: the run failed after %.0f s (exit %d)%s\n", res.seconds, res.exit_code,
-                res.died ? "" : "; the failing rank's message is above");
+    pp_run_print_launch_end(stderr, "pippy run", rc, &res);
     return rc;
 }
 
