@@ -5,6 +5,7 @@
  */
 #include "executor/pp_run_print.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/pp_trace.h"
@@ -130,6 +131,35 @@ void pp_train_json(pp_jw *w, const char *model, const pp_train_opts *o, const pp
     }
     pp_jw_arr_end(w);
     pp_jw_obj_end(w);
+}
+
+/* The step callback of pp_train_logged: keeps each step (for the JSON)
+ * and prints its line. */
+typedef struct step_log {
+    FILE *tx;
+    int every;
+    pp_train_step *steps; /* [steps] every step, for the JSON; NULL without */
+} step_log;
+
+static void log_step(void *ctx, const pp_train_step *s) {
+    const step_log *p = ctx;
+    if (p->steps && s->step >= 1 && s->step <= s->steps) p->steps[s->step - 1] = *s;
+    pp_train_print_step(p->tx, p->every, s);
+}
+
+int pp_train_logged(const pp_model_config *cfg, const pp_train_opts *o, FILE *tx, int every, pp_jw *json,
+                    pp_train_summary *sum, pp_err *err) {
+    fprintf(tx, "training %s: %d steps of %d x %d tokens in %d microbatches, %d thread%s, seed %llu\n", cfg->name,
+            o->steps, o->batch, o->seq, o->microbatches, o->threads, o->threads == 1 ? "" : "s",
+            (unsigned long long)o->seed);
+    fflush(tx);
+    step_log lg = {.tx = tx, .every = every};
+    if (json && !(lg.steps = calloc((size_t)o->steps, sizeof *lg.steps)))
+        return pp_err_set(err, PP_ERR_NOMEM, "out of memory");
+    int rc = pp_train(cfg, o, log_step, &lg, sum, err);
+    if (!rc && json) pp_train_json(json, cfg->name, o, sum, lg.steps);
+    free(lg.steps);
+    return rc;
 }
 
 void pp_train_print_summary(FILE *tx, const pp_train_opts *o, const pp_train_summary *sum) {

@@ -62,6 +62,15 @@ void pp_train_print_step(FILE *f, int every, const pp_train_step *s);
 void pp_train_json(pp_jw *w, const char *model, const pp_train_opts *o, const pp_train_summary *sum,
                    const pp_train_step *steps);
 
+/* Trains cfg as pp_train does, printing on tx first the "training MODEL:
+ * ..." line, then the step lines (pp_train_print_step with every); with
+ * json not NULL, writes the run's document into it after the last step
+ * (pp_train_json). Returns 0 with *sum, or -1 with err set (what pp_train
+ * refuses; out of memory), json then holding nothing to print (free it
+ * with pp_jw_free). */
+int pp_train_logged(const pp_model_config *cfg, const pp_train_opts *o, FILE *tx, int every, pp_jw *json,
+                    pp_train_summary *sum, pp_err *err);
+
 /* The single-process run's closing lines: data, parameters and memory, the
  * unigram entropy, and the first and last losses beside it. */
 void pp_train_print_summary(FILE *f, const pp_train_opts *o, const pp_train_summary *sum);
