@@ -52,9 +52,10 @@ static void usage(FILE *f) {
 }
 
 /* Runs argv (a pippy command) with its stdout appended to `log` (when not
- * NULL), through the one launcher (executor/pp_launch.h); returns its exit
- * status, 127 when it could not start. */
-static int spawn(char *const argv[], const char *log) {
+ * NULL), through the one launcher (executor/pp_launch.h); on failure, with
+ * tx, says " pippy WHAT failed (see LOG)" there. Returns its exit status,
+ * 127 when it could not start. */
+static int spawn(char *const argv[], const char *log, FILE *tx, const char *what) {
     pp_launch_opts o;
     pp_launch_opts_init(&o, "pippy validate");
     o.log_path = log;
@@ -62,14 +63,8 @@ static int spawn(char *const argv[], const char *log) {
     pp_err err = {0};
     int rc = pp_launch_run(argv, &o, &res, &err);
     if (rc < 0) fprintf(stderr, "pippy validate: %s\n", err.msg);
-    return rc < 0 ? 127 : res.exit_code;
-}
-
-/* One command of a configuration: spawn, and on failure " pippy WHAT
- * failed (see LOG)" on tx. Returns its exit status. */
-static int step(char *const argv[], const char *log, FILE *tx, const char *what) {
-    int rc = spawn(argv, log);
-    if (rc) fprintf(tx, " pippy %s failed (see %s)\n", what, log);
+    rc = rc < 0 ? 127 : res.exit_code;
+    if (rc && tx) fprintf(tx, " pippy %s failed (see %s)\n", what, log);
     return rc;
 }
 
@@ -136,28 +131,26 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     const char *dbp = pp_tool_db_path(db_opt);
     /* The matrix. */
-    char sl[32][32];
+    pp_schedule_kind sk[32];
     int ns = 0, ms[16], nm = 0;
-    {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", scheds);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-            pp_schedule_kind k;
-            pp_err e = {0};
-            if (pp_schedule_parse(t, &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
-            if (ns == 32) return pp_tool_usage_error(TOOL, "--schedules: at most 32");
-            snprintf(sl[ns++], sizeof sl[0], "%s", pp_schedule_name(k));
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", scheds);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        pp_schedule_kind k;
+        pp_err e = {0};
+        if (pp_schedule_parse(t, &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
+        if (ns == 32) return pp_tool_usage_error(TOOL, "--schedules: at most 32");
+        sk[ns++] = k;
+    }
+    if (mlist) {
+        snprintf(buf, sizeof buf, "%s", mlist);
+        for (char *t = strtok(buf, ","); t && nm < 16; t = strtok(NULL, ",")) {
+            long long v;
+            if (pp_tool_parse_int(TOOL, "--microbatches", t, 1, 4096, &v)) return 2;
+            ms[nm++] = (int)v;
         }
-        if (mlist) {
-            snprintf(buf, sizeof buf, "%s", mlist);
-            for (char *t = strtok(buf, ","); t && nm < 16; t = strtok(NULL, ",")) {
-                long long v;
-                if (pp_tool_parse_int(TOOL, "--microbatches", t, 1, 4096, &v)) return 2;
-                ms[nm++] = (int)v;
-            }
-        } else {
-            for (int k = 1; k <= 8; k *= 2) ms[nm++] = (int)(k * pp);
-        }
+    } else {
+        for (int k = 1; k <= 8; k *= 2) ms[nm++] = (int)(k * pp);
     }
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
         return pp_tool_usage_error(TOOL, "-o %s: cannot create: %s", outdir, strerror(errno));
@@ -180,7 +173,7 @@ int main(int argc, char **argv) {
     fprintf(tx, "profiling (ops and links)...\n");
     char *prof[] = {pippy, "profile", "--model", (char *)model, "--micro-batch", mbs, "--seq", seqs, "--ranks", pps,
                     "--db", (char *)dbp, NULL};
-    if (spawn(prof, log)) {
+    if (spawn(prof, log, NULL, NULL)) {
         fprintf(stderr, "pippy validate: pippy profile failed (see %s)\n", log);
         return 1;
     }
@@ -190,12 +183,10 @@ int main(int argc, char **argv) {
     for (int si = 0; si < ns; si++)
         for (int mi = 0; mi < nm; mi++) {
             pp_validate_row *r = &rows[nr++];
-            snprintf(r->sched, sizeof r->sched, "%s", sl[si]);
+            snprintf(r->sched, sizeof r->sched, "%s", pp_schedule_name(sk[si]));
             r->m = ms[mi];
-            pp_schedule_kind kind;
             pp_err e = {0};
-            pp_schedule_parse(r->sched, &kind, NULL);
-            if (pp_schedule_check(kind, (int)pp, r->m, 2, &e)) {
+            if (pp_schedule_check(sk[si], (int)pp, r->m, 2, &e)) {
                 fprintf(tx, "%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
                 continue;
             }
@@ -208,14 +199,14 @@ int main(int argc, char **argv) {
                           NULL};
             fprintf(tx, "%-12s m=%-3d planning...", r->sched, r->m);
             fflush(tx);
-            if (step(pl, log, tx, "plan")) {
+            if (spawn(pl, log, tx, "plan")) {
                 failed++;
                 continue;
             }
             fprintf(tx, " running...");
             fflush(tx);
             char *rn[] = {pippy, "run", "--plan", plan, "--steps", stepss, "--db", (char *)dbp, "--log-every", "1000", NULL};
-            if (step(rn, log, tx, "run")) {
+            if (spawn(rn, log, tx, "run")) {
                 failed++;
                 continue;
             }
