@@ -410,6 +410,11 @@ int pp_db_runs_list(pp_db *db, pp_db_run **rows, int *n, pp_err *err);
  * *found 0 and *run zeroed, or -1 with err set. */
 int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *err);
 
+/* The newest stored run (highest id) of the plan with plan_hash. Returns 0
+ * with *found 1 and *run filled, 0 with *found 0 and *run zeroed (none),
+ * or -1 with err set. */
+int pp_db_run_latest_of_plan(pp_db *db, const char *plan_hash, pp_db_run *run, int *found, pp_err *err);
+
 /* The steps of run id, by step. An unknown id has none. Returns 0 with
  * *rows (NULL when *n is 0; free with free()) and *n, or -1 with err set,
  * *rows NULL and *n 0. */

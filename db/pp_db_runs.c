@@ -307,6 +307,15 @@ int pp_db_run_get(pp_db *db, long long id, pp_db_run *run, int *found, pp_err *e
     return pp_dbi_row(db, RUN_SELECT "WHERE id = ?1", &b, 1, sizeof *run, run_fill, run, found, what, err);
 }
 
+int pp_db_run_latest_of_plan(pp_db *db, const char *plan_hash, pp_db_run *run, int *found, pp_err *err) {
+    memset(run, 0, sizeof *run);
+    *found = 0;
+    if (db->version < RUNS_SINCE) return 0;
+    pp_dbi_bind b = DBI_TEXT(plan_hash);
+    return pp_dbi_row(db, RUN_SELECT "WHERE plan_hash = ?1 ORDER BY id DESC LIMIT 1", &b, 1, sizeof *run, run_fill,
+                      run, found, "looking up the newest run of a plan", err);
+}
+
 static int step_row(const pp_db *db, sqlite3_stmt *st, void *row, pp_err *err) {
     (void)db;
     (void)err;

@@ -3,17 +3,17 @@
  * pipeline under MPI (run_plan.c: mpirun started when needed, checkpoints,
  * the run stored in the database). Without a plan, on one process: the
  * global batch accumulated over microbatches, loss and tokens/s per step,
- * and at the end the data's unigram entropy beside the loss.
- */
+ * and at the end the data's unigram entropy beside the loss; what it prints
+ * is executor/pp_run_print.h. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/pp_zoo.h"
-#include "executor/pp_trainer.h"
-#include "tools/run_plan.h"
 #include "core/pp_json.h"
+#include "core/pp_zoo.h"
+#include "executor/pp_run_print.h"
+#include "tools/run_plan.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "run";
@@ -73,58 +73,6 @@ static void usage(FILE *f) {
             "  --json               the result as one JSON object on stdout (the per-step\n"
             "                       text goes to stderr)\n"
             "  -h, --help           this help\n");
-}
-
-typedef struct printer {
-    int every;
-    FILE *tx;                /* where the text goes */
-    pp_train_step *steps;    /* [steps] every step, for --json; NULL without */
-} printer;
-
-static void on_step(void *ctx, const pp_train_step *s) {
-    const printer *p = ctx;
-    if (p->steps && s->step >= 1 && s->step <= s->steps) p->steps[s->step - 1] = *s;
-    if (s->step % p->every && s->step != s->steps && s->step != 1) return;
-    fprintf(p->tx, "step %4d/%d  loss %.4f  grad-norm %.3f  lr %.2e  %.0f tokens/s  %.1f ms\n", s->step, s->steps, s->loss,
-           s->grad_norm, s->lr, s->tokens_per_s, s->seconds * 1e3);
-    fflush(p->tx);
-}
-
-/* The single-process run as one JSON object on stdout. */
-static int print_json(const pp_model_config *cfg, const pp_train_opts *o, const pp_train_summary *sum,
-                      const pp_train_step *steps, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "model"); pp_jw_str(&w, cfg->name);
-    pp_jw_key(&w, "steps"); pp_jw_int(&w, o->steps);
-    pp_jw_key(&w, "batch"); pp_jw_int(&w, o->batch);
-    pp_jw_key(&w, "microbatches"); pp_jw_int(&w, o->microbatches);
-    pp_jw_key(&w, "seq_len"); pp_jw_int(&w, o->seq);
-    pp_jw_key(&w, "seed"); pp_jw_int(&w, (long long)o->seed);
-    pp_jw_key(&w, "threads"); pp_jw_int(&w, o->threads);
-    pp_jw_key(&w, "data"); pp_jw_str(&w, sum->data_source);
-    pp_jw_key(&w, "data_tokens"); pp_jw_int(&w, sum->data_tokens);
-    pp_jw_key(&w, "parameters"); pp_jw_int(&w, sum->params);
-    pp_jw_key(&w, "peak_bytes"); pp_jw_int(&w, sum->peak_bytes);
-    pp_jw_key(&w, "unigram_entropy_nats"); pp_jw_num(&w, sum->unigram_entropy);
-    pp_jw_key(&w, "first_loss"); pp_jw_num(&w, sum->first_loss);
-    pp_jw_key(&w, "final_loss"); pp_jw_num(&w, sum->final_loss);
-    pp_jw_key(&w, "step_results");
-    pp_jw_arr_begin(&w);
-    for (int i = 0; i < o->steps; i++) {
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "step"); pp_jw_int(&w, steps[i].step);
-        pp_jw_key(&w, "loss"); pp_jw_num(&w, steps[i].loss);
-        pp_jw_key(&w, "grad_norm"); pp_jw_num(&w, steps[i].grad_norm);
-        pp_jw_key(&w, "lr"); pp_jw_num(&w, steps[i].lr);
-        pp_jw_key(&w, "tokens_per_s"); pp_jw_num(&w, steps[i].tokens_per_s);
-        pp_jw_key(&w, "seconds"); pp_jw_num(&w, steps[i].seconds);
-        pp_jw_obj_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    pp_jw_obj_end(&w);
-    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {
@@ -239,26 +187,14 @@ int main(int argc, char **argv) {
     o.threads = (int)threads;
     o.hyper.warmup = (int)warmup;
     FILE *tx = ro.json ? stderr : stdout; /* the human text */
-    fprintf(tx, "training %s: %d steps of %d x %d tokens in %d microbatches, %d thread%s, seed %llu\n", cfg.name, o.steps,
-           o.batch, o.seq, o.microbatches, o.threads, o.threads == 1 ? "" : "s", (unsigned long long)o.seed);
-    fflush(tx);
-    printer pr = {.every = (int)every, .tx = tx};
-    if (ro.json && !(pr.steps = calloc((size_t)o.steps, sizeof *pr.steps))) {
-        pp_err_set(&err, PP_ERR_NOMEM, "out of memory");
+    pp_train_summary sum;
+    pp_jw w;
+    pp_jw_init(&w);
+    if (pp_train_logged(&cfg, &o, tx, (int)every, ro.json ? &w : NULL, &sum, &err) ||
+        (ro.json && pp_tool_print_json(&w, &err))) {
+        pp_jw_free(&w);
         return pp_tool_fail(TOOL, &err);
     }
-    pp_train_summary sum;
-    int bad = pp_train(&cfg, &o, on_step, &pr, &sum, &err) || (ro.json && print_json(&cfg, &o, &sum, pr.steps, &err));
-    free(pr.steps);
-    if (bad) return pp_tool_fail(TOOL, &err);
-    char a[32], b[32];
-    fprintf(tx, "\ndata: %s, %s tokens\n", sum.data_source, pp_tool_fmt_count(sum.data_tokens, a, sizeof a));
-    fprintf(tx, "parameters: %s; backend peak memory %s bytes\n", pp_tool_fmt_count(sum.params, a, sizeof a),
-           pp_tool_fmt_count(sum.peak_bytes, b, sizeof b));
-    fprintf(tx, "unigram entropy of the data: %.4f nats/token (%.3f bits)\n", sum.unigram_entropy,
-           sum.unigram_entropy / 0.6931471805599453);
-    fprintf(tx, "loss: first step %.4f, last %d steps %.4f nats/token (%.3f bits): %.2f of the unigram entropy\n",
-           sum.first_loss, o.steps < 10 ? o.steps : 10, sum.final_loss, sum.final_loss / 0.6931471805599453,
-           sum.final_loss / sum.unigram_entropy);
+    pp_train_print_summary(tx, &o, &sum);
     return 0;
 }

@@ -13,20 +13,18 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "db/pp_db.h"
 #include "executor/pp_launch.h"
 #include "planner/pp_schedgen.h"
+#include "reports/pp_validate.h"
 #include "simulator/pp_predict.h"
-#include "core/pp_stats.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "validate";
@@ -54,9 +52,10 @@ static void usage(FILE *f) {
 }
 
 /* Runs argv (a pippy command) with its stdout appended to `log` (when not
- * NULL), through the one launcher (executor/pp_launch.h); returns its exit
- * status, 127 when it could not start. */
-static int spawn(char *const argv[], const char *log) {
+ * NULL), through the one launcher (executor/pp_launch.h); on failure, with
+ * tx, says " pippy WHAT failed (see LOG)" there. Returns its exit status,
+ * 127 when it could not start. */
+static int spawn(char *const argv[], const char *log, FILE *tx, const char *what) {
     pp_launch_opts o;
     pp_launch_opts_init(&o, "pippy validate");
     o.log_path = log;
@@ -64,18 +63,39 @@ static int spawn(char *const argv[], const char *log) {
     pp_err err = {0};
     int rc = pp_launch_run(argv, &o, &res, &err);
     if (rc < 0) fprintf(stderr, "pippy validate: %s\n", err.msg);
-    return rc < 0 ? 127 : res.exit_code;
+    rc = rc < 0 ? 127 : res.exit_code;
+    if (rc && tx) fprintf(tx, " pippy %s failed (see %s)\n", what, log);
+    return rc;
 }
 
-typedef struct row {
-    char sched[32];
-    int m;
-    long long run_id;
-    double pred_s, meas_s, err_t; /* err_t = (measured - predicted) / measured */
-    double run_pred_s;            /* what pippy run printed and stored as predicted */
-    double mem_err; /* worst |measured - predicted| / measured over ranks */
-    int ok;
-} row;
+/* The plan's one prediction (as pippy sim --plan, run and report make it)
+ * and the run just stored, the newest of the plan, compared into r
+ * (reports/pp_validate.h). Returns 0, or -1 with err. */
+static int measure(const char *plan, const char *dbp, pp_validate_row *r, pp_err *err) {
+    pp_plan p;
+    pp_graph g;
+    pp_prediction pr;
+    pp_db *db = NULL;
+    pp_db_run run;
+    pp_run_rank *rk = NULL;
+    int found = 0, nrk = 0;
+    char hash[65] = "";
+    memset(&pr, 0, sizeof pr);
+    if (pp_plan_load(plan, &p, err)) return -1;
+    int have_g = pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, err) == 0;
+    int bad = !have_g || pp_plan_hash(&p, &g, hash, err) || pp_tool_predict(dbp, &p, &g, NULL, &pr, err) ||
+              pp_db_open_readonly(dbp, &db, err) || pp_db_run_latest_of_plan(db, hash, &run, &found, err);
+    if (!bad && found && pp_db_run_ranks(db, run.id, &rk, &nrk, err)) nrk = 0;
+    if (!bad)
+        pp_validate_compare(r, found ? run.id : 0, pr.sim.iteration_s, run.iteration_s, run.predicted_iteration_s, rk,
+                            nrk, pr.sim.peak_total_bytes, pr.sim.n_ranks);
+    if (have_g) pp_graph_free(&g);
+    free(rk);
+    pp_db_close(db);
+    pp_plan_free(&p);
+    pp_prediction_free(&pr);
+    return bad ? -1 : 0;
+}
 
 int main(int argc, char **argv) {
     static const struct option lo[] = {
@@ -111,28 +131,26 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     const char *dbp = pp_tool_db_path(db_opt);
     /* The matrix. */
-    char sl[32][32];
+    pp_schedule_kind sk[32];
     int ns = 0, ms[16], nm = 0;
-    {
-        char buf[512];
-        snprintf(buf, sizeof buf, "%s", scheds);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
-            pp_schedule_kind k;
-            pp_err e = {0};
-            if (pp_schedule_parse(t, &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
-            if (ns == 32) return pp_tool_usage_error(TOOL, "--schedules: at most 32");
-            snprintf(sl[ns++], sizeof sl[0], "%s", pp_schedule_name(k));
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", scheds);
+    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        pp_schedule_kind k;
+        pp_err e = {0};
+        if (pp_schedule_parse(t, &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
+        if (ns == 32) return pp_tool_usage_error(TOOL, "--schedules: at most 32");
+        sk[ns++] = k;
+    }
+    if (mlist) {
+        snprintf(buf, sizeof buf, "%s", mlist);
+        for (char *t = strtok(buf, ","); t && nm < 16; t = strtok(NULL, ",")) {
+            long long v;
+            if (pp_tool_parse_int(TOOL, "--microbatches", t, 1, 4096, &v)) return 2;
+            ms[nm++] = (int)v;
         }
-        if (mlist) {
-            snprintf(buf, sizeof buf, "%s", mlist);
-            for (char *t = strtok(buf, ","); t && nm < 16; t = strtok(NULL, ",")) {
-                long long v;
-                if (pp_tool_parse_int(TOOL, "--microbatches", t, 1, 4096, &v)) return 2;
-                ms[nm++] = (int)v;
-            }
-        } else {
-            for (int k = 1; k <= 8; k *= 2) ms[nm++] = (int)(k * pp);
-        }
+    } else {
+        for (int k = 1; k <= 8; k *= 2) ms[nm++] = (int)(k * pp);
     }
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
         return pp_tool_usage_error(TOOL, "-o %s: cannot create: %s", outdir, strerror(errno));
@@ -155,22 +173,20 @@ int main(int argc, char **argv) {
     fprintf(tx, "profiling (ops and links)...\n");
     char *prof[] = {pippy, "profile", "--model", (char *)model, "--micro-batch", mbs, "--seq", seqs, "--ranks", pps,
                     "--db", (char *)dbp, NULL};
-    if (spawn(prof, log)) {
+    if (spawn(prof, log, NULL, NULL)) {
         fprintf(stderr, "pippy validate: pippy profile failed (see %s)\n", log);
         return 1;
     }
-    row *rows = calloc((size_t)(ns * nm), sizeof *rows);
+    pp_validate_row *rows = calloc((size_t)(ns * nm), sizeof *rows);
     if (!rows) return 1;
     int nr = 0, failed = 0;
     for (int si = 0; si < ns; si++)
         for (int mi = 0; mi < nm; mi++) {
-            row *r = &rows[nr++];
-            snprintf(r->sched, sizeof r->sched, "%s", sl[si]);
+            pp_validate_row *r = &rows[nr++];
+            snprintf(r->sched, sizeof r->sched, "%s", pp_schedule_name(sk[si]));
             r->m = ms[mi];
-            pp_schedule_kind kind;
             pp_err e = {0};
-            pp_schedule_parse(r->sched, &kind, NULL);
-            if (pp_schedule_check(kind, (int)pp, r->m, 2, &e)) {
+            if (pp_schedule_check(sk[si], (int)pp, r->m, 2, &e)) {
                 fprintf(tx, "%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
                 continue;
             }
@@ -183,140 +199,39 @@ int main(int argc, char **argv) {
                           NULL};
             fprintf(tx, "%-12s m=%-3d planning...", r->sched, r->m);
             fflush(tx);
-            if (spawn(pl, log)) {
-                fprintf(tx, " pippy plan failed (see %s)\n", log);
+            if (spawn(pl, log, tx, "plan")) {
                 failed++;
                 continue;
             }
             fprintf(tx, " running...");
             fflush(tx);
             char *rn[] = {pippy, "run", "--plan", plan, "--steps", stepss, "--db", (char *)dbp, "--log-every", "1000", NULL};
-            if (spawn(rn, log)) {
-                fprintf(tx, " pippy run failed (see %s)\n", log);
+            if (spawn(rn, log, tx, "run")) {
                 failed++;
                 continue;
             }
-            /* The run just stored: the newest of this plan. */
             pp_err err = {0};
-            pp_plan p;
-            pp_db *db = NULL;
-            pp_db_run *runs = NULL;
-            pp_run_rank *rk = NULL;
-            int n = 0, nrk = 0;
-            if (pp_plan_load(plan, &p, &err)) {
-                fprintf(tx, " %s\n", err.msg);
-                failed++;
-                continue;
-            }
-            /* The plan's one prediction (as pippy sim --plan, run and
-             * report make it) and the run just stored: the newest of the plan. */
-            char hash[65] = "";
-            pp_graph g;
-            pp_prediction pr;
-            memset(&pr, 0, sizeof pr);
-            int have_g = pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, &err) == 0;
-            int bad = !have_g || pp_plan_hash(&p, &g, hash, &err) || pp_tool_predict(dbp, &p, &g, NULL, &pr, &err) ||
-                      pp_db_open_readonly(dbp, &db, &err) || pp_db_runs_list(db, &runs, &n, &err);
-            if (have_g) pp_graph_free(&g);
-            if (bad) {
-                fprintf(tx, " %s\n", err.msg);
-                failed++;
-                pp_prediction_free(&pr);
-                pp_db_close(db);
-                pp_plan_free(&p);
-                continue;
-            }
-            r->pred_s = pr.sim.iteration_s;
-            for (int i = 0; i < n; i++)
-                if (!strcmp(runs[i].plan_hash, hash)) {
-                    r->run_id = runs[i].id;
-                    r->meas_s = runs[i].iteration_s;
-                    r->run_pred_s = runs[i].predicted_iteration_s;
-                    break;
-                }
-            if (r->run_id && pp_db_run_ranks(db, r->run_id, &rk, &nrk, &err) == 0) {
-                for (int q = 0; q < nrk; q++) {
-                    double pm = pr.sim.peak_total_bytes[rk[q].rank % pr.sim.n_ranks];
-                    double me = fabs(pp_stats_rel_error((double)rk[q].peak_bytes, pm));
-                    if (!(me <= r->mem_err)) r->mem_err = me;
-                }
-            }
-            free(rk);
-            free(runs);
-            pp_db_close(db);
-            pp_plan_free(&p);
-            pp_prediction_free(&pr);
-            if (!r->run_id || !(r->pred_s > 0) || !(r->meas_s > 0)) {
-                fprintf(tx, " no run or prediction found\n");
-                failed++;
-                continue;
-            }
-            r->err_t = pp_stats_rel_error(r->meas_s, r->pred_s);
-            r->ok = 1;
-            fprintf(tx, " predicted %.3f ms, measured %.3f ms: %+.1f%%\n", r->pred_s * 1e3, r->meas_s * 1e3, 100 * r->err_t);
+            int bad = measure(plan, dbp, r, &err);
+            pp_validate_print_outcome(tx, r, bad ? err.msg : NULL);
+            failed += bad || !r->ok;
         }
-    fprintf(tx, "\n%-12s %4s %6s %14s %14s %9s %11s\n", "schedule", "m", "run", "predicted ms", "measured ms", "error",
-           "memory err");
-    double *et = calloc((size_t)(nr + 1), sizeof *et), *em = calloc((size_t)(nr + 1), sizeof *em);
-    int ne = 0;
-    double worst_t = 0, worst_m = 0;
-    for (int i = 0; i < nr; i++) {
-        row *r = &rows[i];
-        if (!r->ok) continue;
-        fprintf(tx, "%-12s %4d %6lld %14.3f %14.3f %+8.1f%% %10.1f%%\n", r->sched, r->m, r->run_id, r->pred_s * 1e3,
-               r->meas_s * 1e3, 100 * r->err_t, 100 * r->mem_err);
-        et[ne] = fabs(r->err_t);
-        em[ne++] = r->mem_err;
-        if (fabs(r->err_t) > worst_t) worst_t = fabs(r->err_t);
-        if (r->mem_err > worst_m) worst_m = r->mem_err;
+    pp_validate_stats st;
+    pp_err je = {0};
+    if (pp_validate_summarize(rows, nr, &st, &je)) {
+        free(rows);
+        return pp_tool_fail(TOOL, &je);
     }
-    double med_t = ne ? pp_stats_median(et, ne) : NAN, med_m = ne ? pp_stats_median(em, ne) : NAN;
-    if (ne)
-        fprintf(tx, "\n%d configurations: |predicted - measured| / measured iteration time: median %.1f%%, max %.1f%%; "
-               "peak memory per rank: median %.1f%%, max %.1f%%\n",
-               ne, 100 * med_t, 100 * worst_t, 100 * med_m, 100 * worst_m);
-    if (failed) fprintf(tx, "%d configurations failed (see %s)\n", failed, log);
+    pp_validate_print(tx, rows, nr, &st, failed, log);
     if (json) {
         pp_jw w;
-        pp_err je = {0};
         pp_jw_init(&w);
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "model"); pp_jw_str(&w, model);
-        pp_jw_key(&w, "micro_batch"); pp_jw_int(&w, mb);
-        pp_jw_key(&w, "seq_len"); pp_jw_int(&w, seq);
-        pp_jw_key(&w, "pp"); pp_jw_int(&w, pp);
-        pp_jw_key(&w, "database"); pp_jw_str(&w, dbp);
-        pp_jw_key(&w, "configurations");
-        pp_jw_arr_begin(&w);
-        for (int i = 0; i < nr; i++) {
-            const row *r = &rows[i];
-            pp_jw_obj_begin(&w);
-            pp_jw_key(&w, "schedule"); pp_jw_str(&w, r->sched);
-            pp_jw_key(&w, "microbatches"); pp_jw_int(&w, r->m);
-            pp_jw_key(&w, "ok"); pp_jw_bool(&w, r->ok);
-            pp_jw_key(&w, "run"); if (r->run_id) pp_jw_int(&w, r->run_id); else pp_jw_null(&w);
-            pp_jw_key(&w, "predicted_iteration_s"); pp_jw_num(&w, r->ok ? r->pred_s : NAN);
-            pp_jw_key(&w, "run_predicted_iteration_s"); pp_jw_num(&w, r->ok ? r->run_pred_s : NAN);
-            pp_jw_key(&w, "measured_iteration_s"); pp_jw_num(&w, r->ok ? r->meas_s : NAN);
-            pp_jw_key(&w, "rel_error"); pp_jw_num(&w, r->ok ? r->err_t : NAN);
-            pp_jw_key(&w, "memory_rel_error_max"); pp_jw_num(&w, r->ok ? r->mem_err : NAN);
-            pp_jw_obj_end(&w);
-        }
-        pp_jw_arr_end(&w);
-        pp_jw_key(&w, "iteration_abs_error_median"); pp_jw_num(&w, ne ? med_t : NAN);
-        pp_jw_key(&w, "iteration_abs_error_max"); pp_jw_num(&w, ne ? worst_t : NAN);
-        pp_jw_key(&w, "memory_error_median"); pp_jw_num(&w, ne ? med_m : NAN);
-        pp_jw_key(&w, "memory_error_max"); pp_jw_num(&w, ne ? worst_m : NAN);
-        pp_jw_key(&w, "failed"); pp_jw_int(&w, failed);
-        pp_jw_obj_end(&w);
+        pp_validate_json(&w, model, mb, seq, pp, dbp, rows, nr, &st, failed);
         if (pp_tool_print_json(&w, &je)) {
             pp_tool_fail(TOOL, &je);
             failed++;
         }
     }
     fprintf(tx, "stored in %s; `pippy report --plan %s/plan-<schedule>-m<M>.json -o DIR` draws one\n", dbp, outdir);
-    free(et);
-    free(em);
     free(rows);
     return failed ? 1 : 0;
 }
