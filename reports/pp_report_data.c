@@ -154,6 +154,27 @@ fail:
     return -1;
 }
 
+/* ---- The page's header ---------------------------------------------------- */
+
+int pp_report_input_plan(pp_report_input *in, const pp_plan *p, const char *hash, int **stage_rank, pp_err *err) {
+    *stage_rank = pp_calloc((unsigned long long)(p->n_stages ? p->n_stages : 1), sizeof(int), err);
+    if (!*stage_rank) return -1;
+    for (int s = 0; s < p->n_stages; s++) (*stage_rank)[s] = p->stages[s].rank;
+    in->model = p->model.name;
+    in->plan_hash = hash;
+    in->schedule = p->schedule_name;
+    in->pp = p->pp;
+    in->dp = p->dp;
+    in->n_microbatches = p->n_microbatches;
+    in->micro_batch = p->micro_batch;
+    in->seq_len = p->seq_len;
+    in->global_batch = p->global_batch;
+    in->n_stages = p->n_stages;
+    in->n_ranks = p->pp;
+    in->stage_rank = *stage_rank;
+    return 0;
+}
+
 /* ---- Runs and steps ------------------------------------------------------- */
 
 int pp_report_newest_run(const pp_report_run *runs, int n, const char *plan_hash) {

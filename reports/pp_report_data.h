@@ -27,6 +27,7 @@
 #include <stddef.h>
 
 #include "core/pp_err.h"
+#include "core/pp_plan.h"
 #include "core/pp_record.h"
 #include "core/pp_trace.h"
 #include "reports/pp_report.h"
@@ -124,6 +125,16 @@ int pp_report_run_stage_means(const pp_run_event *ev, long long n, int first_ste
 int pp_report_measured(const pp_report_run_data *in, pp_report_meas *out, pp_err *err);
 /* Frees what *m owns and leaves it empty (a zeroed struct is fine). */
 void pp_report_meas_free(pp_report_meas *m);
+
+/* ---- The page's header ---------------------------------------------------- */
+
+/* The header of plan p's page into *in: model, schedule, pp, dp,
+ * microbatches, micro-batch, sequence, global batch, stages, ranks (pp),
+ * plan_hash = hash (the caller's string) and stage_rank, each stage's rank
+ * in a malloc'ed array stored in *stage_rank too (the caller frees it).
+ * Other fields are left as they are. Returns 0, or -1 with err (out of
+ * memory; *in unchanged, *stage_rank NULL). */
+int pp_report_input_plan(pp_report_input *in, const pp_plan *p, const char *hash, int **stage_rank, pp_err *err);
 
 /* ---- Runs and steps ------------------------------------------------------- */
 

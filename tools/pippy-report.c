@@ -257,9 +257,6 @@ int main(int argc, char **argv) {
     if (pp_zoo_build(&p->model, p->micro_batch, p->seq_len, p->dtype, &x.g, &err)) goto fail;
     x.have_g = 1;
     if (pp_plan_hash(p, &x.g, hash, &err) || predict(&x, db_path, &err)) goto fail;
-    x.stage_rank = pp_calloc((unsigned long long)(p->n_stages ? p->n_stages : 1), sizeof(int), &err);
-    if (!x.stage_rank) goto fail;
-    for (int s = 0; s < p->n_stages; s++) x.stage_rank[s] = p->stages[s].rank;
 
     /* The run, the step shown and what the run stored of it. */
     struct stat stt;
@@ -288,11 +285,7 @@ int main(int argc, char **argv) {
 
     const pp_sim_result *r = &x.pr.sim;
     pp_report_input in = {
-        .model = p->model.name, .plan_hash = hash, .schedule = p->schedule_name, .cost_src = x.pr.cost_source,
-        .link_src = x.pr.link_source, .pp = p->pp, .dp = p->dp, .n_microbatches = p->n_microbatches,
-        .micro_batch = p->micro_batch, .seq_len = p->seq_len, .global_batch = p->global_batch,
-        .n_stages = p->n_stages, .n_ranks = p->pp, .stage_rank = x.stage_rank,
-        .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
+        .cost_src = x.pr.cost_source, .link_src = x.pr.link_source, .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
         .step_choice = choice, .note = note,
         .pred = {.present = 1, .iteration_s = r->iteration_s, .tokens_per_s = r->tokens_per_s, .busy_s = r->busy,
                  .peak_bytes = r->peak_total_bytes, .trace = &x.pred.trace, .stage_fb = x.pred.stage_fb},
@@ -303,7 +296,7 @@ int main(int argc, char **argv) {
         .pred_memory = x.pred.memory, .tput_pred = x.tp.series, .n_tput_pred = x.tp.n, .tput_meas = x.tm.series,
         .n_tput_meas = x.tm.n, .gnuplot = getenv("PIPPY_GNUPLOT"),
     };
-    if (pp_report_write(&in, outdir, &err)) goto fail;
+    if (pp_report_input_plan(&in, p, hash, &x.stage_rank, &err) || pp_report_write(&in, outdir, &err)) goto fail;
     if (chrome) {
         char path[4096];
         snprintf(path, sizeof path, "%s/predicted-trace.json", outdir);

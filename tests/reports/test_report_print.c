@@ -1,12 +1,14 @@
 /*
  * test_report_print.c -- `pippy report`'s summary and --json document
  * (reports/pp_report_print.h) and the predicted-throughput grid
- * (pp_report_tput_grid / pp_report_tput_add, reports/pp_report_data.h):
+ * (pp_report_tput_grid / pp_report_tput_add) and the header from a plan
+ * (pp_report_input_plan), both reports/pp_report_data.h:
  *   - with a measured side the summary gives both times and the relative
  *     error (measured - predicted) / measured; without, it says so;
  *   - the JSON has null run, step, measured and error without a run, the
  *     figures per rank with one;
- *   - a grid's series fill independently and refuse points past their room.
+ *   - a grid's series fill independently and refuse points past their room;
+ *   - the page's header from a plan, each stage's rank included.
  */
 #include <check.h>
 #include <stdio.h>
@@ -109,12 +111,38 @@ START_TEST(tput_grid) {
 }
 END_TEST
 
+START_TEST(header_from_plan) {
+    pp_err err = {0};
+    pp_plan p;
+    memset(&p, 0, sizeof p);
+    snprintf(p.model.name, sizeof p.model.name, "gpt2-tiny");
+    snprintf(p.schedule_name, sizeof p.schedule_name, "interleaved");
+    p.pp = 2, p.dp = 3, p.n_microbatches = 8, p.micro_batch = 2, p.seq_len = 64, p.global_batch = 48;
+    pp_plan_stage st[4] = {{.rank = 0}, {.rank = 1}, {.rank = 0}, {.rank = 1}};
+    p.stages = st;
+    p.n_stages = 4;
+    pp_report_input in = {.note = "kept"};
+    int *sr = NULL;
+    ck_assert(pp_report_input_plan(&in, &p, "h", &sr, &err) == 0);
+    ck_assert_str_eq(in.model, "gpt2-tiny");
+    ck_assert_str_eq(in.schedule, "interleaved");
+    ck_assert_str_eq(in.plan_hash, "h");
+    ck_assert_str_eq(in.note, "kept");
+    ck_assert(in.pp == 2 && in.n_ranks == 2 && in.dp == 3 && in.n_stages == 4);
+    ck_assert(in.n_microbatches == 8 && in.micro_batch == 2 && in.seq_len == 64 && in.global_batch == 48);
+    ck_assert(in.stage_rank == sr);
+    ck_assert(sr[0] == 0 && sr[1] == 1 && sr[2] == 0 && sr[3] == 1);
+    free(sr);
+}
+END_TEST
+
 static Suite *print_suite(void) {
     Suite *s = suite_create("report_print");
     TCase *tc = tcase_create("print");
     tcase_add_test(tc, summary_lines);
     tcase_add_test(tc, json_document);
     tcase_add_test(tc, tput_grid);
+    tcase_add_test(tc, header_from_plan);
     suite_add_tcase(s, tc);
     return s;
 }
