@@ -93,7 +93,7 @@ fail:
 
 /* ---- The measured side --------------------------------------------------- */
 
-long long pp_report_rebase(const pp_report_step_event *ev, long long n, int step, pp_trace *out, pp_err *err) {
+long long pp_report_rebase(const pp_run_event *ev, long long n, int step, pp_trace *out, pp_err *err) {
     double t0 = INFINITY;
     for (long long i = 0; i < n; i++)
         if (ev[i].step == step) t0 = fmin(t0, ev[i].ev.start);
@@ -109,13 +109,13 @@ long long pp_report_rebase(const pp_report_step_event *ev, long long n, int step
     return k;
 }
 
-void pp_report_rank_peaks(const pp_report_rank_peak *rows, int n, int n_ranks, double *peak) {
+void pp_report_rank_peaks(const pp_run_rank *rows, int n, int n_ranks, double *peak) {
     for (int r = 0; r < n_ranks; r++) peak[r] = NAN;
     for (int i = 0; i < n; i++)
-        if (rows[i].rank >= 0 && rows[i].rank < n_ranks) peak[rows[i].rank] = rows[i].peak_bytes;
+        if (rows[i].rank >= 0 && rows[i].rank < n_ranks) peak[rows[i].rank] = (double)rows[i].peak_bytes;
 }
 
-int pp_report_run_stage_means(const pp_report_step_event *ev, long long n, int first_step, int n_steps, int n_stages,
+int pp_report_run_stage_means(const pp_run_event *ev, long long n, int first_step, int n_steps, int n_stages,
                               double *fb, pp_err *err) {
     pp_trace_event *kept = pp_calloc((unsigned long long)(n > 0 ? n : 1), sizeof *kept, err);
     if (!kept) return -1;
@@ -154,6 +154,27 @@ fail:
     return -1;
 }
 
+/* ---- The page's header ---------------------------------------------------- */
+
+int pp_report_input_plan(pp_report_input *in, const pp_plan *p, const char *hash, int **stage_rank, pp_err *err) {
+    *stage_rank = pp_calloc((unsigned long long)(p->n_stages ? p->n_stages : 1), sizeof(int), err);
+    if (!*stage_rank) return -1;
+    for (int s = 0; s < p->n_stages; s++) (*stage_rank)[s] = p->stages[s].rank;
+    in->model = p->model.name;
+    in->plan_hash = hash;
+    in->schedule = p->schedule_name;
+    in->pp = p->pp;
+    in->dp = p->dp;
+    in->n_microbatches = p->n_microbatches;
+    in->micro_batch = p->micro_batch;
+    in->seq_len = p->seq_len;
+    in->global_batch = p->global_batch;
+    in->n_stages = p->n_stages;
+    in->n_ranks = p->pp;
+    in->stage_rank = *stage_rank;
+    return 0;
+}
+
 /* ---- Runs and steps ------------------------------------------------------- */
 
 int pp_report_newest_run(const pp_report_run *runs, int n, const char *plan_hash) {
@@ -166,6 +187,27 @@ void pp_report_tput_free(pp_report_tput *t) {
     free(t->series);
     free(t->pts);
     memset(t, 0, sizeof *t);
+}
+
+int pp_report_tput_grid(pp_report_tput *out, int n_series, int cap, pp_err *err) {
+    memset(out, 0, sizeof *out);
+    unsigned long long ns = n_series > 0 ? (unsigned long long)n_series : 1, c = cap > 0 ? (unsigned long long)cap : 1;
+    out->series = pp_calloc(ns, sizeof *out->series, err);
+    out->pts = pp_calloc(ns * c, sizeof *out->pts, err);
+    if (!out->series || !out->pts) {
+        pp_report_tput_free(out);
+        return -1;
+    }
+    out->n = n_series > 0 ? n_series : 0;
+    out->cap = cap > 0 ? cap : 0;
+    for (int i = 0; i < out->n; i++) out->series[i].pts = out->pts + (long long)i * out->cap;
+    return 0;
+}
+
+int pp_report_tput_add(pp_report_tput *t, int i, double m, double tokens_per_s) {
+    if (i < 0 || i >= t->n || t->series[i].n >= t->cap) return -1;
+    t->pts[(long long)i * t->cap + t->series[i].n++] = (pp_report_point){m, tokens_per_s};
+    return 0;
 }
 
 /* 1 when run a is one of those the throughput chart shows beside `like`. */

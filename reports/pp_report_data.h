@@ -3,7 +3,8 @@
  * simulator predicted and what a run stored to the figures pp_report_write
  * draws (pp_report.h). Over plain structs only: the tool reads database
  * rows and the prediction and hands them over in the types below (core
- * types where there are some: pp_trace, pp_trace_event).
+ * types where there are some: pp_trace, pp_trace_event, the run records
+ * of core/pp_record.h).
  *
  *   predicted side   the simulator's trace plus an optimizer bar per rank
  *                    (busy time its trace does not hold), memory over the
@@ -26,6 +27,8 @@
 #include <stddef.h>
 
 #include "core/pp_err.h"
+#include "core/pp_plan.h"
+#include "core/pp_record.h"
 #include "core/pp_trace.h"
 #include "reports/pp_report.h"
 
@@ -79,23 +82,15 @@ void pp_report_pred_free(pp_report_pred *p);
 
 /* ---- The measured side --------------------------------------------------- */
 
-/* A stored trace event with the step it belongs to. */
-typedef struct pp_report_step_event {
-    int step;
-    pp_trace_event ev;
-} pp_report_step_event;
-
-/* A rank's measured peak memory. */
-typedef struct pp_report_rank_peak {
-    int rank;
-    double peak_bytes;
-} pp_report_rank_peak;
+/* A run's stored events and ranks are the records the executor measured
+ * and the database keeps (core/pp_record.h): pp_run_event (an event with
+ * the step it belongs to) and pp_run_rank (a rank's peak memory). */
 
 /* What a run stored, in the order it stored it. Arrays are the caller's. */
 typedef struct pp_report_run_data {
-    const pp_report_step_event *ev;      /* every step's events */
+    const pp_run_event *ev;      /* every step's events */
     long long n_ev;
-    const pp_report_rank_peak *ranks;
+    const pp_run_rank *ranks;
     int n_rank_rows;
     int step;                            /* the step shown */
     int first_step, n_steps;             /* the run's first step, its step count */
@@ -114,15 +109,15 @@ typedef struct pp_report_meas {
  * `step`, in their order, each shifted by the same amount so that the
  * earliest start among them is 0. Returns the number appended, or -1 with
  * err (out of memory). */
-long long pp_report_rebase(const pp_report_step_event *ev, long long n, int step, pp_trace *out, pp_err *err);
+long long pp_report_rebase(const pp_run_event *ev, long long n, int step, pp_trace *out, pp_err *err);
 
 /* peak[r] for r < n_ranks: the peak of the last row naming rank r, NaN for
  * a rank no row names; rows of ranks outside [0, n_ranks) are ignored. */
-void pp_report_rank_peaks(const pp_report_rank_peak *rows, int n, int n_ranks, double *peak);
+void pp_report_rank_peaks(const pp_run_rank *rows, int n, int n_ranks, double *peak);
 
 /* pp_report_stage_means over the events of every step but first_step (all
  * of them when n_steps < 2). Returns 0, or -1 with err (out of memory). */
-int pp_report_run_stage_means(const pp_report_step_event *ev, long long n, int first_step, int n_steps, int n_stages,
+int pp_report_run_stage_means(const pp_run_event *ev, long long n, int first_step, int n_steps, int n_stages,
                               double *fb, pp_err *err);
 
 /* All of the above into *out (zeroed first). Returns 0, or -1 with err and
@@ -130,6 +125,16 @@ int pp_report_run_stage_means(const pp_report_step_event *ev, long long n, int f
 int pp_report_measured(const pp_report_run_data *in, pp_report_meas *out, pp_err *err);
 /* Frees what *m owns and leaves it empty (a zeroed struct is fine). */
 void pp_report_meas_free(pp_report_meas *m);
+
+/* ---- The page's header ---------------------------------------------------- */
+
+/* The header of plan p's page into *in: model, schedule, pp, dp,
+ * microbatches, micro-batch, sequence, global batch, stages, ranks (pp),
+ * plan_hash = hash (the caller's string) and stage_rank, each stage's rank
+ * in a malloc'ed array stored in *stage_rank too (the caller frees it).
+ * Other fields are left as they are. Returns 0, or -1 with err (out of
+ * memory; *in unchanged, *stage_rank NULL). */
+int pp_report_input_plan(pp_report_input *in, const pp_plan *p, const char *hash, int **stage_rank, pp_err *err);
 
 /* ---- Runs and steps ------------------------------------------------------- */
 
@@ -152,7 +157,17 @@ typedef struct pp_report_tput {
     pp_report_series *series;  /* one per schedule, in order of first appearance in runs[] */
     int n;
     pp_report_point *pts;      /* the points series[] refer to: (m, median tokens/s), m ascending */
+    int cap;                   /* points per series of a grid (pp_report_tput_grid); 0 otherwise */
 } pp_report_tput;
+
+/* An empty grid for predicted throughput: n_series series (names NULL, set
+ * by the caller) with room for cap points each, added in order with
+ * pp_report_tput_add. Returns 0 with *out (pp_report_tput_free), or -1
+ * with err (out of memory) and *out holding nothing to free. */
+int pp_report_tput_grid(pp_report_tput *out, int n_series, int cap, pp_err *err);
+/* Appends the point (m, tokens_per_s) to series i of a grid. Returns 0, or
+ * -1 when i is not a series of the grid or the series is full (nothing added). */
+int pp_report_tput_add(pp_report_tput *t, int i, double m, double tokens_per_s);
 
 /* The measured throughput points of runs like `like`: among runs[0 .. n)
  * with status "ok", tokens_per_s > 0 and like's model, pp, dp, micro_batch

@@ -22,6 +22,21 @@ void pp_predict_input_init(pp_predict_input *in) {
     in->link_alpha_s = -1;
 }
 
+void pp_predict_input_layout(pp_predict_input *in, const pp_sched *s, const pp_graph *g, int dp, int micro_batch,
+                             int seq) {
+    in->sched = s;
+    in->g = g;
+    in->dp = dp;
+    in->samples_per_step = g ? (double)micro_batch * pp_sched_n_microbatches(s) * dp : 0;
+    in->tokens_per_step = in->samples_per_step * (double)seq;
+}
+
+void pp_predict_input_whatif(pp_predict_input *in, double tflops, double link_us, double link_gbit) {
+    in->flops_per_s = tflops > 0 ? tflops * 1e12 : 0;
+    in->link_alpha_s = link_us >= 0 ? link_us * 1e-6 : -1;
+    in->link_beta_Bps = link_gbit > 0 ? link_gbit * 1e9 / 8 : 0;
+}
+
 double pp_predict_rate(const pp_cluster *cl, double flops_per_s) {
     if (flops_per_s > 0) return flops_per_s;
     /* Half the peak is what dense transformer layers reach on a GPU. */

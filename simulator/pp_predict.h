@@ -75,6 +75,18 @@ typedef struct pp_prediction {
     char link_source[512];       /* which links and all-reduce */
 } pp_prediction;
 
+/* The layout of a what-if or a schedule table (no plan): sets in->sched =
+ * s, in->g = g (NULL: unit costs), in->dp = dp, and the step's samples
+ * (micro_batch x the table's microbatches x dp) and tokens (samples x
+ * seq); both 0 without a graph (no throughput). */
+void pp_predict_input_layout(pp_predict_input *in, const pp_sched *s, const pp_graph *g, int dp, int micro_batch,
+                             int seq);
+
+/* The what-if figures in the units `pippy sim` takes them: tflops (<= 0:
+ * the default rate rule), link_us (< 0: none) and link_gbit (<= 0: none)
+ * into in->flops_per_s, link_alpha_s and link_beta_Bps (bytes/s). */
+void pp_predict_input_whatif(pp_predict_input *in, double tflops, double link_us, double link_gbit);
+
 /* Predicts one step of the layout. Returns 0 and fills *out (free with
  * pp_prediction_free, also after a failure), or -1 with err: a table that
  * fails pp_sched_check, bounds that do not cover the graph, a device index

@@ -10,7 +10,8 @@
  * plan, or --run ID), its steps, events and ranks, and the stored runs of
  * the same model and shape. reports/pp_report_data.c prepares the figures
  * from them (which step, rebased traces, memory, medians) and
- * reports/pp_report.c draws and writes everything.
+ * reports/pp_report.c draws and writes everything; reports/pp_report_print.c
+ * prints the summary and the JSON.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -18,18 +19,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/pp_cluster.h"
-#include "core/pp_cost.h"
-#include "core/pp_json.h"
 #include "core/pp_plan.h"
-#include "core/pp_stats.h"
-#include "core/pp_trace.h"
 #include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
 #include "reports/pp_report.h"
 #include "reports/pp_report_data.h"
+#include "reports/pp_report_print.h"
 #include "costs/pp_costs.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
@@ -64,14 +61,11 @@ typedef struct ctx {
     pp_plan plan;
     pp_graph g;
     int have_g;
-    /* The prediction. */
-    pp_sim_result sim;
-    double *stage_t;
-    pp_report_series *act;
-    pp_report_point *act_pts, *tp_pts;
-    pp_report_series tp[PP_SCHEDULE__COUNT];
-    /* The database's rows and the same rows for reports/. */
-    pp_db *db;
+    pp_prediction pr;                /* the plan's prediction */
+    pp_report_series *act;           /* what reports/ draws of it */
+    pp_report_point *act_pts;
+    pp_report_tput tp, tm;           /* predicted and measured throughput */
+    pp_db *db;                       /* the database's rows and the same rows for reports/ */
     pp_db_run *runs;
     pp_report_run *rr;
     int n_runs, n_steps, n_rank_rows;
@@ -79,27 +73,24 @@ typedef struct ctx {
     int *step_no;
     double *step_s;
     pp_run_event *ev;
-    pp_report_step_event *sev;
     long long n_ev;
     pp_run_rank *ranks;
-    pp_report_rank_peak *peaks;
-    /* What the page draws. */
-    int *stage_rank;
+    int *stage_rank;                 /* what the page draws */
     pp_report_pred pred;
     pp_report_meas meas;
-    pp_report_tput tm;
 } ctx;
 
 static void ctx_free(ctx *c) {
     pp_plan_free(&c->plan);
     if (c->have_g) pp_graph_free(&c->g);
-    pp_sim_result_free(&c->sim);
-    void *owned[] = {c->stage_t, c->act, c->act_pts, c->tp_pts, c->runs, c->rr, c->steps, c->step_no, c->step_s,
-                     c->ev, c->sev, c->ranks, c->peaks, c->stage_rank};
+    pp_prediction_free(&c->pr);
+    void *owned[] = {c->act, c->act_pts, c->runs, c->rr, c->steps, c->step_no, c->step_s, c->ev, c->ranks,
+                     c->stage_rank};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     pp_db_close(c->db);
     pp_report_pred_free(&c->pred);
     pp_report_meas_free(&c->meas);
+    pp_report_tput_free(&c->tp);
     pp_report_tput_free(&c->tm);
 }
 
@@ -115,24 +106,41 @@ static int measured_cost(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_
     return pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
 }
 
-/* Predicted throughput for each schedule at m = p, 2p, 4p, 8p: the search
- * with pp, schedule and microbatches fixed, this plan's micro-batch, dp
- * and sequence length. Points the search cannot make are left out. */
-static int predict_throughput(ctx *c, const char *db_path, int *n_series, pp_err *err) {
+/* One point: the best tokens/s the search predicts with o's pp, schedule
+ * and microbatches at p's dp and micro-batch (fitting first); -1 when it
+ * makes none. */
+static double tput_point(const pp_search_opts *o, const pp_plan *p, const char *name) {
+    pp_candidate *cand = NULL;
+    int n = 0, best = -1;
+    pp_err e = {0};
+    if (pp_search(o, &cand, &n, &e)) {
+        PP_LOG_INFO("pippy report: throughput of %s at m = %d not predicted: %s", name, o->microbatches, e.msg);
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        if (cand[k].dp != p->dp || cand[k].micro_batch != p->micro_batch || cand[k].m != o->microbatches) continue;
+        if (best < 0 || (cand[k].fits && !cand[best].fits) ||
+            (cand[k].fits == cand[best].fits && cand[k].tokens_per_s > cand[best].tokens_per_s))
+            best = k;
+    }
+    double t = best >= 0 ? cand[best].tokens_per_s : -1;
+    pp_search_free(cand, n);
+    return t;
+}
+
+/* Predicted throughput for gpipe, 1f1b, interleaved, zbh1 and the plan's
+ * own schedule at m = p, 2p, 4p, 8p. Points the search cannot make are
+ * left out. */
+static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
     const pp_plan *p = &c->plan;
-    pp_schedule_kind kinds[PP_SCHEDULE__COUNT];
-    int nk = 0;
-    const pp_schedule_kind base[4] = {PP_SCHEDULE_GPIPE, PP_SCHEDULE_1F1B, PP_SCHEDULE_INTERLEAVED, PP_SCHEDULE_ZBH1};
-    for (int i = 0; i < 4; i++) kinds[nk++] = base[i];
-    pp_schedule_kind own;
+    pp_schedule_kind kinds[PP_SCHEDULE__COUNT] = {PP_SCHEDULE_GPIPE, PP_SCHEDULE_1F1B, PP_SCHEDULE_INTERLEAVED,
+                                                  PP_SCHEDULE_ZBH1}, own;
+    int nk = 4, dup = 0;
     if (pp_schedule_parse(p->schedule_name, &own, NULL) == 0) {
-        int dup = 0;
         for (int i = 0; i < nk; i++) dup |= kinds[i] == own;
         if (!dup) kinds[nk++] = own;
     }
-    const int mult[4] = {1, 2, 4, 8};
-    c->tp_pts = pp_calloc((unsigned long long)nk * 4, sizeof *c->tp_pts, err);
-    if (!c->tp_pts) return -1;
+    if (pp_report_tput_grid(&c->tp, nk, 4, err)) return -1;
     measured_ctx mctx = {.cluster = &p->cluster};
     pp_comm_measured comm;
     if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err)) {
@@ -142,73 +150,42 @@ static int predict_throughput(ctx *c, const char *db_path, int *n_series, pp_err
     pp_search_opts o = {.cfg = &p->model, .cluster = &p->cluster, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30,
                         .comm = &comm, .measured_cost = measured_cost, .measured_ctx = &mctx};
     for (int i = 0; i < nk; i++) {
-        pp_report_series *s = &c->tp[i];
-        s->name = pp_schedule_name(kinds[i]);
-        s->pts = c->tp_pts + 4 * i;
-        for (int j = 0; j < 4; j++) {
-            int m = mult[j] * p->pp;
+        c->tp.series[i].name = pp_schedule_name(kinds[i]);
+        for (int mult = 1; mult <= 8; mult *= 2) {
             o.schedule = kinds[i];
-            o.microbatches = m;
-            o.global_batch = p->micro_batch * m * p->dp;
+            o.microbatches = mult * p->pp;
+            o.global_batch = p->micro_batch * o.microbatches * p->dp;
             o.v = kinds[i] == PP_SCHEDULE_INTERLEAVED && p->virtual_stages > 1 ? p->virtual_stages : 2;
-            pp_candidate *cand = NULL;
-            int n = 0;
-            pp_err e = {0};
-            if (pp_search(&o, &cand, &n, &e)) {
-                PP_LOG_INFO("pippy report: throughput of %s at m = %d not predicted: %s", s->name, m, e.msg);
-                continue;
-            }
-            int best = -1;
-            for (int k = 0; k < n; k++) {
-                if (cand[k].dp != p->dp || cand[k].micro_batch != p->micro_batch || cand[k].m != m) continue;
-                if (best < 0 || (cand[k].fits && !cand[best].fits) ||
-                    (cand[k].fits == cand[best].fits && cand[k].tokens_per_s > cand[best].tokens_per_s))
-                    best = k;
-            }
-            if (best >= 0) c->tp_pts[4 * i + s->n++] = (pp_report_point){m, cand[best].tokens_per_s};
-            pp_search_free(cand, n);
+            double t = tput_point(&o, p, c->tp.series[i].name);
+            if (t >= 0) pp_report_tput_add(&c->tp, i, o.microbatches, t);
         }
     }
     pp_costs_close(mctx.costs);
-    *n_series = nk;
     return 0;
 }
 
-/* The plan's prediction and what the page draws of it (x->pred). */
-static int predict(ctx *x, const char *db_path, char *cost_src, char *link_src, size_t n, pp_err *err) {
+/* The plan's one prediction (simulator/pp_predict.h) and what the page
+ * draws of it (x->pred). */
+static int predict(ctx *x, const char *db_path, pp_err *err) {
     const pp_plan *p = &x->plan;
-    int R = p->pp;
-    x->stage_t = pp_calloc((unsigned long long)3 * (p->n_stages ? p->n_stages : 1), sizeof(double), err);
-    x->act = pp_calloc((unsigned long long)R, sizeof *x->act, err);
-    if (!x->stage_t || !x->act) return -1;
-    /* The plan's one prediction (simulator/pp_predict.h). */
     pp_predict_input pi;
     pp_predict_input_init(&pi);
     pi.want_trace = pi.want_timeline = pi.want_critical_path = 1;
-    pp_prediction pr;
-    int bad = pp_tool_predict(db_path, p, &x->g, &pi, &pr, err);
-    if (!bad) {
-        x->sim = pr.sim; /* x owns the result from here */
-        memset(&pr.sim, 0, sizeof pr.sim);
-        memcpy(x->stage_t, pr.stage_t, (size_t)3 * p->n_stages * sizeof(double));
-        snprintf(cost_src, n, "%s", pr.cost_source);
-        snprintf(link_src, n, "%s", pr.link_source);
-    }
-    pp_prediction_free(&pr);
-    if (bad) return -1;
+    if (pp_tool_predict(db_path, p, &x->g, &pi, &x->pr, err)) return -1;
+    const pp_sim_result *r = &x->pr.sim;
     long long npts = 0;
-    for (int r = 0; r < R; r++) npts += x->sim.timeline_n ? x->sim.timeline_n[r] : 0;
+    for (int k = 0; k < p->pp; k++) npts += r->timeline_n ? r->timeline_n[k] : 0;
+    x->act = pp_calloc((unsigned long long)p->pp, sizeof *x->act, err);
     x->act_pts = pp_calloc((unsigned long long)(npts ? npts : 1), sizeof *x->act_pts, err);
-    if (!x->act_pts) return -1;
-    for (long long r = 0, off = 0; r < R; off += x->act[r++].n) {
-        x->act[r] = (pp_report_series){.pts = x->act_pts + off, .n = x->sim.timeline_n ? x->sim.timeline_n[r] : 0};
-        for (int j = 0; j < x->act[r].n; j++)
-            x->act_pts[off + j] = (pp_report_point){x->sim.timeline[r][j].t, x->sim.timeline[r][j].bytes};
+    if (!x->act || !x->act_pts) return -1;
+    for (long long k = 0, off = 0; k < p->pp; off += x->act[k++].n) {
+        x->act[k] = (pp_report_series){.pts = x->act_pts + off, .n = r->timeline_n ? r->timeline_n[k] : 0};
+        for (int j = 0; j < x->act[k].n; j++)
+            x->act_pts[off + j] = (pp_report_point){r->timeline[k][j].t, r->timeline[k][j].bytes};
     }
-    pp_report_sim in = {.n_ranks = R, .n_stages = p->n_stages, .iteration_s = x->sim.iteration_s,
-                        .trace = &x->sim.trace, .busy = x->sim.busy, .end = x->sim.end,
-                        .peak_total_bytes = x->sim.peak_total_bytes, .peak_act_bytes = x->sim.peak_act_bytes,
-                        .act_bytes = x->act, .stage_t = x->stage_t};
+    pp_report_sim in = {.n_ranks = p->pp, .n_stages = p->n_stages, .iteration_s = r->iteration_s, .trace = &r->trace,
+                        .busy = r->busy, .end = r->end, .peak_total_bytes = r->peak_total_bytes,
+                        .peak_act_bytes = r->peak_act_bytes, .act_bytes = x->act, .stage_t = x->pr.stage_t};
     return pp_report_predicted(&in, &x->pred, err);
 }
 
@@ -227,79 +204,16 @@ static int load_runs(ctx *x, pp_err *err) {
     return 0;
 }
 
-/* Run `id`'s steps, every step's events and its ranks, also as reports/ reads them. */
+/* Run `id`'s steps (also as reports/ reads them), every step's events and its ranks. */
 static int load_run_rows(ctx *x, long long id, pp_err *err) {
     if (pp_db_run_steps(x->db, id, &x->steps, &x->n_steps, err) || pp_db_run_events(x->db, id, -1, &x->ev, &x->n_ev, err) ||
         pp_db_run_ranks(x->db, id, &x->ranks, &x->n_rank_rows, err))
         return -1;
     x->step_no = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_no, err);
     x->step_s = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_s, err);
-    x->sev = pp_calloc((unsigned long long)(x->n_ev ? x->n_ev : 1), sizeof *x->sev, err);
-    x->peaks = pp_calloc((unsigned long long)(x->n_rank_rows ? x->n_rank_rows : 1), sizeof *x->peaks, err);
-    if (!x->step_no || !x->step_s || !x->sev || !x->peaks) return -1;
+    if (!x->step_no || !x->step_s) return -1;
     for (int i = 0; i < x->n_steps; i++) x->step_no[i] = x->steps[i].step, x->step_s[i] = x->steps[i].seconds;
-    for (long long i = 0; i < x->n_ev; i++) x->sev[i] = (pp_report_step_event){x->ev[i].step, x->ev[i].ev};
-    for (int i = 0; i < x->n_rank_rows; i++) x->peaks[i] = (pp_report_rank_peak){x->ranks[i].rank, (double)x->ranks[i].peak_bytes};
     return 0;
-}
-
-/* One side's figures (--json). */
-static void json_side(pp_jw *w, const char *key, const pp_report_side *f, int n_ranks) {
-    pp_jw_key(w, key);
-    if (!f->present) {
-        pp_jw_null(w);
-        return;
-    }
-    pp_jw_obj_begin(w);
-    pp_jw_key(w, "iteration_s");
-    pp_jw_num(w, f->iteration_s);
-    pp_jw_key(w, "tokens_per_s");
-    pp_jw_num(w, f->tokens_per_s);
-    pp_jw_key(w, "busy_s");
-    pp_jw_arr_begin_inline(w);
-    for (int r = 0; r < n_ranks; r++) pp_jw_num(w, f->busy_s ? f->busy_s[r] : 0);
-    pp_jw_arr_end(w);
-    pp_jw_key(w, "peak_memory_bytes");
-    pp_jw_arr_begin_inline(w);
-    for (int r = 0; r < n_ranks; r++) pp_jw_num(w, f->peak_bytes ? f->peak_bytes[r] : 0);
-    pp_jw_arr_end(w);
-    pp_jw_obj_end(w);
-}
-
-/* What the page shows, as JSON on stdout. */
-static int print_json(const pp_report_input *in, const char *plan_path, const char *outdir, int chrome, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "plan");
-    pp_jw_str(&w, plan_path);
-    pp_jw_key(&w, "plan_hash");
-    pp_jw_str(&w, in->plan_hash);
-    pp_jw_key(&w, "costs");
-    pp_jw_str(&w, in->cost_src);
-    pp_jw_key(&w, "links");
-    pp_jw_str(&w, in->link_src);
-    pp_jw_key(&w, "run");
-    if (in->meas.present) pp_jw_int(&w, in->run_id);
-    else pp_jw_null(&w);
-    pp_jw_key(&w, "step");
-    if (in->meas.present) pp_jw_int(&w, in->run_step);
-    else pp_jw_null(&w);
-    json_side(&w, "predicted", &in->pred, in->n_ranks);
-    json_side(&w, "measured", &in->meas, in->n_ranks);
-    pp_jw_key(&w, "relative_error");
-    if (in->meas.present) pp_jw_num(&w, pp_stats_rel_error(in->meas.iteration_s, in->pred.iteration_s));
-    else pp_jw_null(&w);
-    pp_jw_key(&w, "note");
-    pp_jw_str(&w, in->note ? in->note : "");
-    pp_jw_key(&w, "report");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/index.html", outdir);
-    pp_jw_str(&w, path);
-    pp_jw_key(&w, "chrome_traces");
-    pp_jw_bool(&w, chrome);
-    pp_jw_obj_end(&w);
-    return pp_tool_print_json(&w, err);
 }
 
 int main(int argc, char **argv) {
@@ -331,8 +245,8 @@ int main(int argc, char **argv) {
     pp_err err = {0};
     ctx x;
     memset(&x, 0, sizeof x);
-    int rc = 1, have_run = 0, chosen_step = -1, n_tp = 0;
-    char hash[65], cost_src[512] = "", link_src[512] = "", note[1024] = "", choice[256] = "";
+    int rc = 1, have_run = 0, chosen_step = -1;
+    char hash[65], note[1024] = "", choice[256] = "";
     pp_db_run run = {0};
     double meas_iter = 0;
 
@@ -342,10 +256,7 @@ int main(int argc, char **argv) {
     if (pp_plan_load(plan_path, p, &err)) goto fail;
     if (pp_zoo_build(&p->model, p->micro_batch, p->seq_len, p->dtype, &x.g, &err)) goto fail;
     x.have_g = 1;
-    if (pp_plan_hash(p, &x.g, hash, &err) || predict(&x, db_path, cost_src, link_src, sizeof cost_src, &err)) goto fail;
-    x.stage_rank = pp_calloc((unsigned long long)(p->n_stages ? p->n_stages : 1), sizeof(int), &err);
-    if (!x.stage_rank) goto fail;
-    for (int s = 0; s < p->n_stages; s++) x.stage_rank[s] = p->stages[s].rank;
+    if (pp_plan_hash(p, &x.g, hash, &err) || predict(&x, db_path, &err)) goto fail;
 
     /* The run, the step shown and what the run stored of it. */
     struct stat stt;
@@ -360,7 +271,7 @@ int main(int argc, char **argv) {
     if ((have_run = idx >= 0)) {
         chosen_step = x.step_no[idx];
         meas_iter = x.step_s[idx];
-        pp_report_run_data rd = {.ev = x.sev, .n_ev = x.n_ev, .ranks = x.peaks, .n_rank_rows = x.n_rank_rows,
+        pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
                                  .step = chosen_step, .first_step = x.step_no[0], .n_steps = x.n_steps,
                                  .n_stages = p->n_stages, .n_ranks = p->pp};
         if (pp_report_measured(&rd, &x.meas, &err)) goto fail;
@@ -369,46 +280,37 @@ int main(int argc, char **argv) {
     }
     pp_report_run like = {.model = p->model.name, .pp = p->pp, .dp = p->dp, .micro_batch = p->micro_batch,
                           .seq_len = p->seq_len};
-    if (predict_throughput(&x, db_path, &n_tp, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &x.tm, &err))
+    if (predict_throughput(&x, db_path, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &x.tm, &err))
         goto fail;
 
+    const pp_sim_result *r = &x.pr.sim;
     pp_report_input in = {
-        .model = p->model.name, .plan_hash = hash, .schedule = p->schedule_name, .cost_src = cost_src,
-        .link_src = link_src, .pp = p->pp, .dp = p->dp, .n_microbatches = p->n_microbatches,
-        .micro_batch = p->micro_batch, .seq_len = p->seq_len, .global_batch = p->global_batch,
-        .n_stages = p->n_stages, .n_ranks = p->pp, .stage_rank = x.stage_rank,
-        .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
+        .cost_src = x.pr.cost_source, .link_src = x.pr.link_source, .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
         .step_choice = choice, .note = note,
-        .pred = {.present = 1, .iteration_s = x.sim.iteration_s, .tokens_per_s = x.sim.tokens_per_s,
-                 .busy_s = x.sim.busy, .peak_bytes = x.sim.peak_total_bytes, .trace = &x.pred.trace,
-                 .stage_fb = x.pred.stage_fb},
+        .pred = {.present = 1, .iteration_s = r->iteration_s, .tokens_per_s = r->tokens_per_s, .busy_s = r->busy,
+                 .peak_bytes = r->peak_total_bytes, .trace = &x.pred.trace, .stage_fb = x.pred.stage_fb},
         .meas = {.present = have_run, .iteration_s = meas_iter,
                  .tokens_per_s = meas_iter > 0 ? (double)p->global_batch * p->seq_len / meas_iter : 0,
                  .busy_s = x.meas.busy, .peak_bytes = x.meas.peak_bytes, .trace = &x.meas.trace,
                  .stage_fb = x.meas.stage_fb},
-        .pred_memory = x.pred.memory, .tput_pred = x.tp, .n_tput_pred = n_tp, .tput_meas = x.tm.series,
+        .pred_memory = x.pred.memory, .tput_pred = x.tp.series, .n_tput_pred = x.tp.n, .tput_meas = x.tm.series,
         .n_tput_meas = x.tm.n, .gnuplot = getenv("PIPPY_GNUPLOT"),
     };
-    if (pp_report_write(&in, outdir, &err)) goto fail;
+    if (pp_report_input_plan(&in, p, hash, &x.stage_rank, &err) || pp_report_write(&in, outdir, &err)) goto fail;
     if (chrome) {
         char path[4096];
         snprintf(path, sizeof path, "%s/predicted-trace.json", outdir);
-        if (pp_trace_save_chrome(&x.sim.trace, path, &err)) goto fail;
+        if (pp_trace_save_chrome(&r->trace, path, &err)) goto fail;
         snprintf(path, sizeof path, "%s/measured-trace.json", outdir);
         if (have_run && pp_trace_save_chrome(&x.meas.trace, path, &err)) goto fail;
     }
     if (json) {
-        if (print_json(&in, plan_path, outdir, chrome, &err)) goto fail;
+        pp_jw w;
+        pp_jw_init(&w);
+        pp_report_write_json(&w, &in, plan_path, outdir, chrome);
+        if (pp_tool_print_json(&w, &err)) goto fail;
     } else {
-        if (note[0]) printf("note: %s\n", note);
-        if (have_run)
-            printf("predicted %.4g s per step, measured %.4g s (run %lld, step %d): error %+.1f%% ((measured - "
-                   "predicted) / measured)\n",
-                   x.sim.iteration_s, meas_iter, run.id, chosen_step, 100 * pp_stats_rel_error(meas_iter, x.sim.iteration_s));
-        else
-            printf("predicted %.4g s per step (no measured run)\n", x.sim.iteration_s);
-        if (chrome) printf("traces: %s/predicted-trace.json%s\n", outdir, have_run ? " and measured-trace.json" : "");
-        printf("report: %s/index.html\n", outdir);
+        pp_report_print_summary(stdout, &in, outdir, chrome);
     }
     rc = 0;
     goto done;

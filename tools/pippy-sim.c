@@ -22,6 +22,7 @@
 #include "planner/pp_schedgen.h"
 #include "costs/pp_costs.h"
 #include "simulator/pp_predict.h"
+#include "simulator/pp_predict_print.h"
 #include "tools/tool_common.h"
 
 static const char *TOOL = "sim";
@@ -97,111 +98,6 @@ static void ctx_free(ctx *c) {
     pp_graph_free(&c->g);
 }
 
-static void print_text(const pp_sim_result *r, const char *what, const char *cost_src, const char *link_src,
-                       double tokens) {
-    printf("%s\ncosts: %s\n%s\n\n", what, cost_src, link_src);
-    printf("iteration time   %.6g s\n", r->iteration_s);
-    if (tokens > 0) printf("throughput       %.6g samples/s, %.6g tokens/s\n", r->samples_per_s, r->tokens_per_s);
-    printf("bubble           %.4f of the total (idle / (ranks x iteration time))\n", r->bubble_total_all);
-    printf("                 %.4f of the ideal (idle / busy time)\n", r->bubble_ideal_all);
-    printf("actions          %lld, messages %lld\n\n", r->n_actions, r->n_messages);
-    printf("%5s %12s %12s %9s %9s %9s %14s %14s\n", "rank", "busy s", "idle s", "idle/tot", "idle/busy", "in-flight",
-           "peak act B", "peak total B");
-    for (int k = 0; k < r->n_ranks; k++)
-        printf("%5d %12.6g %12.6g %9.4f %9.4f %9d %14.0f %14.0f\n", k, r->busy[k], r->idle[k], r->bubble_total[k],
-               r->bubble_ideal[k], r->peak_inflight[k], r->peak_act_bytes[k], r->peak_total_bytes[k]);
-    if (r->n_critical) {
-        printf("\ncritical path: %d actions", r->n_critical);
-        int ranks_seen = 0, last = -1;
-        for (int i = 0; i < r->n_critical; i++)
-            if (r->critical[i].rank != last) {
-                ranks_seen++;
-                last = r->critical[i].rank;
-            }
-        printf(", %d rank changes, from t = %.6g to %.6g\n", ranks_seen - 1, r->critical[0].start,
-               r->critical[r->n_critical - 1].end);
-    }
-}
-
-static int print_json(const pp_sim_result *r, const char *what, const char *cost_src, const char *link_src,
-                      const pp_sched *s, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "what");
-    pp_jw_str(&w, what);
-    pp_jw_key(&w, "costs");
-    pp_jw_str(&w, cost_src);
-    pp_jw_key(&w, "links");
-    pp_jw_str(&w, link_src);
-    pp_jw_key(&w, "iteration_s");
-    pp_jw_num(&w, r->iteration_s);
-    pp_jw_key(&w, "samples_per_s");
-    pp_jw_num(&w, r->samples_per_s);
-    pp_jw_key(&w, "tokens_per_s");
-    pp_jw_num(&w, r->tokens_per_s);
-    pp_jw_key(&w, "bubble_idle_over_total");
-    pp_jw_num(&w, r->bubble_total_all);
-    pp_jw_key(&w, "bubble_idle_over_ideal");
-    pp_jw_num(&w, r->bubble_ideal_all);
-    pp_jw_key(&w, "n_actions");
-    pp_jw_int(&w, r->n_actions);
-    pp_jw_key(&w, "ranks");
-    pp_jw_arr_begin(&w);
-    for (int k = 0; k < r->n_ranks; k++) {
-        pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "rank");
-        pp_jw_int(&w, k);
-        pp_jw_key(&w, "busy_s");
-        pp_jw_num(&w, r->busy[k]);
-        pp_jw_key(&w, "idle_s");
-        pp_jw_num(&w, r->idle[k]);
-        pp_jw_key(&w, "bubble_idle_over_total");
-        pp_jw_num(&w, r->bubble_total[k]);
-        pp_jw_key(&w, "bubble_idle_over_ideal");
-        pp_jw_num(&w, r->bubble_ideal[k]);
-        pp_jw_key(&w, "peak_inflight");
-        pp_jw_int(&w, r->peak_inflight[k]);
-        pp_jw_key(&w, "peak_activation_bytes");
-        pp_jw_num(&w, r->peak_act_bytes[k]);
-        pp_jw_key(&w, "peak_total_bytes");
-        pp_jw_num(&w, r->peak_total_bytes[k]);
-        if (r->timeline) {
-            /* Activation bytes over time ([t, bytes] at each change); the total is
-             * these plus the constant parameters, gradients and optimizer state. */
-            pp_jw_key(&w, "static_bytes");
-            pp_jw_num(&w, r->peak_total_bytes[k] - r->peak_act_bytes[k]);
-            pp_jw_key(&w, "activation_timeline");
-            pp_jw_arr_begin(&w);
-            for (int i = 0; i < r->timeline_n[k]; i++) {
-                pp_jw_arr_begin_inline(&w);
-                pp_jw_num(&w, r->timeline[k][i].t);
-                pp_jw_num(&w, r->timeline[k][i].bytes);
-                pp_jw_arr_end(&w);
-            }
-            pp_jw_arr_end(&w);
-        }
-        pp_jw_obj_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    pp_jw_key(&w, "critical_path");
-    pp_jw_arr_begin(&w);
-    for (int i = 0; i < r->n_critical; i++) {
-        char cell[96];
-        const pp_sim_step *st = &r->critical[i];
-        pp_action_format(&s->ranks[st->rank].acts[st->index], PP_NAMING_CURRENT, cell, sizeof cell);
-        pp_jw_arr_begin_inline(&w);
-        pp_jw_int(&w, st->rank);
-        pp_jw_str(&w, cell);
-        pp_jw_num(&w, st->start);
-        pp_jw_num(&w, st->end);
-        pp_jw_arr_end(&w);
-    }
-    pp_jw_arr_end(&w);
-    pp_jw_obj_end(&w);
-    return pp_tool_print_json(&w, err);
-}
-
 int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"plan", required_argument, 0, 'P'},        {"model", required_argument, 0, 'm'},
@@ -251,22 +147,23 @@ int main(int argc, char **argv) {
     ctx x;
     memset(&x, 0, sizeof x);
     pp_graph_init(&x.g, PP_DTYPE_F32);
-    int rc = 1, dp = (int)o.dp;
+    int rc = 1;
     const pp_cluster *cluster = NULL;
     char what[512] = "";
-    double samples = 0, tokens = 0;
+    double tokens = 0;
+    pp_predict_input in;
+    pp_predict_input_init(&in);
 
     if (o.plan) {
         if (pp_plan_load(o.plan, &x.plan, &err)) goto fail;
-        x.have_plan = 1;
+        x.have_plan = x.have_model = 1;
         x.cfg = x.plan.model;
-        x.have_model = 1;
-        if (pp_zoo_build(&x.cfg, x.plan.micro_batch, x.plan.seq_len, x.plan.dtype, &x.g, &err)) goto fail;
-        if (pp_sched_copy(&x.sched, &x.plan.schedule, &err)) goto fail;
+        if (pp_zoo_build(&x.cfg, x.plan.micro_batch, x.plan.seq_len, x.plan.dtype, &x.g, &err) ||
+            pp_sched_copy(&x.sched, &x.plan.schedule, &err))
+            goto fail;
         cluster = &x.plan.cluster;
         tokens = (double)x.plan.global_batch * x.plan.seq_len;
-        snprintf(what, sizeof what, "plan %s: %s, pp %d x dp %d, %d stages, schedule %s, %d microbatches", o.plan,
-                 x.cfg.name, x.plan.pp, x.plan.dp, x.plan.n_stages, x.plan.schedule_name, x.plan.n_microbatches);
+        pp_predict_describe_plan(what, sizeof what, o.plan, &x.plan);
     } else {
         if (o.model) {
             char path[4096];
@@ -279,19 +176,12 @@ int main(int argc, char **argv) {
         if (o.csv) {
             pp_sched_naming found;
             if (pp_sched_load_csv(o.csv, PP_NAMING_AUTO, &x.sched, &found, &err)) goto fail;
-            snprintf(what, sizeof what, "schedule %s: %d ranks, %d stages, %d microbatches (%s naming)", o.csv,
-                     x.sched.n_ranks, pp_sched_n_stages(&x.sched), pp_sched_n_microbatches(&x.sched),
-                     found == PP_NAMING_LEGACY ? "legacy" : "current");
+            pp_predict_describe_table(what, sizeof what, o.csv, &x.sched, found == PP_NAMING_LEGACY);
         } else {
             pp_schedule_kind k;
-            if (!x.have_model) {
-                pp_tool_usage_error(TOOL, "--schedule needs --model (or use --schedule-csv)");
-                rc = 2;
-                goto done;
-            }
-            if (!o.pp || !o.mbs) {
-                pp_tool_usage_error(TOOL, "--schedule needs --pp and --microbatches");
-                rc = 2;
+            if (!x.have_model || !o.pp || !o.mbs) {
+                rc = pp_tool_usage_error(TOOL, !x.have_model ? "--schedule needs --model (or use --schedule-csv)"
+                                                             : "--schedule needs --pp and --microbatches");
                 goto done;
             }
             if (pp_schedule_parse(o.schedule, &k, &err) ||
@@ -305,10 +195,8 @@ int main(int argc, char **argv) {
             if (o.csv) pp_err_wrap(&err, "%s", o.csv);
             goto fail;
         }
-        if (x.have_model) {
-            samples = (double)o.mb * pp_sched_n_microbatches(&x.sched) * dp;
-            tokens = samples * (double)o.seq;
-        }
+        pp_predict_input_layout(&in, &x.sched, x.have_model ? &x.g : NULL, (int)o.dp, (int)o.mb, (int)o.seq);
+        tokens = in.tokens_per_step;
     }
     /* Costs measured on the cluster's devices (this machine's without a
      * cluster), unless --tflops asks for FLOP estimates; then the one
@@ -325,41 +213,27 @@ int main(int argc, char **argv) {
                             "this micro-batch and sequence); using FLOP estimates\n", missing, x.g.n_ops);
     }
     if (o.link_us < 0 && o.link_gbit <= 0 && pp_costs_comm(x.costs, cluster, &comm, &err)) goto fail;
-    pp_predict_input in;
-    pp_predict_input_init(&in);
     in.cost = measured ? &x.cost : NULL;
     in.comm = &comm;
-    in.flops_per_s = o.tflops * 1e12;
-    in.link_alpha_s = o.link_us >= 0 ? o.link_us * 1e-6 : -1;
-    in.link_beta_Bps = o.link_gbit > 0 ? o.link_gbit * 1e9 / 8 : 0;
+    pp_predict_input_whatif(&in, o.tflops, o.link_us, o.link_gbit);
     in.want_trace = o.trace != NULL;
     in.want_critical_path = 1;
     in.want_timeline = o.json;
-    int bad;
-    if (x.have_plan) {
-        bad = pp_predict_plan(&x.plan, &x.g, &in, &x.pred, &err);
-    } else {
-        in.sched = &x.sched;
-        in.g = x.have_model ? &x.g : NULL;
-        in.dp = dp;
-        in.samples_per_step = samples;
-        in.tokens_per_step = tokens;
-        bad = pp_predict(&in, &x.pred, &err);
-    }
-    if (bad) goto fail;
-    const pp_sim_result *res = &x.pred.sim;
-    if (o.trace && pp_trace_save_chrome(&res->trace, o.trace, &err)) goto fail;
+    if (x.have_plan ? pp_predict_plan(&x.plan, &x.g, &in, &x.pred, &err) : pp_predict(&in, &x.pred, &err)) goto fail;
+    if (o.trace && pp_trace_save_chrome(&x.pred.sim.trace, o.trace, &err)) goto fail;
     if (o.json) {
-        if (print_json(res, what, x.pred.cost_source, x.pred.link_source, &x.sched, &err)) goto fail;
+        pp_jw w;
+        pp_jw_init(&w);
+        pp_prediction_write_json(&w, &x.pred, what, &x.sched);
+        if (pp_tool_print_json(&w, &err)) goto fail;
     } else {
-        print_text(res, what, x.pred.cost_source, x.pred.link_source, tokens);
+        pp_prediction_print_text(stdout, &x.pred, what, tokens);
         if (o.trace) printf("\ntrace written to %s (open in Perfetto)\n", o.trace);
     }
     rc = 0;
     goto done;
 fail:
-    pp_tool_fail(TOOL, &err);
-    rc = 1;
+    rc = pp_tool_fail(TOOL, &err);
 done:
     ctx_free(&x);
     return rc;

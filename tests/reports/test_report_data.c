@@ -69,7 +69,7 @@ START_TEST(measured_throughput_medians) {
 END_TEST
 
 START_TEST(trace_rebasing) {
-    pp_report_step_event e[] = {
+    pp_run_event e[] = {
         {1, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 10.5, 10.6)},
         {1, ev(1, PP_STREAM_RECV, PP_ACT_RECV_F, 1, 10.2, 10.4)},
         {2, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 9.0, 9.5)}, /* another step: earlier, but not this step's */
@@ -152,7 +152,8 @@ START_TEST(optimizer_bars) {
 END_TEST
 
 START_TEST(rank_peaks_and_stage_means) {
-    const pp_report_rank_peak rows[] = {{1, 5}, {0, 3}, {1, 7}, {9, 1}, {-1, 2}};
+    const pp_run_rank rows[] = {{.rank = 1, .peak_bytes = 5}, {.rank = 0, .peak_bytes = 3}, {.rank = 1, .peak_bytes = 7},
+                                {.rank = 9, .peak_bytes = 1}, {.rank = -1, .peak_bytes = 2}};
     double peak[3];
     pp_report_rank_peaks(rows, 5, 3, peak);
     ck_assert_double_eq(peak[0], 3);
@@ -161,7 +162,7 @@ START_TEST(rank_peaks_and_stage_means) {
     /* Steps 0, 1, 2 of stage 0; step 0 (the first) is left out: F (2 + 4)
      * / 2 = 3, backward (B 4 + I 1 + W 2) / 2 forwards = 3.5. Stage 1 has
      * no forward: NaN. */
-    const pp_report_step_event e[] = {
+    const pp_run_event e[] = {
         {0, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 0, 10)}, {1, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 0, 2)},
         {1, ev(0, PP_STREAM_COMPUTE, PP_ACT_B, 0, 2, 6)},  {2, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 0, 4)},
         {2, ev(0, PP_STREAM_COMPUTE, PP_ACT_I, 0, 4, 5)},  {2, ev(0, PP_STREAM_COMPUTE, PP_ACT_W, 0, 5, 7)},
@@ -269,12 +270,12 @@ START_TEST(both_sides) {
     pp_report_pred_free(&pred);
     pp_trace_free(&sim);
     /* Measured: step 1 of steps 0..1 shown; rank 0 computes 0.5 s of it. */
-    const pp_report_step_event e[] = {
+    const pp_run_event e[] = {
         {0, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 0, 3)},
         {1, ev(0, PP_STREAM_COMPUTE, PP_ACT_F, 0, 5, 5.5)},
         {1, ev(1, PP_STREAM_RECV, PP_ACT_RECV_F, 1, 5.25, 6)},
     };
-    const pp_report_rank_peak rows[] = {{0, 100}};
+    const pp_run_rank rows[] = {{.rank = 0, .peak_bytes = 100}};
     pp_report_run_data rd = {.ev = e, .n_ev = 3, .ranks = rows, .n_rank_rows = 1, .step = 1, .first_step = 0,
                              .n_steps = 2, .n_stages = 2, .n_ranks = 2};
     pp_report_meas meas;
