@@ -7,8 +7,9 @@
  * between the ranks of a communicator (host links over MPI, GPU links over
  * NCCL) and the all-reduce; then print what was measured (text or JSON)
  * and hand the links part from the ranks under mpirun to the process that
- * started them. Plain structs in and out: the caller loads and stores the
- * database (only tools/ and costs/ speak to db/).
+ * started them (pp_profile_print.c); and the order one run takes these
+ * steps in (pp_profile_run.c). Plain structs in and out: the caller loads
+ * and stores the database (only tools/ and costs/ speak to db/).
  */
 #ifndef PP_PROFILE_H
 #define PP_PROFILE_H
@@ -144,6 +145,13 @@ void pp_profile_write_json(pp_jw *w, const pp_profile_result *r);
  * errors ("stdout"), and flushed. Returns 0, or -1 (err: out of memory,
  * too deep nesting, or "NAME: write error"). */
 int pp_profile_print_json(FILE *f, const char *name, const pp_profile_result *r, pp_err *err);
+
+/* What rank 0 of the links phase hands on: with links_out the hand-over
+ * file (pp_profile_links_save), else with json the JSON object on f
+ * (pp_profile_print_json; name as there), else the text on f. Returns 0
+ * or -1 (err). */
+int pp_profile_links_report(FILE *f, const char *name, const pp_profile_result *r, int json, const char *links_out,
+                            pp_err *err);
 
 /* Creates an empty file for the links hand-over, pippy-links-XXXXXX in
  * $TMPDIR (or /tmp when unset or empty), and writes its path to path (n

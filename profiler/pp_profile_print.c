@@ -295,3 +295,11 @@ int pp_profile_links_tmpfile(char *path, size_t n, pp_err *err) {
     close(fd);
     return 0;
 }
+
+int pp_profile_links_report(FILE *f, const char *name, const pp_profile_result *r, int json, const char *links_out,
+                            pp_err *err) {
+    if (links_out) return pp_profile_links_save(links_out, r, err);
+    if (json) return pp_profile_print_json(f, name, r, err);
+    pp_profile_print_text(f, r);
+    return 0;
+}

@@ -1,18 +1,13 @@
 /*
- * pippy-profile.c -- `pippy profile`: time every distinct op of a model
- * (F, I and W, once per op signature on this device) and store the
- * profile in the database; signatures already profiled on this device are
- * reused unless --force. The measuring is profiler/pp_profile's; this file
- * parses argv, loads, stores (store_profile: every database write) and
- * prints (text, or one JSON object with --json). Everything measured is
- * written at the end, so an interrupted run leaves the database as it was.
- * With --ranks N (N >= 2) it then measures the links between N MPI ranks
- * (ping-pong and streaming, 8 B to 64 MiB, alpha-beta fit; every ordered
- * pair up to 8 ranks, a sample of them above: see pp_linkprof.h), starting
- * mpirun itself when it is not already running under one; with --json the
- * ranks leave their results in a file (--links-out, internal) that the
- * starting process reads into its JSON. With --force it says how many
- * re-measured op medians agree with the stored ones within their spread.
+ * pippy-profile.c -- `pippy profile`: time every distinct op of a model and
+ * store the profile in the database (signatures already profiled on this
+ * device are reused unless --force); with --ranks N (N >= 2) then measure
+ * the links between N MPI ranks, starting mpirun itself when not under one.
+ * Measuring and printing are profiler/pp_profile's (see pp_profile.h); this
+ * file parses argv, reads and writes the database (store_profile: every
+ * write, all at the end, so an interrupted run leaves it as it was) and
+ * starts the ranks, which with --json hand their results back in a file
+ * (--links-out, internal).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -135,13 +130,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
         rc = pp_profile_describe(backend, threads, &o, NULL, &err) || pp_db_open(db_path, &db, &err) ||
              pp_db_device_put(db, o.fp, o.desc, &dev, &err) || store_profile(db, dev, &o, &err);
         pp_db_close(db);
-        if (!rc && links_out) {
-            rc = pp_profile_links_save(links_out, &o, &err);
-        } else if (!rc) {
-            if (json) rc = pp_profile_print_json(stdout, "stdout", &o, &err);
-            else pp_profile_print_text(stdout, &o);
-        }
-        if (rc) rc = pp_tool_fail(TOOL, &err);
+        if (rc || pp_profile_links_report(stdout, "stdout", &o, json, links_out, &err)) rc = pp_tool_fail(TOOL, &err);
     }
     free(o.links);
     pp_comm_free(c);
@@ -149,54 +138,48 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
 }
 
 /* Starts `mpirun -np ranks <this program> --only links ...` through the one
- * launcher (executor/pp_launch.h) and waits. Returns the exit status. */
-static int spawn_links(int ranks, const char *db_path, int threads, pp_backend_kind backend, const char *links_out) {
-    char self[4096], th[16];
-    pp_err err = {0};
-    if (pp_launch_self(self, sizeof self, &err)) return pp_tool_fail(TOOL, &err);
-    snprintf(th, sizeof th, "%d", threads);
-    char *args[] = {self, "--only", "links", "--db", (char *)db_path, "--threads", th, "--backend",
-                    backend == PP_BACKEND_CUDA ? "cuda" : "cpu", links_out ? "--links-out" : NULL,
-                    (char *)links_out, NULL};
-    pp_launch_opts o;
-    pp_launch_opts_init(&o, "pippy profile");
-    o.n_ranks = ranks;
-    pp_launch_result res;
-    int rc = pp_launch_run(args, &o, &res, &err);
-    if (rc < 0) return pp_tool_fail(TOOL, &err);
-    if (res.exit_code == 127) fprintf(stderr, "pippy profile: links not measured\n");
-    return rc ? (res.exit_code ? res.exit_code : 1) : 0;
-}
-
-/* Spawns the links phase and, with --json, reads what it measured into o
- * (through a temporary file). Returns the exit status. */
+ * launcher (executor/pp_launch.h) and waits; with --json the ranks leave
+ * what they measured in a temporary file, read into o. Returns the exit
+ * status. */
 static int links_spawned(int ranks, const char *db_path, int threads, pp_backend_kind backend, int json,
                          pp_profile_result *o) {
-    if (!json) return spawn_links(ranks, db_path, threads, backend, NULL);
+    char self[4096], th[16], path[4096];
     pp_err err = {0};
-    char path[4096];
-    if (pp_profile_links_tmpfile(path, sizeof path, &err)) return pp_tool_usage_error(TOOL, "%s", err.msg);
-    int rc = spawn_links(ranks, db_path, threads, backend, path);
-    if (!rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
-    unlink(path);
+    if (json && pp_profile_links_tmpfile(path, sizeof path, &err)) return pp_tool_usage_error(TOOL, "%s", err.msg);
+    snprintf(th, sizeof th, "%d", threads);
+    char *args[] = {self, "--only", "links", "--db", (char *)db_path, "--threads", th, "--backend",
+                    backend == PP_BACKEND_CUDA ? "cuda" : "cpu", json ? "--links-out" : NULL, path, NULL};
+    pp_launch_opts lo;
+    pp_launch_opts_init(&lo, "pippy profile");
+    lo.n_ranks = ranks;
+    pp_launch_result res;
+    int rc = pp_launch_self(self, sizeof self, &err) ? -1 : pp_launch_run(args, &lo, &res, &err);
+    if (rc < 0) {
+        rc = pp_tool_fail(TOOL, &err);
+    } else {
+        if (res.exit_code == 127) fprintf(stderr, "pippy profile: links not measured\n");
+        rc = rc ? (res.exit_code ? res.exit_code : 1) : 0;
+    }
+    if (json && !rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
+    if (json) unlink(path);
     return rc;
 }
 
 /* The progress bar on a terminal. */
 static void progress(void *ctx, int round, int rounds, int done, int total) {
-    if (isatty(2)) pp_profile_print_progress(stderr, pp_backend_now() - *(const double *)ctx, round, rounds, done, total);
+    if (isatty(2))
+        pp_profile_print_progress(stderr, pp_backend_now() - *(const double *)ctx, round, rounds, done, total);
 }
 
 int main(int argc, char **argv) {
     static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'},   {"micro-batch", required_argument, 0, 'b'},
-        {"seq", required_argument, 0, 'T'},     {"threads", required_argument, 0, 't'},
-        {"force", no_argument, 0, 'F'},         {"no-check", no_argument, 0, 'C'},
-        {"db", required_argument, 0, 'D'},      {"help", no_argument, 0, 'h'},
-        {"ranks", required_argument, 0, 'r'},   {"only", required_argument, 0, 'O'},
+        {"model", required_argument, 0, 'm'}, {"micro-batch", required_argument, 0, 'b'},
+        {"seq", required_argument, 0, 'T'},   {"threads", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'F'},       {"no-check", no_argument, 0, 'C'},
+        {"db", required_argument, 0, 'D'},    {"help", no_argument, 0, 'h'},
+        {"ranks", required_argument, 0, 'r'}, {"only", required_argument, 0, 'O'},
         {"backend", required_argument, 0, 'B'}, {"json", no_argument, 0, 'J'},
-        {"links-out", required_argument, 0, 'L'},
-        {0, 0, 0, 0},
+        {"links-out", required_argument, 0, 'L'}, {0, 0, 0, 0},
     };
     const char *model = NULL, *db_opt = NULL, *links_out = NULL;
     long long mb = 1, seq = 0, threads = 1, ranks = 2;

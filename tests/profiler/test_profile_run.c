@@ -9,8 +9,8 @@
  * measurement from the first of its signature and sums them; the links
  * phase on one rank sets the rank count; a link's sizes become a JSON array
  * that stays whole in a short buffer; the progress bar's frame; the JSON
- * object on a stream (and a write error on a full one); and the hand-over
- * file in $TMPDIR.
+ * object on a stream (and a write error on a full one); rank 0's report
+ * as text, JSON or the hand-over file; and the hand-over file in $TMPDIR.
  */
 #include <check.h>
 #include <stdio.h>
@@ -223,6 +223,54 @@ START_TEST(json_stream) {
 }
 END_TEST
 
+START_TEST(links_report) {
+    pp_link_result links[1];
+    memset(links, 0, sizeof links);
+    links[0].src = 0;
+    links[0].dst = 1;
+    links[0].beta_Bps = 5e9;
+    pp_profile_result o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.fp, sizeof o.fp, "abc");
+    o.db_path = "x.db";
+    o.ranks = 2;
+    o.n_links = 1;
+    o.links = links;
+    pp_err err = {0};
+    char *buf = NULL;
+    size_t len = 0;
+    /* Text, then JSON, on the stream. */
+    FILE *f = open_memstream(&buf, &len);
+    ck_assert_int_eq(pp_profile_links_report(f, "mem", &o, 0, NULL, &err), 0);
+    fclose(f);
+    ck_assert_msg(strstr(buf, "measured 1 of 2 ordered rank pairs") != NULL, "%s", buf);
+    ck_assert(buf[0] != '{');
+    free(buf);
+    f = open_memstream(&buf, &len);
+    ck_assert_int_eq(pp_profile_links_report(f, "mem", &o, 1, NULL, &err), 0);
+    fclose(f);
+    ck_assert_msg(buf[0] == '{' && strstr(buf, "\"pairs_measured\": 1") != NULL, "%s", buf);
+    free(buf);
+    /* The hand-over file: nothing on the stream, the file reads back. */
+    char path[] = "/tmp/test_profile_run_links_XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    f = open_memstream(&buf, &len);
+    ck_assert_msg(pp_profile_links_report(f, "mem", &o, 1, path, &err) == 0, "%s", err.msg);
+    fclose(f);
+    ck_assert_int_eq(len, 0);
+    free(buf);
+    pp_profile_result back;
+    memset(&back, 0, sizeof back);
+    ck_assert_msg(pp_profile_links_load(path, &back, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(back.n_links, 1);
+    ck_assert(back.links[0].beta_Bps == 5e9);
+    free(back.links);
+    unlink(path);
+}
+END_TEST
+
 START_TEST(links_tmpfile) {
     char dir[] = "/tmp/test_profile_run_XXXXXX";
     ck_assert(mkdtemp(dir) != NULL);
@@ -257,6 +305,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, sizes_json);
     tcase_add_test(tc, progress_frame);
     tcase_add_test(tc, json_stream);
+    tcase_add_test(tc, links_report);
     tcase_add_test(tc, links_tmpfile);
     suite_add_tcase(s, tc);
     return s;
