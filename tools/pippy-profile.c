@@ -143,7 +143,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
  * status. */
 static int links_spawned(int ranks, const char *db_path, int threads, pp_backend_kind backend, int json,
                          pp_profile_result *o) {
-    char self[4096], th[16], path[4096];
+    char self[4096], th[16], path[4096] = "";
     pp_err err = {0};
     if (json && pp_profile_links_tmpfile(path, sizeof path, &err)) return pp_tool_usage_error(TOOL, "%s", err.msg);
     snprintf(th, sizeof th, "%d", threads);
