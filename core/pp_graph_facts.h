@@ -8,10 +8,15 @@
  *
  * Computing the per-block tables here once keeps a model of many layers
  * linear: one query per row over the whole graph would make it quadratic.
- * Built on the graph queries of pp_graph.h; no I/O.
+ * Built on the graph queries of pp_graph.h. The table `pippy model` prints
+ * and its number formats are pp_graph_facts_print.c's; they write only to
+ * the FILE handed to them.
  */
 #ifndef PP_GRAPH_FACTS_H
 #define PP_GRAPH_FACTS_H
+
+#include <stddef.h>
+#include <stdio.h>
 
 #include "core/pp_err.h"
 #include "core/pp_graph.h"
@@ -56,5 +61,30 @@ void pp_graph_facts_range(const pp_graph *g, const pp_graph_facts *fx, int lo, i
  * writer's, reported by pp_jw_finish. */
 void pp_graph_facts_json(const pp_graph *g, const pp_graph_facts *fx, const pp_model_config *cfg, const char *hash,
                          int micro_batch, int seq, int by_op, pp_jw *w);
+
+/* ---- text (pp_graph_facts_print.c) ---- */
+
+/* The number formats of the table. Each writes v into buf (n bytes, 32
+ * hold any value) and returns buf.
+ * count: the integer with a comma every three digits ("124,439,808",
+ * "-1,234"); cut short, still NUL-terminated, when n is too small.
+ * si: three significant digits and an SI prefix for each factor 1000
+ * ("1.5K", "12.3M", up to E; "0" for 0).
+ * bytes: below 1024 whole bytes ("512 B"), else two decimals and a binary
+ * unit ("1.50 KiB", "2.00 MiB", up to TiB). */
+const char *pp_graph_facts_fmt_count(long long v, char *buf, size_t n);
+const char *pp_graph_facts_fmt_si(double v, char *buf, size_t n);
+const char *pp_graph_facts_fmt_bytes(double v, char *buf, size_t n);
+
+/* Prints to f what `pippy model` prints for g: a header (model name,
+ * family, parameters, layers, d_model, heads, kv heads when fewer,
+ * micro-batch, sequence length, dtype, the first 16 characters of hash),
+ * one row per block (by_op: per op) with its op count (kind), parameters
+ * ("*" when it holds a shared one), FLOPs of F, I and W, the bytes kept
+ * from F until I and from I until W, and what a cut after it sends ("-"
+ * after the last), a total row, and the shared parameters with the blocks
+ * holding each. fx is g's (pp_graph_facts_get). */
+void pp_graph_facts_print_text(FILE *f, const pp_graph *g, const pp_graph_facts *fx, const pp_model_config *cfg,
+                               const char *hash, int micro_batch, int seq, int by_op);
 
 #endif /* PP_GRAPH_FACTS_H */

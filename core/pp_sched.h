@@ -40,8 +40,10 @@
 #define PP_SCHED_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/pp_err.h"
+#include "core/pp_json.h"
 
 typedef enum pp_act_type {
     PP_ACT_NONE = 0,    /* empty cell: an idle step */
@@ -260,5 +262,34 @@ int pp_sched_check_deadlock(const pp_sched *s, pp_err *err);
  * could place (more than 4 x cells + 65536 stages); *out is written only on
  * success. */
 int pp_sched_lower(const pp_sched *compute, pp_sched *out, pp_err *err);
+
+/* ---- printing (pp_sched_print.c) ---- */
+
+/* Reads a naming's name: "current", "legacy", and with allow_auto "auto".
+ * Returns 0 with *out set, or -1 for any other text (*out untouched; the
+ * caller words the error). */
+int pp_sched_naming_parse(const char *s, int allow_auto, pp_sched_naming *out);
+
+/* Appends to w the table as one JSON object: "file" and "output" (each
+ * left out when NULL: where the table came from or went), "ranks",
+ * "stages", "microbatches", "form" (compute_only or compute_comms) and
+ * "naming" (legacy or current, from naming); with checked, "valid" (error
+ * == NULL) and "error" (the message or null); with cells, "cells": each
+ * rank's cells in current naming. Errors (nesting) are the writer's,
+ * reported by pp_jw_finish. */
+void pp_sched_write_json(pp_jw *w, const pp_sched *s, const char *file, const char *output, pp_sched_naming naming,
+                         int checked, const char *error, int cells);
+
+/* Prints to f what `pippy schedule show` shows: "PATH: R ranks, S stages,
+ * M microbatches, FORM, NAMING naming", then per rank its cell count, the
+ * count of each action type present ("idle" for empty cells), and its
+ * cells in current naming ("_" for an idle one). naming is the one the
+ * table was read in. Every action's type must be a pp_act_type. */
+void pp_sched_print_text(FILE *f, const pp_sched *s, const char *path, pp_sched_naming naming);
+
+/* Prints to f the line `pippy schedule check` prints for a table that
+ * passed pp_sched_check: "PATH: valid (R ranks, S stages, M microbatches)
+ * and free of deadlock". Checks nothing itself. */
+void pp_sched_print_valid(FILE *f, const pp_sched *s, const char *path);
 
 #endif /* PP_SCHED_H */

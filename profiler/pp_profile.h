@@ -7,8 +7,9 @@
  * between the ranks of a communicator (host links over MPI, GPU links over
  * NCCL) and the all-reduce; then print what was measured (text or JSON)
  * and hand the links part from the ranks under mpirun to the process that
- * started them. Plain structs in and out: the caller loads and stores the
- * database (only tools/ and costs/ speak to db/).
+ * started them (pp_profile_print.c); and the order one run takes these
+ * steps in (pp_profile_run.c). Plain structs in and out: the caller loads
+ * and stores the database (only tools/ and costs/ speak to db/).
  */
 #ifndef PP_PROFILE_H
 #define PP_PROFILE_H
@@ -140,6 +141,24 @@ void pp_profile_print_text(FILE *f, const pp_profile_result *r);
  * "allreduce" {alpha_s, beta_Bps, residual} or null). */
 void pp_profile_write_json(pp_jw *w, const pp_profile_result *r);
 
+/* pp_profile_write_json's object written to f, which name names in
+ * errors ("stdout"), and flushed. Returns 0, or -1 (err: out of memory,
+ * too deep nesting, or "NAME: write error"). */
+int pp_profile_print_json(FILE *f, const char *name, const pp_profile_result *r, pp_err *err);
+
+/* What rank 0 of the links phase hands on: with links_out the hand-over
+ * file (pp_profile_links_save), else with json the JSON object on f
+ * (pp_profile_print_json; name as there), else the text on f. Returns 0
+ * or -1 (err). */
+int pp_profile_links_report(FILE *f, const char *name, const pp_profile_result *r, int json, const char *links_out,
+                            pp_err *err);
+
+/* Creates an empty file for the links hand-over, pippy-links-XXXXXX in
+ * $TMPDIR (or /tmp when unset or empty), and writes its path to path (n
+ * bytes). The caller unlinks it. Returns 0, or -1 (err: "cannot create a
+ * temporary file in DIR"). */
+int pp_profile_links_tmpfile(char *path, size_t n, pp_err *err);
+
 /* The links part of r (device fingerprint and description, ranks, links,
  * all-reduce) into the file path (written atomically), in this build's
  * binary layout: how the ranks under mpirun hand what they measured to the
@@ -151,5 +170,59 @@ int pp_profile_links_save(const char *path, const pp_profile_result *r, pp_err *
  * alone. Returns 0, or -1 (err: the file cannot be read, or is not such a
  * file or not whole; r unchanged). */
 int pp_profile_links_load(const char *path, pp_profile_result *r, pp_err *err);
+
+/* ---- one run (pp_profile_run.c) ---- */
+
+/* Opens the backend (threads compute threads) and writes its description
+ * and the description's SHA-256 (the device fingerprint) to o->desc and
+ * o->fp. With keep the open backend is handed over in *keep (the caller
+ * closes it), else closed. Returns 0, or -1 (err: the backend did not open;
+ * o untouched). */
+int pp_profile_describe(pp_backend_kind backend, int threads, pp_profile_result *o, pp_backend **keep, pp_err *err);
+
+/* Sets o->g = g and allocates o's per-op arrays (m, sig, fresh, had_prev,
+ * prev, first: g->n_ops each, zeroed), then fills sig, first and uniq
+ * (pp_profile_distinct). Returns 0, or -1 (err: out of memory; what was
+ * allocated is freed by pp_profile_result_free). */
+int pp_profile_result_alloc(pp_profile_result *o, const pp_graph *g, pp_err *err);
+
+/* Frees o's per-op arrays and o->links and sets them NULL (a zeroed o is
+ * fine; freeing twice is harmless). */
+void pp_profile_result_free(pp_profile_result *o);
+
+/* Records for the first op i of a signature what the database holds for
+ * it: stored (NULL: nothing). Without force a stored measurement is taken
+ * as m[i] and the op is reused; with force, or with nothing stored, it is
+ * measured again (fresh[i] = 1), and with force a stored one goes to prev[i]
+ * to be compared with (had_prev[i] = 1). Counts it in measured or reused. */
+void pp_profile_take_stored(pp_profile_result *o, int i, const pp_op_measure *stored, int force);
+
+/* The ops phase on be, once pp_profile_take_stored has marked the fresh
+ * ops: the timer's resolution, the round sampler over the fresh ops
+ * (PP_PROFILE_ROUNDS rounds; progress and ctx as pp_profile_rounds takes
+ * them), the seconds it took, every op's measurement from the first of its
+ * signature, the op sum, and with o->check the whole-step check (5 steps at
+ * least) into o->whole and o->optim. Returns 0, or -1 (err; see
+ * pp_profile_rounds and pp_profile_whole_step). */
+int pp_profile_measure_ops(const pp_model_config *cfg, pp_backend *be, pp_profile_result *o,
+                           pp_profile_progress progress, void *ctx, pp_err *err);
+
+/* The links phase on every rank of c (collective): pp_profile_links with
+ * the default pp_linkprof_opts, into o->links, o->n_links and o->ar (rank 0
+ * only; o->links malloc'd, freed by pp_profile_result_free), and o->ranks
+ * and o->sample_above. Returns 0, or -1 (err; the caller should
+ * pp_comm_abort, as for pp_profile_links). */
+int pp_profile_links_phase(pp_comm *c, pp_backend_kind backend, int threads, pp_profile_result *o, pp_err *err);
+
+/* The message sizes r was measured at as a JSON array of whole numbers
+ * ("[8,64,512]") into buf (n >= 32 bytes): sizes are left out once fewer
+ * than 16 bytes remain, so the text stays a whole array. */
+void pp_profile_link_sizes_json(const pp_link_result *r, char *buf, size_t n);
+
+/* Writes to f one frame of the progress bar of the ops phase: "\r[===   ]
+ * round R/ROUNDS, D/T ops, E s, ETA S s " (round is 0-based; the ETA
+ * scales elapsed seconds by the ops left), and a newline once done ==
+ * total. done must be at least 1. */
+void pp_profile_print_progress(FILE *f, double elapsed, int round, int rounds, int done, int total);
 
 #endif /* PP_PROFILE_H */

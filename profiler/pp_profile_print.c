@@ -1,13 +1,15 @@
 /*
  * pp_profile_print.c -- what a run of the profiler measured, as the text
- * `pippy profile` prints and as its JSON object, and the links part handed
- * from the ranks to the process that started them (see pp_profile.h).
+ * `pippy profile` prints and as its JSON object (written to a stream with
+ * pp_profile_print_json), and the links part handed from the ranks to the
+ * process that started them through a temporary file (see pp_profile.h).
  */
 #include "profiler/pp_profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/pp_io.h"
 
@@ -270,4 +272,34 @@ int pp_profile_links_load(const char *path, pp_profile_result *r, pp_err *err) {
 bad:
     free(data);
     return pp_err_set(err, PP_ERR_PARSE, "%s: not the links a pippy profile run left", path);
+}
+
+int pp_profile_print_json(FILE *f, const char *name, const pp_profile_result *r, pp_err *err) {
+    pp_jw w;
+    char *text;
+    size_t len;
+    pp_jw_init(&w);
+    pp_profile_write_json(&w, r);
+    if (pp_jw_finish(&w, &text, &len, err)) return -1;
+    int bad = fwrite(text, 1, len, f) != len || fflush(f) != 0;
+    free(text);
+    return bad ? pp_err_set(err, PP_ERR_IO, "%s: write error", name) : 0;
+}
+
+int pp_profile_links_tmpfile(char *path, size_t n, pp_err *err) {
+    const char *tmp = getenv("TMPDIR");
+    const char *dir = tmp && *tmp ? tmp : "/tmp";
+    snprintf(path, n, "%s/pippy-links-XXXXXX", dir);
+    int fd = mkstemp(path);
+    if (fd < 0) return pp_err_set(err, PP_ERR_IO, "cannot create a temporary file in %s", dir);
+    close(fd);
+    return 0;
+}
+
+int pp_profile_links_report(FILE *f, const char *name, const pp_profile_result *r, int json, const char *links_out,
+                            pp_err *err) {
+    if (links_out) return pp_profile_links_save(links_out, r, err);
+    if (json) return pp_profile_print_json(f, name, r, err);
+    pp_profile_print_text(f, r);
+    return 0;
 }

@@ -39,72 +39,6 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-static const char *si(double v, char *buf, size_t n) {
-    const char *u[] = {"", "K", "M", "G", "T", "P", "E"};
-    int k = 0;
-    while (v >= 1000 && k < 6) {
-        v /= 1000;
-        k++;
-    }
-    if (v == 0) snprintf(buf, n, "0");
-    else snprintf(buf, n, "%.3g%s", v, u[k]);
-    return buf;
-}
-
-static const char *mem(double v, char *buf, size_t n) {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int k = 0;
-    while (v >= 1024 && k < 4) {
-        v /= 1024;
-        k++;
-    }
-    if (k == 0) snprintf(buf, n, "%.0f B", v);
-    else snprintf(buf, n, "%.2f %s", v, u[k]);
-    return buf;
-}
-
-/* The per-block (or per-op) table, the totals and the shared parameters. */
-static void print_table(const pp_graph *g, const pp_graph_facts *fx, const pp_model_config *cfg, const char *hash, int mb,
-                        int seq, int by_op) {
-    char a[64], b[64], c[64], d[64], e[64], f[64], h[64];
-    long long total_params = pp_graph_param_count(g);
-    printf("model %s (%s): %s parameters, ", cfg->name, pp_family_name(cfg->family), pp_tool_fmt_count(total_params, a, sizeof a));
-    if (cfg->family == PP_FAMILY_T5) printf("%d encoder + %d decoder layers", cfg->n_layer, cfg->n_decoder_layer);
-    else printf("%d layers", cfg->n_layer);
-    printf(", d_model %d, %d heads", cfg->d_model, cfg->n_head);
-    if (cfg->n_kv_head != cfg->n_head) printf(" (%d kv)", cfg->n_kv_head);
-    printf("\nmicro-batch %d x seq %d, %s; hash %.16s\n\n", mb, seq, pp_dtype_name(g->dtype), hash);
-    printf("%-28s %5s %15s %9s %9s %9s %11s %11s %11s\n", by_op ? "op" : "block", by_op ? "kind" : "ops", "params",
-           "F FLOP", "I FLOP", "W FLOP", "keep F->I", "keep I->W", "cut sends");
-    pp_graph_range_facts r;
-    for (int i = 0; i < (by_op ? g->n_ops : g->n_blocks); i++) {
-        int lo = by_op ? i : fx->lo[i], hi = by_op ? i + 1 : fx->hi[i];
-        pp_graph_facts_range(g, fx, lo, hi, &r);
-        char kind[16];
-        if (by_op) snprintf(kind, sizeof kind, "%.5s", pp_op_kind_name(g->ops[i].kind));
-        else snprintf(kind, sizeof kind, "%d", hi - lo);
-        printf("%-28s %5s %14s%s %9s %9s %9s %11s %11s %11s\n", by_op ? g->ops[i].name : g->blocks[i], kind,
-               pp_tool_fmt_count(r.params, a, sizeof a), r.tied ? "*" : " ", si(r.flops[PP_PASS_F], b, sizeof b),
-               si(r.flops[PP_PASS_I], c, sizeof c), si(r.flops[PP_PASS_W], d, sizeof d),
-               mem((double)r.keep_f_bytes, e, sizeof e), mem((double)r.keep_w_bytes, f, sizeof f),
-               hi < g->n_ops ? mem((double)r.cut_bytes, h, sizeof h) : "-");
-    }
-    pp_graph_facts_range(g, fx, 0, g->n_ops, &r);
-    printf("%-28s %5d %14s  %9s %9s %9s %11s %11s\n", "total", g->n_ops, pp_tool_fmt_count(total_params, a, sizeof a),
-           si(r.flops[PP_PASS_F], b, sizeof b), si(r.flops[PP_PASS_I], c, sizeof c), si(r.flops[PP_PASS_W], d, sizeof d),
-           mem((double)r.keep_f_bytes, e, sizeof e), mem((double)r.keep_w_bytes, f, sizeof f));
-    int any = 0;
-    for (int t = 0; t < g->n_tensors; t++) {
-        if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
-        if (!any) printf("\n* holds a parameter shared with another %s (held by each, counted once in the total):\n",
-                         by_op ? "op's block" : "block");
-        any = 1;
-        printf("  %s (%s elements):", g->tensors[t].name, pp_tool_fmt_count(pp_tensor_numel(&g->tensors[t]), a, sizeof a));
-        for (int k = fx->blocks_off[t]; k < fx->blocks_off[t + 1]; k++) printf(" %s", g->blocks[fx->blocks_of[k]]);
-        printf("\n");
-    }
-}
-
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"seq", required_argument, 0, 's'},   {"micro-batch", required_argument, 0, 'b'},
@@ -174,7 +108,7 @@ int main(int argc, char **argv) {
     pp_graph_facts fx;
     if (pp_graph_facts_get(&g, &fx, &err)) goto fail;
     if (json) pp_graph_facts_json(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op, &w);
-    else print_table(&g, &fx, &cfg, hash, (int)mb, (int)seq, by_op);
+    else pp_graph_facts_print_text(stdout, &g, &fx, &cfg, hash, (int)mb, (int)seq, by_op);
     pp_graph_facts_free(&fx);
     if (json && pp_tool_print_json(&w, &err)) goto fail;
     if (!no_db) {

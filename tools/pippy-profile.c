@@ -1,18 +1,13 @@
 /*
- * pippy-profile.c -- `pippy profile`: time every distinct op of a model
- * (F, I and W, once per op signature on this device) and store the
- * profile in the database; signatures already profiled on this device are
- * reused unless --force. The measuring is profiler/pp_profile's; this file
- * parses argv, loads, stores (store_profile: every database write) and
- * prints (text, or one JSON object with --json). Everything measured is
- * written at the end, so an interrupted run leaves the database as it was.
- * With --ranks N (N >= 2) it then measures the links between N MPI ranks
- * (ping-pong and streaming, 8 B to 64 MiB, alpha-beta fit; every ordered
- * pair up to 8 ranks, a sample of them above: see pp_linkprof.h), starting
- * mpirun itself when it is not already running under one; with --json the
- * ranks leave their results in a file (--links-out, internal) that the
- * starting process reads into its JSON. With --force it says how many
- * re-measured op medians agree with the stored ones within their spread.
+ * pippy-profile.c -- `pippy profile`: time every distinct op of a model and
+ * store the profile in the database (signatures already profiled on this
+ * device are reused unless --force); with --ranks N (N >= 2) then measure
+ * the links between N MPI ranks, starting mpirun itself when not under one.
+ * Measuring and printing are profiler/pp_profile's (see pp_profile.h); this
+ * file parses argv, reads and writes the database (store_profile: every
+ * write, all at the end, so an interrupted run leaves it as it was) and
+ * starts the ranks, which with --json hand their results back in a file
+ * (--links-out, internal).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -64,15 +59,13 @@ static void usage(FILE *f) {
  * the all-reduce. Returns 0 or -1 (err, each transaction rolled back). */
 static int store_profile(pp_db *db, long long dev, const pp_profile_result *o, pp_err *err) {
     const pp_graph *g = o->g;
-    pp_db_op_profile p;
     if (g && o->measured) {
         if (pp_db_begin(db, err)) return -1;
         for (int i = 0; i < g->n_ops; i++) {
             if (!o->fresh[i]) continue;
-            memset(&p, 0, sizeof p);
+            pp_db_op_profile p = {.m = o->m[i]};
             snprintf(p.signature, sizeof p.signature, "%s", o->sig[i]);
             snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g->ops[i].kind));
-            p.m = o->m[i];
             if (pp_db_op_profile_put(db, dev, &p, err)) goto fail;
         }
         if (pp_db_commit(db, err)) goto fail;
@@ -94,20 +87,11 @@ static int store_profile(pp_db *db, long long dev, const pp_profile_result *o, p
         if (pp_db_begin(db, err)) return -1;
         for (int i = 0; i < o->n_links; i++) {
             const pp_link_result *r = &o->links[i];
-            pp_db_link l;
-            memset(&l, 0, sizeof l);
-            l.src_rank = r->src;
-            l.dst_rank = r->dst;
+            pp_db_link l = {.src_rank = r->src, .dst_rank = r->dst, .alpha_s = r->alpha_s, .beta_Bps = r->beta_Bps,
+                            .residual = r->residual};
             snprintf(l.src_host, sizeof l.src_host, "%s", r->src_host);
             snprintf(l.dst_host, sizeof l.dst_host, "%s", r->dst_host);
-            l.alpha_s = r->alpha_s;
-            l.beta_Bps = r->beta_Bps;
-            l.residual = r->residual;
-            size_t o2 = (size_t)snprintf(l.sizes_json, sizeof l.sizes_json, "[");
-            for (int k = 0; k < r->n_sizes && o2 < sizeof l.sizes_json - 16; k++)
-                o2 += (size_t)snprintf(l.sizes_json + o2, sizeof l.sizes_json - o2, "%s%.0f", k ? "," : "",
-                                       r->sizes[k]);
-            snprintf(l.sizes_json + o2, sizeof l.sizes_json - o2, "]");
+            pp_profile_link_sizes_json(r, l.sizes_json, sizeof l.sizes_json);
             if (pp_db_link_put(db, dev, &l, err)) goto fail;
         }
         if (o->ar[1] > 0) {
@@ -124,24 +108,6 @@ fail:
     return -1;
 }
 
-static int print_json(const pp_profile_result *o, pp_err *err) {
-    pp_jw w;
-    pp_jw_init(&w);
-    pp_profile_write_json(&w, o);
-    return pp_tool_print_json(&w, err);
-}
-
-/* Fills o's device fields from the backend. */
-static int describe(pp_backend_kind backend, int threads, pp_profile_result *o, pp_backend **keep, pp_err *err) {
-    pp_backend *be = NULL;
-    if (pp_backend_open(backend, threads, &be, err)) return -1;
-    pp_backend_describe(be, o->desc, sizeof o->desc);
-    pp_sha256_hex(o->desc, strlen(o->desc), o->fp);
-    if (keep) *keep = be;
-    else pp_backend_close(be);
-    return 0;
-}
-
 /* The link phase, on every rank under MPI: measure, and rank 0 stores and
  * prints (text, JSON, or with links_out the dump for the starting process). */
 static int links_phase(int *argc, char ***argv, const char *db_path, int threads, pp_backend_kind backend, int json,
@@ -152,29 +118,19 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
     memset(&o, 0, sizeof o);
     o.db_path = db_path;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
-    pp_linkprof_opts lo;
-    pp_linkprof_opts_default(&lo);
-    if (pp_profile_links(c, backend, threads, &lo, &o.links, &o.n_links, o.ar, &err)) {
+    if (pp_profile_links_phase(c, backend, threads, &o, &err)) {
         pp_tool_fail(TOOL, &err);
         pp_comm_abort(c, 1);
         return 1;
     }
-    o.ranks = pp_comm_size(c);
-    o.sample_above = lo.sample_above;
     int rc = 0;
     if (pp_comm_rank(c) == 0) {
         pp_db *db = NULL;
         long long dev;
-        rc = describe(backend, threads, &o, NULL, &err) || pp_db_open(db_path, &db, &err) ||
+        rc = pp_profile_describe(backend, threads, &o, NULL, &err) || pp_db_open(db_path, &db, &err) ||
              pp_db_device_put(db, o.fp, o.desc, &dev, &err) || store_profile(db, dev, &o, &err);
         pp_db_close(db);
-        if (!rc && links_out) {
-            rc = pp_profile_links_save(links_out, &o, &err);
-        } else if (!rc) {
-            if (json) rc = print_json(&o, &err);
-            else pp_profile_print_text(stdout, &o);
-        }
-        if (rc) rc = pp_tool_fail(TOOL, &err);
+        if (rc || pp_profile_links_report(stdout, "stdout", &o, json, links_out, &err)) rc = pp_tool_fail(TOOL, &err);
     }
     free(o.links);
     pp_comm_free(c);
@@ -182,63 +138,48 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
 }
 
 /* Starts `mpirun -np ranks <this program> --only links ...` through the one
- * launcher (executor/pp_launch.h) and waits. Returns the exit status. */
-static int spawn_links(int ranks, const char *db_path, int threads, pp_backend_kind backend, const char *links_out) {
-    char self[4096], th[16];
-    pp_err err = {0};
-    if (pp_launch_self(self, sizeof self, &err)) return pp_tool_fail(TOOL, &err);
-    snprintf(th, sizeof th, "%d", threads);
-    char *args[] = {self, "--only", "links", "--db", (char *)db_path, "--threads", th, "--backend",
-                    backend == PP_BACKEND_CUDA ? "cuda" : "cpu", links_out ? "--links-out" : NULL,
-                    (char *)links_out, NULL};
-    pp_launch_opts o;
-    pp_launch_opts_init(&o, "pippy profile");
-    o.n_ranks = ranks;
-    pp_launch_result res;
-    int rc = pp_launch_run(args, &o, &res, &err);
-    if (rc < 0) return pp_tool_fail(TOOL, &err);
-    if (res.exit_code == 127) fprintf(stderr, "pippy profile: links not measured\n");
-    return rc ? (res.exit_code ? res.exit_code : 1) : 0;
-}
-
-/* Spawns the links phase and, with --json, reads what it measured into o
- * (through a temporary file). Returns the exit status. */
+ * launcher (executor/pp_launch.h) and waits; with --json the ranks leave
+ * what they measured in a temporary file, read into o. Returns the exit
+ * status. */
 static int links_spawned(int ranks, const char *db_path, int threads, pp_backend_kind backend, int json,
                          pp_profile_result *o) {
-    if (!json) return spawn_links(ranks, db_path, threads, backend, NULL);
+    char self[4096], th[16], path[4096] = "";
     pp_err err = {0};
-    const char *tmp = getenv("TMPDIR");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/pippy-links-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemp(path);
-    if (fd < 0) return pp_tool_usage_error(TOOL, "cannot create a temporary file in %s", tmp && *tmp ? tmp : "/tmp");
-    close(fd);
-    int rc = spawn_links(ranks, db_path, threads, backend, path);
-    if (!rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
-    unlink(path);
+    if (json && pp_profile_links_tmpfile(path, sizeof path, &err)) return pp_tool_usage_error(TOOL, "%s", err.msg);
+    snprintf(th, sizeof th, "%d", threads);
+    char *args[] = {self, "--only", "links", "--db", (char *)db_path, "--threads", th, "--backend",
+                    backend == PP_BACKEND_CUDA ? "cuda" : "cpu", json ? "--links-out" : NULL, path, NULL};
+    pp_launch_opts lo;
+    pp_launch_opts_init(&lo, "pippy profile");
+    lo.n_ranks = ranks;
+    pp_launch_result res;
+    int rc = pp_launch_self(self, sizeof self, &err) ? -1 : pp_launch_run(args, &lo, &res, &err);
+    if (rc < 0) {
+        rc = pp_tool_fail(TOOL, &err);
+    } else {
+        if (res.exit_code == 127) fprintf(stderr, "pippy profile: links not measured\n");
+        rc = rc ? (res.exit_code ? res.exit_code : 1) : 0;
+    }
+    if (json && !rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
+    if (json) unlink(path);
     return rc;
 }
 
 /* The progress bar on a terminal. */
 static void progress(void *ctx, int round, int rounds, int done, int total) {
-    if (!isatty(2)) return;
-    double el = pp_backend_now() - *(const double *)ctx, eta = el / done * (total - done);
-    int bar = 30 * done / (total ? total : 1);
-    fprintf(stderr, "\r[%.*s%*s] round %d/%d, %d/%d ops, %.0f s, ETA %.0f s ", bar, "==============================",
-            30 - bar, "", round + 1, rounds, done, total, el, eta);
-    if (done == total) fprintf(stderr, "\n");
+    if (isatty(2))
+        pp_profile_print_progress(stderr, pp_backend_now() - *(const double *)ctx, round, rounds, done, total);
 }
 
 int main(int argc, char **argv) {
     static const struct option lo[] = {
-        {"model", required_argument, 0, 'm'},   {"micro-batch", required_argument, 0, 'b'},
-        {"seq", required_argument, 0, 'T'},     {"threads", required_argument, 0, 't'},
-        {"force", no_argument, 0, 'F'},         {"no-check", no_argument, 0, 'C'},
-        {"db", required_argument, 0, 'D'},      {"help", no_argument, 0, 'h'},
-        {"ranks", required_argument, 0, 'r'},   {"only", required_argument, 0, 'O'},
+        {"model", required_argument, 0, 'm'}, {"micro-batch", required_argument, 0, 'b'},
+        {"seq", required_argument, 0, 'T'},   {"threads", required_argument, 0, 't'},
+        {"force", no_argument, 0, 'F'},       {"no-check", no_argument, 0, 'C'},
+        {"db", required_argument, 0, 'D'},    {"help", no_argument, 0, 'h'},
+        {"ranks", required_argument, 0, 'r'}, {"only", required_argument, 0, 'O'},
         {"backend", required_argument, 0, 'B'}, {"json", no_argument, 0, 'J'},
-        {"links-out", required_argument, 0, 'L'},
-        {0, 0, 0, 0},
+        {"links-out", required_argument, 0, 'L'}, {0, 0, 0, 0},
     };
     const char *model = NULL, *db_opt = NULL, *links_out = NULL;
     long long mb = 1, seq = 0, threads = 1, ranks = 2;
@@ -281,7 +222,7 @@ int main(int argc, char **argv) {
         if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads, backend, json, links_out);
         if (ranks < 2) return pp_tool_usage_error(TOOL, "--only links needs --ranks of at least 2");
         int rc = links_spawned((int)ranks, dbp, (int)threads, backend, json, &o);
-        if (!rc && json && print_json(&o, &err)) rc = pp_tool_fail(TOOL, &err);
+        if (!rc && json && pp_profile_print_json(stdout, "stdout", &o, &err)) rc = pp_tool_fail(TOOL, &err);
         free(o.links);
         return rc;
     }
@@ -297,58 +238,34 @@ int main(int argc, char **argv) {
     pp_db *db = NULL;
     int rc = 1;
     long long dev = 0;
-    unsigned long long n = (unsigned long long)g.n_ops;
     o.model = cfg.name;
-    o.g = &g;
     o.mb = mb;
     o.seq = seq;
     o.check = check;
-    if (describe(backend, (int)threads, &o, &be, &err) || pp_db_open(dbp, &db, &err) ||
+    if (pp_profile_describe(backend, (int)threads, &o, &be, &err) || pp_db_open(dbp, &db, &err) ||
         pp_db_device_put(db, o.fp, o.desc, &dev, &err))
         goto fail;
-    if (!(o.m = pp_calloc(n, sizeof *o.m, &err)) || !(o.sig = pp_calloc(n, sizeof *o.sig, &err)) ||
-        !(o.fresh = pp_calloc(n, sizeof *o.fresh, &err)) || !(o.had_prev = pp_calloc(n, sizeof(int), &err)) ||
-        !(o.prev = pp_calloc(n, sizeof *o.prev, &err)) || !(o.first = pp_calloc(n, sizeof(int), &err)))
-        goto fail;
-    o.uniq = pp_profile_distinct(&g, o.sig, o.first);
+    if (pp_profile_result_alloc(&o, &g, &err)) goto fail;
     for (int i = 0; i < g.n_ops; i++) {
         pp_db_op_profile p;
         int found = 0;
         if (o.first[i] != i) continue;
         if (pp_db_op_profile_get(db, dev, o.sig[i], &p, &found, &err)) goto fail;
-        if (found) {
-            if (force) o.prev[i] = p.m;
-            else o.m[i] = p.m;
-        }
-        o.had_prev[i] = found && force; /* with --force: compared with what was stored before */
-        o.fresh[i] = !found || force;
-        o.measured += o.fresh[i];
-        o.reused += !o.fresh[i];
+        pp_profile_take_stored(&o, i, found ? &p.m : NULL, force);
     }
     double t_start = pp_backend_now();
-    o.res = pp_opprof_timer_resolution();
-    if (pp_profile_rounds(&g, be, o.fresh, PP_PROFILE_ROUNDS, o.res, progress, &t_start, o.m, &err)) goto fail;
-    o.seconds = pp_backend_now() - t_start;
-    for (int i = 0; i < g.n_ops; i++) o.m[i] = o.m[o.first[i]];
-    o.sum = pp_profile_ops_sum(&g, o.m);
-    if (check && pp_profile_whole_step(&cfg, &g, be, 5, &o.whole, &o.optim, NULL, &err)) goto fail;
+    if (pp_profile_measure_ops(&cfg, be, &o, progress, &t_start, &err)) goto fail;
     if (store_profile(db, dev, &o, &err)) goto fail;
     pp_db_close(db);
     db = NULL;
     if (!json) pp_profile_print_text(stdout, &o);
     rc = links && ranks >= 2 ? links_spawned((int)ranks, dbp, (int)threads, backend, json, &o) : 0;
-    if (json && print_json(&o, &err)) goto fail;
+    if (json && pp_profile_print_json(stdout, "stdout", &o, &err)) goto fail;
     goto done;
 fail:
     rc = pp_tool_fail(TOOL, &err);
 done:
-    free(o.m);
-    free(o.sig);
-    free(o.fresh);
-    free(o.had_prev);
-    free(o.prev);
-    free(o.first);
-    free(o.links);
+    pp_profile_result_free(&o);
     pp_db_close(db);
     pp_backend_close(be);
     pp_graph_free(&g);

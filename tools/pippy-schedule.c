@@ -43,63 +43,12 @@ static void usage(FILE *f) {
             "  -h, --help this help\n");
 }
 
-static int parse_naming(const char *s, int allow_auto, pp_sched_naming *out) {
-    if (allow_auto && !strcmp(s, "auto")) *out = PP_NAMING_AUTO;
-    else if (!strcmp(s, "current")) *out = PP_NAMING_CURRENT;
-    else if (!strcmp(s, "legacy")) *out = PP_NAMING_LEGACY;
-    else return -1;
-    return 0;
-}
-
-/* The table as one JSON object on stdout: where it came from or went
- * (either may be NULL), its size, form and naming; with `checked`, whether
- * it is valid (error NULL) or what is wrong; with `cells`, each rank's
- * cells in current naming. Returns 0 or -1 (err). */
+/* pp_sched_write_json on stdout. Returns 0 or -1 (err). */
 static int print_json(const pp_sched *s, const char *file, const char *output, pp_sched_naming naming, int checked,
                       const char *error, int cells, pp_err *err) {
     pp_jw w;
     pp_jw_init(&w);
-    pp_jw_obj_begin(&w);
-    if (file) {
-        pp_jw_key(&w, "file");
-        pp_jw_str(&w, file);
-    }
-    if (output) {
-        pp_jw_key(&w, "output");
-        pp_jw_str(&w, output);
-    }
-    pp_jw_key(&w, "ranks");
-    pp_jw_int(&w, s->n_ranks);
-    pp_jw_key(&w, "stages");
-    pp_jw_int(&w, pp_sched_n_stages(s));
-    pp_jw_key(&w, "microbatches");
-    pp_jw_int(&w, pp_sched_n_microbatches(s));
-    pp_jw_key(&w, "form");
-    pp_jw_str(&w, pp_sched_form_of(s) == PP_SCHED_COMPUTE_COMMS ? "compute_comms" : "compute_only");
-    pp_jw_key(&w, "naming");
-    pp_jw_str(&w, naming == PP_NAMING_LEGACY ? "legacy" : "current");
-    if (checked) {
-        pp_jw_key(&w, "valid");
-        pp_jw_bool(&w, error == NULL);
-        pp_jw_key(&w, "error");
-        if (error) pp_jw_str(&w, error);
-        else pp_jw_null(&w);
-    }
-    if (cells) {
-        pp_jw_key(&w, "cells");
-        pp_jw_arr_begin(&w);
-        for (int r = 0; r < s->n_ranks; r++) {
-            pp_jw_arr_begin_inline(&w);
-            for (int j = 0; j < s->ranks[r].n; j++) {
-                char cell[96];
-                pp_action_format(&s->ranks[r].acts[j], PP_NAMING_CURRENT, cell, sizeof cell);
-                pp_jw_str(&w, cell);
-            }
-            pp_jw_arr_end(&w);
-        }
-        pp_jw_arr_end(&w);
-    }
-    pp_jw_obj_end(&w);
+    pp_sched_write_json(&w, s, file, output, naming, checked, error, cells);
     return pp_tool_print_json(&w, err);
 }
 
@@ -123,11 +72,11 @@ int main(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
-            if (parse_naming(optarg, 1, &from))
+            if (pp_sched_naming_parse(optarg, 1, &from))
                 return pp_tool_usage_error(TOOL, "--naming: '%s' is not auto, current or legacy", optarg);
             break;
         case 't':
-            if (parse_naming(optarg, 0, &to))
+            if (pp_sched_naming_parse(optarg, 0, &to))
                 return pp_tool_usage_error(TOOL, "--to: '%s' is not current or legacy", optarg);
             break;
         case 'o': out = optarg; break;
@@ -182,13 +131,9 @@ int main(int argc, char **argv) {
         if (print_json(&s, path, NULL, found, 1, bad ? err.msg : NULL, 0, &je)) rc = pp_tool_fail(TOOL, &je);
         else rc = bad;
     } else if (check) {
-        if (pp_sched_check(&s, 0, (int)mbs, &err)) {
-            fprintf(stderr, "pippy schedule: %s: %s\n", path, err.msg);
-            rc = 1;
-        } else {
-            printf("%s: valid (%d ranks, %d stages, %d microbatches) and free of deadlock\n", path, s.n_ranks,
-                   pp_sched_n_stages(&s), pp_sched_n_microbatches(&s));
-        }
+        rc = pp_sched_check(&s, 0, (int)mbs, &err) != 0;
+        if (rc) fprintf(stderr, "pippy schedule: %s: %s\n", path, err.msg);
+        else pp_sched_print_valid(stdout, &s, path);
     } else if (convert) {
         pp_sched_naming nm = to == PP_NAMING_AUTO ? found : to;
         if (pp_sched_save_csv(&s, out, nm, &err) || (json && print_json(&s, path, out, nm, 0, NULL, 0, &err)))
@@ -196,26 +141,7 @@ int main(int argc, char **argv) {
     } else if (json) {
         if (print_json(&s, path, NULL, found, 0, NULL, 1, &err)) rc = pp_tool_fail(TOOL, &err);
     } else {
-        printf("%s: %d ranks, %d stages, %d microbatches, %s, %s naming\n", path, s.n_ranks, pp_sched_n_stages(&s),
-               pp_sched_n_microbatches(&s),
-               pp_sched_form_of(&s) == PP_SCHED_COMPUTE_COMMS ? "compute_comms" : "compute_only",
-               found == PP_NAMING_LEGACY ? "legacy" : "current");
-        for (int r = 0; r < s.n_ranks; r++) {
-            int counts[PP_ACT__COUNT] = {0};
-            for (int j = 0; j < s.ranks[r].n; j++) counts[s.ranks[r].acts[j].type]++;
-            printf("rank %d: %d cells:", r, s.ranks[r].n);
-            for (int t = 0; t < PP_ACT__COUNT; t++) {
-                if (!counts[t]) continue;
-                printf(" %d %s", counts[t], t == PP_ACT_NONE ? "idle" : pp_act_type_name((pp_act_type)t, PP_NAMING_CURRENT));
-            }
-            printf("\n  ");
-            for (int j = 0; j < s.ranks[r].n; j++) {
-                char cell[96];
-                pp_action_format(&s.ranks[r].acts[j], PP_NAMING_CURRENT, cell, sizeof cell);
-                printf("%s%s", j ? " " : "", cell[0] ? cell : "_");
-            }
-            printf("\n");
-        }
+        pp_sched_print_text(stdout, &s, path, found);
     }
     pp_sched_free(&s);
     return rc;
