@@ -64,18 +64,6 @@ void pp_graph_facts_json(const pp_graph *g, const pp_graph_facts *fx, const pp_m
 
 /* ---- text (pp_graph_facts_print.c) ---- */
 
-/* The number formats of the table. Each writes v into buf (n bytes, 32
- * hold any value) and returns buf.
- * count: the integer with a comma every three digits ("124,439,808",
- * "-1,234"); cut short, still NUL-terminated, when n is too small.
- * si: three significant digits and an SI prefix for each factor 1000
- * ("1.5K", "12.3M", up to E; "0" for 0).
- * bytes: below 1024 whole bytes ("512 B"), else two decimals and a binary
- * unit ("1.50 KiB", "2.00 MiB", up to TiB). */
-const char *pp_graph_facts_fmt_count(long long v, char *buf, size_t n);
-const char *pp_graph_facts_fmt_si(double v, char *buf, size_t n);
-const char *pp_graph_facts_fmt_bytes(double v, char *buf, size_t n);
-
 /* Prints to f what `pippy model` prints for g: a header (model name,
  * family, parameters, layers, d_model, heads, kv heads when fewer,
  * micro-batch, sequence length, dtype, the first 16 characters of hash),

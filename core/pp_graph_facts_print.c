@@ -3,56 +3,18 @@
  * pp_graph_facts.h): a header naming the model, one row per block (or per
  * op) with its parameters, FLOPs of F, I and W, kept activation bytes and
  * the bytes a cut after it sends, the totals, and the parameters several
- * blocks share; and the number formats it uses (thousands separators, SI
- * prefixes, binary byte units).
+ * blocks share (numbers formatted by core/pp_fmt).
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "core/pp_fmt.h"
 #include "core/pp_graph_facts.h"
 
-const char *pp_graph_facts_fmt_count(long long v, char *buf, size_t n) {
-    char digits[32];
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    snprintf(digits, sizeof digits, "%llu", u);
-    size_t len = strlen(digits), o = 0;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
-        if (o + 1 < n) buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
-
-const char *pp_graph_facts_fmt_si(double v, char *buf, size_t n) {
-    const char *u[] = {"", "K", "M", "G", "T", "P", "E"};
-    int k = 0;
-    while (v >= 1000 && k < 6) {
-        v /= 1000;
-        k++;
-    }
-    if (v == 0) snprintf(buf, n, "0");
-    else snprintf(buf, n, "%.3g%s", v, u[k]);
-    return buf;
-}
-
-const char *pp_graph_facts_fmt_bytes(double v, char *buf, size_t n) {
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int k = 0;
-    while (v >= 1024 && k < 4) {
-        v /= 1024;
-        k++;
-    }
-    if (k == 0) snprintf(buf, n, "%.0f B", v);
-    else snprintf(buf, n, "%.2f %s", v, u[k]);
-    return buf;
-}
-
 /* Short names for the row formats (buffers of 64 bytes). */
-static const char *count(long long v, char *buf) { return pp_graph_facts_fmt_count(v, buf, 64); }
-static const char *si(double v, char *buf) { return pp_graph_facts_fmt_si(v, buf, 64); }
-static const char *mem(long long v, char *buf) { return pp_graph_facts_fmt_bytes((double)v, buf, 64); }
+static const char *count(long long v, char *buf) { return pp_fmt_count(v, buf, 64); }
+static const char *si(double v, char *buf) { return pp_fmt_si(v, buf, 64); }
+static const char *mem(long long v, char *buf) { return pp_fmt_bytes((double)v, buf, 64); }
 
 void pp_graph_facts_print_text(FILE *out, const pp_graph *g, const pp_graph_facts *fx, const pp_model_config *cfg,
                                const char *hash, int mb, int seq, int by_op) {

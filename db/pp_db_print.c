@@ -3,6 +3,7 @@
  * the listings of `pippy db` (see pp_db_print.h). Reads through the typed
  * functions of pp_db.h only; no SQL here.
  */
+#include "core/pp_fmt.h"
 #include "db/pp_db_print.h"
 
 #include <math.h>
@@ -10,21 +11,6 @@
 #include <string.h>
 
 #include "core/pp_stats.h"
-
-/* A count with thousands separators: 124439808 -> "124,439,808". */
-static const char *fmt_count(long long v, char *buf, size_t n) {
-    char digits[32];
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    snprintf(digits, sizeof digits, "%llu", u);
-    size_t len = strlen(digits), o = 0;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
-        if (o + 1 < n) buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 /* A text table: columns sized to their widest cell, two spaces apart. */
 #define MAX_COLS 12
@@ -106,7 +92,7 @@ int pp_db_print_models(FILE *f, const pp_db_model_row *m, int nm, pp_err *err) {
     for (int i = 0; i < nm; i++) {
         char id[32], params[48], hash[13];
         snprintf(id, sizeof id, "%lld", m[i].id);
-        fmt_count(m[i].n_params, params, sizeof params);
+        pp_fmt_count(m[i].n_params, params, sizeof params);
         short_hash(m[i].hash, hash);
         const char *vals[] = {id, m[i].name, m[i].family, params, hash, m[i].created_at};
         if (table_add(&t, vals, err)) goto cleanup;
@@ -589,7 +575,7 @@ int pp_db_print_run(FILE *f, const pp_db_run *r, const pp_db_run_step *s, int ns
     for (int i = 0; i < nk; i++) {
         char rank[32], peak[48], busy[48], util[48];
         snprintf(rank, sizeof rank, "%d", k[i].rank);
-        fmt_count(k[i].peak_bytes, peak, sizeof peak);
+        pp_fmt_count(k[i].peak_bytes, peak, sizeof peak);
         snprintf(busy, sizeof busy, "%.6f", k[i].busy_s);
         /* Busy share of the stored steps' wall time. */
         fmt_or_dash(total_s > 0 ? 100 * k[i].busy_s / total_s : NAN, "%.1f", util, sizeof util);

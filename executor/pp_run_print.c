@@ -3,27 +3,13 @@
  * notes and summary, its measured trace file, and a single-process run's
  * steps, JSON and summary (see pp_run_print.h).
  */
+#include "core/pp_fmt.h"
 #include "executor/pp_run_print.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/pp_trace.h"
-
-/* A count with thousands separators: 124439808 -> "124,439,808". */
-static const char *fmt_count(long long v, char *buf, size_t n) {
-    char digits[32];
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    snprintf(digits, sizeof digits, "%llu", u);
-    size_t len = strlen(digits), o = 0;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
-        if (o + 1 < n) buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
-}
 
 void pp_run_print_note(void *ctx, const pp_run_note *n) {
     pp_run_printer *p = ctx;
@@ -65,7 +51,7 @@ void pp_run_print_summary(FILE *tx, const pp_plan *plan, const pp_run_result *r,
     for (int i = 0; i < n_ranks; i++) {
         const pp_run_rank *k = &r->ranks[i];
         char a[32];
-        fprintf(tx, "rank %d (%s): peak memory %s bytes", i, k->host, fmt_count(k->peak_bytes, a, sizeof a));
+        fprintf(tx, "rank %d (%s): peak memory %s bytes", i, k->host, pp_fmt_count(k->peak_bytes, a, sizeof a));
         double pm = pred_peak ? pred_peak[i % plan->pp] : 0;
         if (pm > 0) fprintf(tx, " (predicted %.0f, measured/predicted %.3f)", pm, k->peak_bytes / pm);
         fprintf(tx, ", busy %.1f%%\n", med > 0 && r->n_done ? 100 * k->busy_s / (med * r->n_done) : 0);
@@ -164,9 +150,9 @@ int pp_train_logged(const pp_model_config *cfg, const pp_train_opts *o, FILE *tx
 
 void pp_train_print_summary(FILE *tx, const pp_train_opts *o, const pp_train_summary *sum) {
     char a[32], b[32];
-    fprintf(tx, "\ndata: %s, %s tokens\n", sum->data_source, fmt_count(sum->data_tokens, a, sizeof a));
-    fprintf(tx, "parameters: %s; backend peak memory %s bytes\n", fmt_count(sum->params, a, sizeof a),
-            fmt_count(sum->peak_bytes, b, sizeof b));
+    fprintf(tx, "\ndata: %s, %s tokens\n", sum->data_source, pp_fmt_count(sum->data_tokens, a, sizeof a));
+    fprintf(tx, "parameters: %s; backend peak memory %s bytes\n", pp_fmt_count(sum->params, a, sizeof a),
+            pp_fmt_count(sum->peak_bytes, b, sizeof b));
     fprintf(tx, "unigram entropy of the data: %.4f nats/token (%.3f bits)\n", sum->unigram_entropy,
             sum->unigram_entropy / 0.6931471805599453);
     fprintf(tx, "loss: first step %.4f, last %d steps %.4f nats/token (%.3f bits): %.2f of the unigram entropy\n",

@@ -1,6 +1,7 @@
 /*
  * tool_common.c -- shared plumbing of the pippy-X commands (tool_common.h).
  */
+#include "core/pp_fmt.h"
 #include "tools/tool_common.h"
 
 #include "core/pp_io.h"
@@ -132,21 +133,6 @@ int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long lon
     }
     *out = v;
     return 0;
-}
-
-/* "1234567" -> "1,234,567". buf holds at least 32 bytes. */
-const char *pp_tool_fmt_count(long long v, char *buf, size_t n) {
-    char digits[32];
-    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-    snprintf(digits, sizeof digits, "%llu", u);
-    size_t len = strlen(digits), o = 0;
-    if (v < 0 && o + 1 < n) buf[o++] = '-';
-    for (size_t i = 0; i < len && o + 1 < n; i++) {
-        if (i > 0 && (len - i) % 3 == 0 && o + 1 < n) buf[o++] = ',';
-        if (o + 1 < n) buf[o++] = digits[i];
-    }
-    buf[o] = '\0';
-    return buf;
 }
 
 int pp_tool_print_json(struct pp_jw *w, pp_err *err) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include "core/pp_fmt.h"
 #include "core/pp_err.h"
 #include "costs/pp_costs.h"
 
@@ -42,10 +43,6 @@ int pp_tool_refuse_overwrite(const char *tool, const char *oflag, const char *ou
  * prints a usage error and returns -1. */
 int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
                       long long *out);
-
-/* Formats a count with thousands separators: 124439808 -> "124,439,808".
- * Returns buf (n >= 32). */
-const char *pp_tool_fmt_count(long long v, char *buf, size_t n);
 
 struct pp_graph;
 /* The fingerprint of this machine's CPU backend with `threads` threads

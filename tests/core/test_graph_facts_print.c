@@ -7,6 +7,7 @@
  * total, and the tied parameter named with both blocks; per op, one row
  * per op and the footnote worded for ops.
  */
+#include "core/pp_fmt.h"
 #include "core/pp_graph_facts.h"
 #include "core/pp_zoo.h"
 
@@ -19,25 +20,25 @@
 
 START_TEST(formats) {
     char b[64];
-    ck_assert_str_eq(pp_graph_facts_fmt_count(0, b, sizeof b), "0");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(999, b, sizeof b), "999");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(1000, b, sizeof b), "1,000");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(124439808, b, sizeof b), "124,439,808");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(-1234567, b, sizeof b), "-1,234,567");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(-9223372036854775807LL - 1, b, sizeof b), "-9,223,372,036,854,775,808");
-    ck_assert_str_eq(pp_graph_facts_fmt_count(1234567, b, 4), "1,2"); /* cut short, terminated */
-    ck_assert_str_eq(pp_graph_facts_fmt_si(0, b, sizeof b), "0");
-    ck_assert_str_eq(pp_graph_facts_fmt_si(999, b, sizeof b), "999");
-    ck_assert_str_eq(pp_graph_facts_fmt_si(1000, b, sizeof b), "1K");
-    ck_assert_str_eq(pp_graph_facts_fmt_si(1536, b, sizeof b), "1.54K");
-    ck_assert_str_eq(pp_graph_facts_fmt_si(4.16e6, b, sizeof b), "4.16M");
-    ck_assert_str_eq(pp_graph_facts_fmt_si(2e21, b, sizeof b), "2e+03E"); /* E is the last prefix */
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(0, b, sizeof b), "0 B");
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(1023, b, sizeof b), "1023 B");
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(1024, b, sizeof b), "1.00 KiB");
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(1536, b, sizeof b), "1.50 KiB");
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(3.0 * 1024 * 1024 * 1024, b, sizeof b), "3.00 GiB");
-    ck_assert_str_eq(pp_graph_facts_fmt_bytes(2048.0 * 1024 * 1024 * 1024 * 1024, b, sizeof b), "2048.00 TiB");
+    ck_assert_str_eq(pp_fmt_count(0, b, sizeof b), "0");
+    ck_assert_str_eq(pp_fmt_count(999, b, sizeof b), "999");
+    ck_assert_str_eq(pp_fmt_count(1000, b, sizeof b), "1,000");
+    ck_assert_str_eq(pp_fmt_count(124439808, b, sizeof b), "124,439,808");
+    ck_assert_str_eq(pp_fmt_count(-1234567, b, sizeof b), "-1,234,567");
+    ck_assert_str_eq(pp_fmt_count(-9223372036854775807LL - 1, b, sizeof b), "-9,223,372,036,854,775,808");
+    ck_assert_str_eq(pp_fmt_count(1234567, b, 4), "1,2"); /* cut short, terminated */
+    ck_assert_str_eq(pp_fmt_si(0, b, sizeof b), "0");
+    ck_assert_str_eq(pp_fmt_si(999, b, sizeof b), "999");
+    ck_assert_str_eq(pp_fmt_si(1000, b, sizeof b), "1K");
+    ck_assert_str_eq(pp_fmt_si(1536, b, sizeof b), "1.54K");
+    ck_assert_str_eq(pp_fmt_si(4.16e6, b, sizeof b), "4.16M");
+    ck_assert_str_eq(pp_fmt_si(2e21, b, sizeof b), "2e+03E"); /* E is the last prefix */
+    ck_assert_str_eq(pp_fmt_bytes(0, b, sizeof b), "0 B");
+    ck_assert_str_eq(pp_fmt_bytes(1023, b, sizeof b), "1023 B");
+    ck_assert_str_eq(pp_fmt_bytes(1024, b, sizeof b), "1.00 KiB");
+    ck_assert_str_eq(pp_fmt_bytes(1536, b, sizeof b), "1.50 KiB");
+    ck_assert_str_eq(pp_fmt_bytes(3.0 * 1024 * 1024 * 1024, b, sizeof b), "3.00 GiB");
+    ck_assert_str_eq(pp_fmt_bytes(2048.0 * 1024 * 1024 * 1024 * 1024, b, sizeof b), "2048.00 TiB");
 }
 END_TEST
 

@@ -1,12 +1,13 @@
 /*
  * test_tool_common.c -- what the commands share (tools/tool_common.h): the
- * database and preset paths, integer options, counts with separators, the
+ * database and preset paths, integer options, the
  * refusal to write over an input, and pp_tool_predict, the plan's one
  * prediction from a database, against pp_predict_plan called directly.
  */
 #define _GNU_SOURCE
 #include <check.h>
 
+#include "core/pp_fmt.h"
 #include "tests/pp_test.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,17 +49,6 @@ START_TEST(parse_int_whole_and_in_range) {
     ck_assert_int_eq(v, -7); /* untouched on failure */
     ck_assert_int_eq(pp_tool_parse_int("t", "--n", "100", 1, 100, &v), 0);
     ck_assert_int_eq(v, 100);
-}
-END_TEST
-
-START_TEST(count_separators) {
-    char b[32];
-    ck_assert_str_eq(pp_tool_fmt_count(124439808, b, sizeof b), "124,439,808");
-    ck_assert_str_eq(pp_tool_fmt_count(0, b, sizeof b), "0");
-    ck_assert_str_eq(pp_tool_fmt_count(999, b, sizeof b), "999");
-    ck_assert_str_eq(pp_tool_fmt_count(1000, b, sizeof b), "1,000");
-    ck_assert_str_eq(pp_tool_fmt_count(-1234567, b, sizeof b), "-1,234,567");
-    ck_assert_str_eq(pp_tool_fmt_count(-9223372036854775807LL - 1, b, sizeof b), "-9,223,372,036,854,775,808");
 }
 END_TEST
 
@@ -160,7 +150,6 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, db_path_order);
     tcase_add_test(tc, parse_int_whole_and_in_range);
-    tcase_add_test(tc, count_separators);
     tcase_add_test(tc, presets_and_files);
     tcase_add_test(tc, refuse_an_input_as_output);
     tcase_add_test(tc, predict_is_pp_predict_plan);
