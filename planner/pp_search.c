@@ -700,3 +700,40 @@ void pp_search_plan_file_free(pp_search_plan_file *f) {
     free(f->json);
     memset(f, 0, sizeof *f);
 }
+
+/* The best tokens/s among o's candidates at plan's dp and micro-batch and
+ * o's count; -1 when none. */
+static double best_point(const pp_search_opts *o, const pp_plan *p) {
+    pp_candidate *cand = NULL;
+    int n = 0, best = -1;
+    pp_err e = {0};
+    if (pp_search(o, &cand, &n, &e)) {
+        PP_LOG_INFO("throughput of %s at m = %d not predicted: %s", pp_schedule_name(o->schedule), o->microbatches,
+                    e.msg);
+        return -1;
+    }
+    for (int k = 0; k < n; k++) {
+        if (cand[k].dp != p->dp || cand[k].micro_batch != p->micro_batch || cand[k].m != o->microbatches) continue;
+        if (best < 0 || (cand[k].fits && !cand[best].fits) ||
+            (cand[k].fits == cand[best].fits && cand[k].tokens_per_s > cand[best].tokens_per_s))
+            best = k;
+    }
+    double t = best >= 0 ? cand[best].tokens_per_s : -1;
+    pp_search_free(cand, n);
+    return t;
+}
+
+int pp_search_throughput(const pp_search_opts *o, const pp_plan *plan, const pp_schedule_kind *kinds, int nk,
+                         const int *ms, int nm, double *out, pp_err *err) {
+    (void)err;
+    pp_search_opts q = *o;
+    for (int i = 0; i < nk; i++)
+        for (int j = 0; j < nm; j++) {
+            q.schedule = kinds[i];
+            q.microbatches = ms[j];
+            q.global_batch = plan->micro_batch * ms[j] * plan->dp;
+            q.v = kinds[i] == PP_SCHEDULE_INTERLEAVED && plan->virtual_stages > 1 ? plan->virtual_stages : 2;
+            out[i * nm + j] = best_point(&q, plan);
+        }
+    return 0;
+}

@@ -133,6 +133,17 @@ int pp_search_write_plan(const pp_search_opts *o, const pp_plan *plan, const cha
                          pp_err *err);
 void pp_search_plan_file_free(pp_search_plan_file *f);
 
+/* What the report draws as "throughput against microbatch count": for each
+ * schedule kinds[i] and count ms[j], the best tokens/s the search predicts
+ * with o's model, cluster, costs and pp at plan's dp and micro-batch (a
+ * candidate that fits before one that does not), into out[i * nm + j];
+ * -1 where the search makes none (the reason logged at info level). o's
+ * schedule, microbatches, global batch and v are set per point (an
+ * interleaved point keeps the plan's virtual stages when it has some).
+ * Returns 0, or -1 with err when out of memory. */
+int pp_search_throughput(const pp_search_opts *o, const pp_plan *plan, const pp_schedule_kind *kinds, int nk,
+                         const int *ms, int nm, double *out, pp_err *err);
+
 /* Replaces the plan's schedule by the ILP schedule (pp_ilpsched.h) when it
  * is faster under the plan's activation memory, and records the solver's
  * status in plan->planner either way. Needs one stage per rank and p x m

@@ -28,6 +28,7 @@
 #include "reports/pp_report_data.h"
 #include "reports/pp_report_print.h"
 #include "costs/pp_costs.h"
+#include "costs/pp_costs_cb.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
@@ -96,72 +97,37 @@ static void ctx_free(ctx *c) {
 
 /* ---- The prediction: the only calls into the simulator and the planner --- */
 
-typedef struct measured_ctx {
-    pp_costs *costs;
-    const pp_cluster *cluster;
-} measured_ctx;
-
-static int measured_cost(void *ctx, const pp_graph *g, pp_cost_profile *out, pp_err *err) {
-    measured_ctx *m = ctx;
-    return pp_costs_graph(m->costs, m->cluster, g, out, NULL, err);
-}
-
-/* One point: the best tokens/s the search predicts with o's pp, schedule
- * and microbatches at p's dp and micro-batch (fitting first); -1 when it
- * makes none. */
-static double tput_point(const pp_search_opts *o, const pp_plan *p, const char *name) {
-    pp_candidate *cand = NULL;
-    int n = 0, best = -1;
-    pp_err e = {0};
-    if (pp_search(o, &cand, &n, &e)) {
-        PP_LOG_INFO("pippy report: throughput of %s at m = %d not predicted: %s", name, o->microbatches, e.msg);
-        return -1;
-    }
-    for (int k = 0; k < n; k++) {
-        if (cand[k].dp != p->dp || cand[k].micro_batch != p->micro_batch || cand[k].m != o->microbatches) continue;
-        if (best < 0 || (cand[k].fits && !cand[best].fits) ||
-            (cand[k].fits == cand[best].fits && cand[k].tokens_per_s > cand[best].tokens_per_s))
-            best = k;
-    }
-    double t = best >= 0 ? cand[best].tokens_per_s : -1;
-    pp_search_free(cand, n);
-    return t;
-}
-
 /* Predicted throughput for gpipe, 1f1b, interleaved, zbh1 and the plan's
- * own schedule at m = p, 2p, 4p, 8p. Points the search cannot make are
- * left out. */
+ * own schedule at m = p, 2p, 4p, 8p (pp_search_throughput). Points the
+ * search cannot make are left out. */
 static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
     const pp_plan *p = &c->plan;
     pp_schedule_kind kinds[PP_SCHEDULE__COUNT] = {PP_SCHEDULE_GPIPE, PP_SCHEDULE_1F1B, PP_SCHEDULE_INTERLEAVED,
                                                   PP_SCHEDULE_ZBH1}, own;
-    int nk = 4, dup = 0;
+    int nk = 4, dup = 0, ms[4] = {p->pp, 2 * p->pp, 4 * p->pp, 8 * p->pp};
+    double t[PP_SCHEDULE__COUNT * 4];
     if (pp_schedule_parse(p->schedule_name, &own, NULL) == 0) {
         for (int i = 0; i < nk; i++) dup |= kinds[i] == own;
         if (!dup) kinds[nk++] = own;
     }
     if (pp_report_tput_grid(&c->tp, nk, 4, err)) return -1;
-    measured_ctx mctx = {.cluster = &p->cluster};
+    pp_costs_cb_ctx mctx = {.cluster = &p->cluster};
     pp_comm_measured comm;
-    if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err)) {
-        pp_costs_close(mctx.costs);
-        return -1;
-    }
+    int rc = -1;
+    if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err))
+        goto done;
     pp_search_opts o = {.cfg = &p->model, .cluster = &p->cluster, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30,
-                        .comm = &comm, .measured_cost = measured_cost, .measured_ctx = &mctx};
+                        .comm = &comm, .measured_cost = pp_costs_cb_graph, .measured_ctx = &mctx};
+    if (pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) goto done;
     for (int i = 0; i < nk; i++) {
         c->tp.series[i].name = pp_schedule_name(kinds[i]);
-        for (int mult = 1; mult <= 8; mult *= 2) {
-            o.schedule = kinds[i];
-            o.microbatches = mult * p->pp;
-            o.global_batch = p->micro_batch * o.microbatches * p->dp;
-            o.v = kinds[i] == PP_SCHEDULE_INTERLEAVED && p->virtual_stages > 1 ? p->virtual_stages : 2;
-            double t = tput_point(&o, p, c->tp.series[i].name);
-            if (t >= 0) pp_report_tput_add(&c->tp, i, o.microbatches, t);
-        }
+        for (int j = 0; j < 4; j++)
+            if (t[i * 4 + j] >= 0) pp_report_tput_add(&c->tp, i, ms[j], t[i * 4 + j]);
     }
+    rc = 0;
+done:
     pp_costs_close(mctx.costs);
-    return 0;
+    return rc;
 }
 
 /* The plan's one prediction (simulator/pp_predict.h) and what the page
