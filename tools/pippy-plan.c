@@ -60,13 +60,6 @@ static void usage(FILE *f) {
 }
 
 /* flag's argument times scale into *out: 0 when > 0, else 2 after the usage error. */
-static int positive(const char *flag, const char *what, const char *arg, double scale, double *out) {
-    char *end;
-    *out = strtod(arg, &end) * scale;
-    if (*end || !(*out > 0)) return pp_tool_usage_error(TOOL, "%s: '%s' is not %s> 0", flag, arg, what);
-    return 0;
-}
-
 int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", required_argument, 0, 'm'},        {"cluster", required_argument, 0, 'c'},
@@ -108,10 +101,10 @@ int main(int argc, char **argv) {
             if (pp_schedule_parse(optarg, &kind, &err)) return pp_tool_usage_error(TOOL, "--schedule: %s", err.msg);
             o.schedule = kind;
             break;
-        case 'C': if (positive("--mem-cap", "GiB ", optarg, 1024.0 * 1024.0 * 1024.0, &o.mem_cap)) return 2; break;
-        case 'f': if (positive("--tflops", "", optarg, 1e12, &o.flops_per_s)) return 2; break;
-        case 'L': if (positive("--time-limit", "", optarg, 1, &o.time_limit_s)) return 2; break;
-        case 'I': if (positive("--ilp-schedule", "seconds ", optarg, 1, &ilp_s)) return 2; break;
+        case 'C': if (pp_tool_parse_num(TOOL, "--mem-cap", optarg, 0, 1, &o.mem_cap)) return 2; o.mem_cap *= 1 << 30; break;
+        case 'f': if (pp_tool_parse_num(TOOL, "--tflops", optarg, 0, 1, &o.flops_per_s)) return 2; o.flops_per_s *= 1e12; break;
+        case 'L': if (pp_tool_parse_num(TOOL, "--time-limit", optarg, 0, 1, &o.time_limit_s)) return 2; break;
+        case 'I': if (pp_tool_parse_num(TOOL, "--ilp-schedule", optarg, 0, 1, &ilp_s)) return 2; break;
         case 'g':
             if (!strcmp(optarg, "op")) o.granularity_op = 1;
             else if (strcmp(optarg, "block") != 0) return pp_tool_usage_error(TOOL, "--granularity: block or op");

@@ -65,17 +65,6 @@ typedef struct opts {
     int json;
 } opts;
 
-static int parse_double(const char *opt, const char *s, double lo, double *out) {
-    char *end;
-    double v = strtod(s, &end);
-    if (*end || !(v >= lo)) {
-        pp_tool_usage_error(TOOL, "%s: '%s' is not a number >= %g", opt, s, lo);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 /* Everything the run needs, owned here so one cleanup frees it. */
 typedef struct ctx {
     pp_model_config cfg;
@@ -126,9 +115,9 @@ int main(int argc, char **argv) {
         case 'b': if (pp_tool_parse_int(TOOL, "--micro-batch", optarg, 1, 1 << 20, &o.mb)) return 2; break;
         case 'T': if (pp_tool_parse_int(TOOL, "--seq", optarg, 1, 1 << 22, &o.seq)) return 2; break;
         case 'c': o.csv = optarg; break;
-        case 'f': if (parse_double("--tflops", optarg, 1e-9, &o.tflops)) return 2; break;
-        case 'a': if (parse_double("--link-us", optarg, 0, &o.link_us)) return 2; break;
-        case 'B': if (parse_double("--link-gbit", optarg, 1e-9, &o.link_gbit)) return 2; break;
+        case 'f': if (pp_tool_parse_num(TOOL, "--tflops", optarg, 0, 1, &o.tflops)) return 2; break;
+        case 'a': if (pp_tool_parse_num(TOOL, "--link-us", optarg, 0, 0, &o.link_us)) return 2; break;
+        case 'B': if (pp_tool_parse_num(TOOL, "--link-gbit", optarg, 0, 1, &o.link_gbit)) return 2; break;
         case 't': o.trace = optarg; break;
         case 'j': o.json = 1; break;
         case 'D': o.db = optarg; break;

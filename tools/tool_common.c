@@ -118,6 +118,18 @@ int pp_tool_refuse_overwrite(const char *tool, const char *oflag, const char *ou
     return rc;
 }
 
+int pp_tool_parse_num(const char *tool, const char *opt, const char *s, double lo, int above, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || !(above ? v > lo : v >= lo)) {
+        pp_tool_usage_error(tool, "%s: '%s' is not a number %s %g", opt, s, above ? ">" : ">=", lo);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
                       long long *out) {
     char *end;

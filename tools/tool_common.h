@@ -44,6 +44,11 @@ int pp_tool_refuse_overwrite(const char *tool, const char *oflag, const char *ou
 int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long long lo, long long hi,
                       long long *out);
 
+/* Parses a whole, finite decimal number for option `opt`: at least lo, and
+ * above lo when `above` (e.g. > 0). Returns 0 with *out, or prints a usage
+ * error ("--tflops: 'x' is not a number > 0") and returns -1. */
+int pp_tool_parse_num(const char *tool, const char *opt, const char *s, double lo, int above, double *out);
+
 struct pp_graph;
 /* The fingerprint of this machine's CPU backend with `threads` threads
  * (the key its measurements are stored under). Returns 0 or -1 (err). */

@@ -52,6 +52,24 @@ START_TEST(parse_int_whole_and_in_range) {
 }
 END_TEST
 
+START_TEST(parse_num_finite_and_bounded) {
+    double v = -7;
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "1.5e3", 0, 1, &v), 0);
+    ck_assert(v == 1500);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "0", 0, 0, &v), 0); /* >= 0 */
+    ck_assert(v == 0);
+    v = -7;
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "0", 0, 1, &v), -1); /* > 0 */
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "", 0, 0, &v), -1);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "inf", 0, 1, &v), -1);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "nan", 0, 0, &v), -1);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "-1", 0, 0, &v), -1);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "2x", 0, 0, &v), -1);
+    ck_assert_int_eq(pp_tool_parse_num("t", "--x", "1e999", 0, 0, &v), -1); /* overflow */
+    ck_assert(v == -7); /* untouched on failure */
+}
+END_TEST
+
 START_TEST(presets_and_files) {
     char path[4096], cfgs[300];
     pp_err err = {0};
@@ -150,6 +168,7 @@ int main(void) {
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, db_path_order);
     tcase_add_test(tc, parse_int_whole_and_in_range);
+    tcase_add_test(tc, parse_num_finite_and_bounded);
     tcase_add_test(tc, presets_and_files);
     tcase_add_test(tc, refuse_an_input_as_output);
     tcase_add_test(tc, predict_is_pp_predict_plan);
