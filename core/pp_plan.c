@@ -10,6 +10,7 @@
 
 #include "core/pp_hash.h"
 #include "core/pp_io.h"
+#include "core/pp_zoo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -666,5 +667,19 @@ int pp_plan_hash(const pp_plan *p, const pp_graph *g, char hex[65], pp_err *err)
     if (write_plan(p, g, 1, &text, &len, err)) return -1;
     pp_sha256_hex(text, len, hex);
     free(text);
+    return 0;
+}
+
+int pp_plan_open(const char *path, pp_plan *out, pp_graph *g, char hash[65], pp_err *err) {
+    if (pp_plan_load(path, out, err)) return -1;
+    if (pp_zoo_build(&out->model, out->micro_batch, out->seq_len, out->dtype, g, err)) {
+        pp_plan_free(out);
+        return -1;
+    }
+    if (hash && pp_plan_hash(out, g, hash, err)) {
+        pp_graph_free(g);
+        pp_plan_free(out);
+        return -1;
+    }
     return 0;
 }

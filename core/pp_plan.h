@@ -107,6 +107,13 @@ void pp_plan_free(pp_plan *p);
 int pp_plan_parse(const char *text, size_t len, const char *file, pp_plan *out, pp_err *err);
 int pp_plan_load(const char *path, pp_plan *out, pp_err *err);
 
+/* What every command that runs or predicts a plan starts with: loads the
+ * plan, builds its model's graph (pp_zoo_build for its micro-batch,
+ * sequence and dtype) and, when hash is not NULL, its content hash
+ * (pp_plan_hash). Returns 0 with *out and *g (free both: pp_plan_free,
+ * pp_graph_free), or -1 with err and nothing to free. */
+int pp_plan_open(const char *path, pp_plan *out, pp_graph *g, char hash[65], pp_err *err);
+
 /* Consistency of a plan in memory with its model's graph (built by the
  * caller for micro_batch x seq_len in dtype), its schedule table included
  * (pp_sched_check against n_stages x n_microbatches); the loader and the

@@ -219,10 +219,9 @@ int main(int argc, char **argv) {
     /* The plan and its prediction (the throughput of other shapes comes last,
      * once the run's inputs are known to be good). */
     pp_plan *p = &x.plan;
-    if (pp_plan_load(plan_path, p, &err)) goto fail;
-    if (pp_zoo_build(&p->model, p->micro_batch, p->seq_len, p->dtype, &x.g, &err)) goto fail;
+    if (pp_plan_open(plan_path, p, &x.g, hash, &err)) goto fail;
     x.have_g = 1;
-    if (pp_plan_hash(p, &x.g, hash, &err) || predict(&x, db_path, &err)) goto fail;
+    if (predict(&x, db_path, &err)) goto fail;
 
     /* The run, the step shown and what the run stored of it. */
     struct stat stt;

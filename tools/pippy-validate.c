@@ -81,15 +81,13 @@ static int measure(const char *plan, const char *dbp, pp_validate_row *r, pp_err
     int found = 0, nrk = 0;
     char hash[65] = "";
     memset(&pr, 0, sizeof pr);
-    if (pp_plan_load(plan, &p, err)) return -1;
-    int have_g = pp_zoo_build(&p.model, p.micro_batch, p.seq_len, p.dtype, &g, err) == 0;
-    int bad = !have_g || pp_plan_hash(&p, &g, hash, err) || pp_tool_predict(dbp, &p, &g, NULL, &pr, err) ||
-              pp_db_open_readonly(dbp, &db, err) || pp_db_run_latest_of_plan(db, hash, &run, &found, err);
+    if (pp_plan_open(plan, &p, &g, hash, err)) return -1;
+    int bad = pp_tool_predict(dbp, &p, &g, NULL, &pr, err) || pp_db_open_readonly(dbp, &db, err) || pp_db_run_latest_of_plan(db, hash, &run, &found, err);
     if (!bad && found && pp_db_run_ranks(db, run.id, &rk, &nrk, err)) nrk = 0;
     if (!bad)
         pp_validate_compare(r, found ? run.id : 0, pr.sim.iteration_s, run.iteration_s, run.predicted_iteration_s, rk,
                             nrk, pr.sim.peak_total_bytes, pr.sim.n_ranks);
-    if (have_g) pp_graph_free(&g);
+    pp_graph_free(&g);
     free(rk);
     pp_db_close(db);
     pp_plan_free(&p);

@@ -82,11 +82,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     memset(&r, 0, sizeof r);
     memset(&pred, 0, sizeof pred);
     memset(&plan, 0, sizeof plan);
-    if (pp_plan_load(ro->plan_path, &plan, &err)) goto fail;
-    have_plan = 1;
-    if (pp_zoo_build(&plan.model, plan.micro_batch, plan.seq_len, plan.dtype, &g, &err)) goto fail;
-    have_graph = 1;
-    if (pp_plan_hash(&plan, &g, hash, &err)) goto fail;
+    if (pp_plan_open(ro->plan_path, &plan, &g, hash, &err)) goto fail;
+    have_plan = have_graph = 1;
     /* The plan's one prediction, as pippy sim --plan and pippy report make
      * it, from what the database holds now (rank 0 prints and stores it). */
     if (me == 0 && ro->use_db) {
