@@ -233,37 +233,30 @@ static void write_link(pp_jw *w, const char *key, const pp_link_spec *l) {
     if (!l->present) return;
     pp_jw_key(w, key);
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "latency_us");
-    pp_jw_num(w, l->latency_us);
-    pp_jw_key(w, "bandwidth_gbit_s");
-    pp_jw_num(w, l->bandwidth_gbit_s);
+    pp_jw_knum(w, "latency_us", l->latency_us);
+    pp_jw_knum(w, "bandwidth_gbit_s", l->bandwidth_gbit_s);
     pp_jw_obj_end(w);
 }
 
 void pp_cluster_to_json(const pp_cluster *c, pp_jw *w) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, c->name);
+    pp_jw_kstr(w, "name", c->name);
     pp_jw_key(w, "hosts");
     pp_jw_arr_begin(w);
     for (int i = 0; i < c->n_specs; i++) {
         const pp_host_spec *s = &c->specs[i];
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "name");
-        pp_jw_str(w, s->name);
+        pp_jw_kstr(w, "name", s->name);
         if (s->count != 1) {
-            pp_jw_key(w, "count");
-            pp_jw_int(w, s->count);
+            pp_jw_kint(w, "count", s->count);
         }
         pp_jw_key(w, "devices");
         pp_jw_arr_begin(w);
         for (int k = 0; k < s->n_groups; k++) {
             const pp_device_group *g = &s->groups[k];
             pp_jw_obj_begin(w);
-            pp_jw_key(w, "type");
-            pp_jw_str(w, g->type == PP_DEVICE_GPU ? "gpu" : "cpu");
-            pp_jw_key(w, "model");
-            pp_jw_str(w, g->model);
+            pp_jw_kstr(w, "type", g->type == PP_DEVICE_GPU ? "gpu" : "cpu");
+            pp_jw_kstr(w, "model", g->model);
             pp_jw_key(w, "count");
             if (g->count_auto) pp_jw_str(w, "auto");
             else pp_jw_int(w, g->count);
@@ -271,11 +264,9 @@ void pp_cluster_to_json(const pp_cluster *c, pp_jw *w) {
             if (g->memory_auto) pp_jw_str(w, "auto");
             else pp_jw_num(w, g->memory_gib);
             if (g->peak_tflops > 0) {
-                pp_jw_key(w, "peak_tflops");
-                pp_jw_num(w, g->peak_tflops);
+                pp_jw_knum(w, "peak_tflops", g->peak_tflops);
             }
-            pp_jw_key(w, "speed");
-            pp_jw_num(w, g->speed);
+            pp_jw_knum(w, "speed", g->speed);
             pp_jw_obj_end(w);
         }
         pp_jw_arr_end(w);

@@ -83,10 +83,8 @@ void pp_graph_facts_range(const pp_graph *g, const pp_graph_facts *fx, int lo, i
 static void json_range(pp_jw *w, const pp_graph *g, const pp_graph_facts *fx, int lo, int hi) {
     pp_graph_range_facts r;
     pp_graph_facts_range(g, fx, lo, hi, &r);
-    pp_jw_key(w, "params");
-    pp_jw_int(w, r.params);
-    pp_jw_key(w, "param_bytes");
-    pp_jw_int(w, r.param_bytes);
+    pp_jw_kint(w, "params", r.params);
+    pp_jw_kint(w, "param_bytes", r.param_bytes);
     pp_jw_key(w, "flops");
     pp_jw_obj_begin(w);
     for (int p = 0; p < PP_PASS__COUNT; p++) {
@@ -94,23 +92,17 @@ static void json_range(pp_jw *w, const pp_graph *g, const pp_graph_facts *fx, in
         pp_jw_num(w, r.flops[p]);
     }
     pp_jw_obj_end(w);
-    pp_jw_key(w, "keep_f_bytes");
-    pp_jw_int(w, r.keep_f_bytes);
-    pp_jw_key(w, "keep_w_bytes");
-    pp_jw_int(w, r.keep_w_bytes);
-    pp_jw_key(w, "cut_bytes");
-    pp_jw_int(w, r.cut_bytes);
+    pp_jw_kint(w, "keep_f_bytes", r.keep_f_bytes);
+    pp_jw_kint(w, "keep_w_bytes", r.keep_w_bytes);
+    pp_jw_kint(w, "cut_bytes", r.cut_bytes);
 }
 
 /* One op's entry of the "ops" array. */
 static void json_op(pp_jw *w, const pp_graph *g, const pp_op *op) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, op->name);
-    pp_jw_key(w, "kind");
-    pp_jw_str(w, pp_op_kind_name(op->kind));
-    pp_jw_key(w, "block");
-    pp_jw_str(w, g->blocks[op->block]);
+    pp_jw_kstr(w, "name", op->name);
+    pp_jw_kstr(w, "kind", pp_op_kind_name(op->kind));
+    pp_jw_kstr(w, "block", g->blocks[op->block]);
     pp_jw_key(w, "out_shape");
     pp_jw_arr_begin_inline(w);
     const pp_tensor *t = &g->tensors[op->out[0]];
@@ -128,12 +120,9 @@ static void json_op(pp_jw *w, const pp_graph *g, const pp_op *op) {
     pp_jw_arr_begin_inline(w);
     for (int p = 0; p < PP_PASS__COUNT; p++) pp_jw_num(w, op->cost.bytes[p]);
     pp_jw_arr_end(w);
-    pp_jw_key(w, "param_bytes");
-    pp_jw_int(w, op->cost.param_bytes);
-    pp_jw_key(w, "keep_f_bytes");
-    pp_jw_int(w, op->cost.keep_f_bytes);
-    pp_jw_key(w, "keep_w_bytes");
-    pp_jw_int(w, op->cost.keep_w_bytes);
+    pp_jw_kint(w, "param_bytes", op->cost.param_bytes);
+    pp_jw_kint(w, "keep_f_bytes", op->cost.keep_f_bytes);
+    pp_jw_kint(w, "keep_w_bytes", op->cost.keep_w_bytes);
     pp_jw_obj_end(w);
 }
 
@@ -142,16 +131,11 @@ void pp_graph_facts_json(const pp_graph *g, const pp_graph_facts *fx, const pp_m
     pp_jw_obj_begin(w);
     pp_jw_key(w, "model");
     pp_model_config_to_json(cfg, w);
-    pp_jw_key(w, "hash");
-    pp_jw_str(w, hash);
-    pp_jw_key(w, "micro_batch");
-    pp_jw_int(w, micro_batch);
-    pp_jw_key(w, "seq_len");
-    pp_jw_int(w, seq);
-    pp_jw_key(w, "dtype");
-    pp_jw_str(w, pp_dtype_name(g->dtype));
-    pp_jw_key(w, "n_ops");
-    pp_jw_int(w, g->n_ops);
+    pp_jw_kstr(w, "hash", hash);
+    pp_jw_kint(w, "micro_batch", micro_batch);
+    pp_jw_kint(w, "seq_len", seq);
+    pp_jw_kstr(w, "dtype", pp_dtype_name(g->dtype));
+    pp_jw_kint(w, "n_ops", g->n_ops);
     pp_jw_key(w, "total");
     pp_jw_obj_begin(w);
     json_range(w, g, fx, 0, g->n_ops);
@@ -160,12 +144,9 @@ void pp_graph_facts_json(const pp_graph *g, const pp_graph_facts *fx, const pp_m
     pp_jw_arr_begin(w);
     for (int i = 0; i < g->n_blocks; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "name");
-        pp_jw_str(w, g->blocks[i]);
-        pp_jw_key(w, "first_op");
-        pp_jw_int(w, fx->lo[i]);
-        pp_jw_key(w, "end_op");
-        pp_jw_int(w, fx->hi[i]);
+        pp_jw_kstr(w, "name", g->blocks[i]);
+        pp_jw_kint(w, "first_op", fx->lo[i]);
+        pp_jw_kint(w, "end_op", fx->hi[i]);
         json_range(w, g, fx, fx->lo[i], fx->hi[i]);
         pp_jw_obj_end(w);
     }
@@ -181,10 +162,8 @@ void pp_graph_facts_json(const pp_graph *g, const pp_graph_facts *fx, const pp_m
     for (int t = 0; t < g->n_tensors; t++) {
         if (g->tensors[t].kind != PP_TENSOR_PARAM || !fx->shared[t]) continue;
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "name");
-        pp_jw_str(w, g->tensors[t].name);
-        pp_jw_key(w, "elements");
-        pp_jw_int(w, pp_tensor_numel(&g->tensors[t]));
+        pp_jw_kstr(w, "name", g->tensors[t].name);
+        pp_jw_kint(w, "elements", pp_tensor_numel(&g->tensors[t]));
         pp_jw_key(w, "blocks");
         pp_jw_arr_begin_inline(w);
         for (int k = fx->blocks_off[t]; k < fx->blocks_off[t + 1]; k++) pp_jw_str(w, g->blocks[fx->blocks_of[k]]);

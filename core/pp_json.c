@@ -826,6 +826,26 @@ void pp_jw_null(pp_jw *w) {
     puts_(w, "null");
 }
 
+void pp_jw_kstr(pp_jw *w, const char *key, const char *s) {
+    pp_jw_key(w, key);
+    pp_jw_str(w, s);
+}
+
+void pp_jw_kint(pp_jw *w, const char *key, long long v) {
+    pp_jw_key(w, key);
+    pp_jw_int(w, v);
+}
+
+void pp_jw_knum(pp_jw *w, const char *key, double v) {
+    pp_jw_key(w, key);
+    pp_jw_num(w, v);
+}
+
+void pp_jw_kbool(pp_jw *w, const char *key, int v) {
+    pp_jw_key(w, key);
+    pp_jw_bool(w, v);
+}
+
 int pp_jw_finish(pp_jw *w, char **out, size_t *len, pp_err *err) {
     put(w, "\n", 1);
     if (w->oom) {

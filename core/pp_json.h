@@ -135,6 +135,12 @@ void pp_jw_int(pp_jw *w, long long v);
 void pp_jw_num(pp_jw *w, double v);      /* non-finite values are written as null */
 void pp_jw_bool(pp_jw *w, int v);
 void pp_jw_null(pp_jw *w);
+/* A key and its value in one call: pp_jw_kstr(w, "name", s) is
+ * pp_jw_key(w, "name") then pp_jw_str(w, s). */
+void pp_jw_kstr(pp_jw *w, const char *key, const char *s);
+void pp_jw_kint(pp_jw *w, const char *key, long long v);
+void pp_jw_knum(pp_jw *w, const char *key, double v);
+void pp_jw_kbool(pp_jw *w, const char *key, int v);
 /* Returns 0 and the text in *out (NUL-terminated, caller frees; *len may be
  * NULL), or -1 on allocation failure or too deep nesting (err set, nothing
  * in *out). Resets w. */

@@ -497,12 +497,10 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "pippy_plan");
-    pp_jw_int(&w, PP_PLAN_VERSION);
+    pp_jw_kint(&w, "pippy_plan", PP_PLAN_VERSION);
     pp_jw_key(&w, "model");
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "hash");
-    pp_jw_str(&w, hash);
+    pp_jw_kstr(&w, "hash", hash);
     pp_jw_key(&w, "config");
     pp_model_config_to_json(&p->model, &w);
     pp_jw_obj_end(&w);
@@ -510,25 +508,17 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
     pp_cluster_to_json(&p->cluster, &w);
     pp_jw_key(&w, "batch");
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "global_batch");
-    pp_jw_int(&w, p->global_batch);
-    pp_jw_key(&w, "micro_batch");
-    pp_jw_int(&w, p->micro_batch);
-    pp_jw_key(&w, "n_microbatches");
-    pp_jw_int(&w, p->n_microbatches);
-    pp_jw_key(&w, "seq_len");
-    pp_jw_int(&w, p->seq_len);
-    pp_jw_key(&w, "dtype");
-    pp_jw_str(&w, pp_dtype_name(p->dtype));
+    pp_jw_kint(&w, "global_batch", p->global_batch);
+    pp_jw_kint(&w, "micro_batch", p->micro_batch);
+    pp_jw_kint(&w, "n_microbatches", p->n_microbatches);
+    pp_jw_kint(&w, "seq_len", p->seq_len);
+    pp_jw_kstr(&w, "dtype", pp_dtype_name(p->dtype));
     pp_jw_obj_end(&w);
     pp_jw_key(&w, "parallel");
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "pp");
-    pp_jw_int(&w, p->pp);
-    pp_jw_key(&w, "dp");
-    pp_jw_int(&w, p->dp);
-    pp_jw_key(&w, "virtual_stages");
-    pp_jw_int(&w, p->virtual_stages);
+    pp_jw_kint(&w, "pp", p->pp);
+    pp_jw_kint(&w, "dp", p->dp);
+    pp_jw_kint(&w, "virtual_stages", p->virtual_stages);
     pp_jw_obj_end(&w);
     pp_jw_key(&w, "stages");
     pp_jw_arr_begin(&w);
@@ -536,19 +526,15 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
         const pp_plan_stage *st = &p->stages[s];
         char dev[160];
         pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "index");
-        pp_jw_int(&w, st->index);
+        pp_jw_kint(&w, "index", st->index);
         pp_jw_key(&w, "ops");
         pp_jw_arr_begin_inline(&w);
         pp_jw_int(&w, st->op_lo);
         pp_jw_int(&w, st->op_hi);
         pp_jw_arr_end(&w);
-        pp_jw_key(&w, "first_op");
-        pp_jw_str(&w, g->ops[st->op_lo].name);
-        pp_jw_key(&w, "last_op");
-        pp_jw_str(&w, g->ops[st->op_hi - 1].name);
-        pp_jw_key(&w, "rank");
-        pp_jw_int(&w, st->rank);
+        pp_jw_kstr(&w, "first_op", g->ops[st->op_lo].name);
+        pp_jw_kstr(&w, "last_op", g->ops[st->op_hi - 1].name);
+        pp_jw_kint(&w, "rank", st->rank);
         pp_jw_key(&w, "devices");
         pp_jw_arr_begin_inline(&w);
         for (int d = 0; d < p->dp; d++) {
@@ -561,8 +547,7 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
     pp_jw_arr_end(&w);
     pp_jw_key(&w, "schedule");
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "name");
-    pp_jw_str(&w, p->schedule_name);
+    pp_jw_kstr(&w, "name", p->schedule_name);
     pp_jw_key(&w, "table");
     pp_jw_arr_begin(&w);
     for (int k = 0; k < p->schedule.n_ranks; k++) {
@@ -581,8 +566,7 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
     pp_jw_arr_begin(&w);
     for (int i = 0; i < p->n_tied; i++) {
         pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "param");
-        pp_jw_str(&w, p->tied[i].param);
+        pp_jw_kstr(&w, "param", p->tied[i].param);
         pp_jw_key(&w, "stages");
         pp_jw_arr_begin_inline(&w);
         for (int k = 0; k < p->tied[i].n_stages; k++) pp_jw_int(&w, p->tied[i].stages[k]);
@@ -594,14 +578,10 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
         const pp_plan_prediction *pr = &p->prediction;
         pp_jw_key(&w, "prediction");
         pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "iteration_s");
-        pp_jw_num(&w, pr->iteration_s);
-        pp_jw_key(&w, "samples_per_s");
-        pp_jw_num(&w, pr->samples_per_s);
-        pp_jw_key(&w, "tokens_per_s");
-        pp_jw_num(&w, pr->tokens_per_s);
-        pp_jw_key(&w, "bubble_fraction");
-        pp_jw_num(&w, pr->bubble_fraction);
+        pp_jw_knum(&w, "iteration_s", pr->iteration_s);
+        pp_jw_knum(&w, "samples_per_s", pr->samples_per_s);
+        pp_jw_knum(&w, "tokens_per_s", pr->tokens_per_s);
+        pp_jw_knum(&w, "bubble_fraction", pr->bubble_fraction);
         pp_jw_key(&w, "peak_memory_bytes");
         pp_jw_arr_begin_inline(&w);
         for (int k = 0; k < p->pp; k++) pp_jw_num(&w, pr->peak_memory_bytes ? pr->peak_memory_bytes[k] : 0);
@@ -611,35 +591,25 @@ static int write_plan(const pp_plan *p, const pp_graph *g, int content_only, cha
     if (p->planner.present) {
         pp_jw_key(&w, "planner");
         pp_jw_obj_begin(&w);
-        pp_jw_key(&w, "method");
-        pp_jw_str(&w, p->planner.method);
+        pp_jw_kstr(&w, "method", p->planner.method);
         if (!content_only) {
-            pp_jw_key(&w, "status");
-            pp_jw_str(&w, p->planner.status);
-            pp_jw_key(&w, "gap");
-            pp_jw_num(&w, p->planner.gap);
-            pp_jw_key(&w, "solve_s");
-            pp_jw_num(&w, p->planner.solve_s);
+            pp_jw_kstr(&w, "status", p->planner.status);
+            pp_jw_knum(&w, "gap", p->planner.gap);
+            pp_jw_knum(&w, "solve_s", p->planner.solve_s);
         }
         if (p->planner.ilp_present) {
             pp_jw_key(&w, "schedule_ilp");
             pp_jw_obj_begin(&w);
             if (!content_only) {
-                pp_jw_key(&w, "status");
-                pp_jw_str(&w, p->planner.ilp_status);
+                pp_jw_kstr(&w, "status", p->planner.ilp_status);
             }
-            pp_jw_key(&w, "warm_start");
-            pp_jw_str(&w, p->planner.ilp_warm);
+            pp_jw_kstr(&w, "warm_start", p->planner.ilp_warm);
             if (!content_only) {
-                pp_jw_key(&w, "gap");
-                pp_jw_num(&w, p->planner.ilp_gap);
-                pp_jw_key(&w, "solve_s");
-                pp_jw_num(&w, p->planner.ilp_solve_s);
+                pp_jw_knum(&w, "gap", p->planner.ilp_gap);
+                pp_jw_knum(&w, "solve_s", p->planner.ilp_solve_s);
             }
-            pp_jw_key(&w, "makespan_s");
-            pp_jw_num(&w, p->planner.ilp_makespan_s);
-            pp_jw_key(&w, "warm_makespan_s");
-            pp_jw_num(&w, p->planner.ilp_warm_makespan_s);
+            pp_jw_knum(&w, "makespan_s", p->planner.ilp_makespan_s);
+            pp_jw_knum(&w, "warm_makespan_s", p->planner.ilp_warm_makespan_s);
             pp_jw_obj_end(&w);
         }
         pp_jw_obj_end(&w);

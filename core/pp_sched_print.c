@@ -33,26 +33,18 @@ void pp_sched_write_json(pp_jw *w, const pp_sched *s, const char *file, const ch
                          int checked, const char *error, int cells) {
     pp_jw_obj_begin(w);
     if (file) {
-        pp_jw_key(w, "file");
-        pp_jw_str(w, file);
+        pp_jw_kstr(w, "file", file);
     }
     if (output) {
-        pp_jw_key(w, "output");
-        pp_jw_str(w, output);
+        pp_jw_kstr(w, "output", output);
     }
-    pp_jw_key(w, "ranks");
-    pp_jw_int(w, s->n_ranks);
-    pp_jw_key(w, "stages");
-    pp_jw_int(w, pp_sched_n_stages(s));
-    pp_jw_key(w, "microbatches");
-    pp_jw_int(w, pp_sched_n_microbatches(s));
-    pp_jw_key(w, "form");
-    pp_jw_str(w, form_name(s));
-    pp_jw_key(w, "naming");
-    pp_jw_str(w, naming_name(naming));
+    pp_jw_kint(w, "ranks", s->n_ranks);
+    pp_jw_kint(w, "stages", pp_sched_n_stages(s));
+    pp_jw_kint(w, "microbatches", pp_sched_n_microbatches(s));
+    pp_jw_kstr(w, "form", form_name(s));
+    pp_jw_kstr(w, "naming", naming_name(naming));
     if (checked) {
-        pp_jw_key(w, "valid");
-        pp_jw_bool(w, error == NULL);
+        pp_jw_kbool(w, "valid", error == NULL);
         pp_jw_key(w, "error");
         if (error) pp_jw_str(w, error);
         else pp_jw_null(w);

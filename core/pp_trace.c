@@ -121,18 +121,13 @@ static int cmp_ll(const void *pa, const void *pb) {
 
 static void write_meta(pp_jw *w, const char *what, int pid, int tid, const char *name) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, what);
-    pp_jw_key(w, "ph");
-    pp_jw_str(w, "M");
-    pp_jw_key(w, "pid");
-    pp_jw_int(w, pid);
-    pp_jw_key(w, "tid");
-    pp_jw_int(w, tid);
+    pp_jw_kstr(w, "name", what);
+    pp_jw_kstr(w, "ph", "M");
+    pp_jw_kint(w, "pid", pid);
+    pp_jw_kint(w, "tid", tid);
     pp_jw_key(w, "args");
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, name);
+    pp_jw_kstr(w, "name", name);
     pp_jw_obj_end(w);
     pp_jw_obj_end(w);
 }
@@ -150,34 +145,21 @@ static void write_event(pp_jw *w, const pp_trace_event *e) {
         pp_action_format(&a, PP_NAMING_CURRENT, name, sizeof name);
     }
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, name);
-    pp_jw_key(w, "cat");
-    pp_jw_str(w, pp_stream_name((pp_stream)e->stream));
-    pp_jw_key(w, "ph");
-    pp_jw_str(w, "X");
-    pp_jw_key(w, "pid");
-    pp_jw_int(w, e->rank);
-    pp_jw_key(w, "tid");
-    pp_jw_int(w, e->stream);
-    pp_jw_key(w, "ts");
-    pp_jw_num(w, e->start * 1e6);
-    pp_jw_key(w, "dur");
-    pp_jw_num(w, (e->end - e->start) * 1e6);
+    pp_jw_kstr(w, "name", name);
+    pp_jw_kstr(w, "cat", pp_stream_name((pp_stream)e->stream));
+    pp_jw_kstr(w, "ph", "X");
+    pp_jw_kint(w, "pid", e->rank);
+    pp_jw_kint(w, "tid", e->stream);
+    pp_jw_knum(w, "ts", e->start * 1e6);
+    pp_jw_knum(w, "dur", (e->end - e->start) * 1e6);
     pp_jw_key(w, "args");
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "stage");
-    pp_jw_int(w, e->stage);
-    pp_jw_key(w, "mb");
-    pp_jw_int(w, e->mb);
-    pp_jw_key(w, "action");
-    pp_jw_str(w, action_name(e->action));
-    pp_jw_key(w, "bytes");
-    pp_jw_int(w, e->bytes);
-    pp_jw_key(w, "start_s");
-    pp_jw_num(w, e->start);
-    pp_jw_key(w, "end_s");
-    pp_jw_num(w, e->end);
+    pp_jw_kint(w, "stage", e->stage);
+    pp_jw_kint(w, "mb", e->mb);
+    pp_jw_kstr(w, "action", action_name(e->action));
+    pp_jw_kint(w, "bytes", e->bytes);
+    pp_jw_knum(w, "start_s", e->start);
+    pp_jw_knum(w, "end_s", e->end);
     pp_jw_obj_end(w);
     pp_jw_obj_end(w);
 }
@@ -209,8 +191,7 @@ int pp_trace_write_chrome(const pp_trace *t, char **out, size_t *len, pp_err *er
     }
     for (int i = 0; i < t->n; i++) write_event(&w, &t->ev[i]);
     pp_jw_arr_end(&w);
-    pp_jw_key(&w, "displayTimeUnit");
-    pp_jw_str(&w, "ms");
+    pp_jw_kstr(&w, "displayTimeUnit", "ms");
     pp_jw_obj_end(&w);
     rc = pp_jw_finish(&w, out, len, err);
 done:

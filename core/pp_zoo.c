@@ -185,10 +185,8 @@ int pp_model_config_load(const char *path, pp_model_config *cfg, pp_err *err) {
 void pp_model_config_to_json(const pp_model_config *c, pp_jw *w) {
     int bit = 1 << c->family;
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "name");
-    pp_jw_str(w, c->name);
-    pp_jw_key(w, "family");
-    pp_jw_str(w, pp_family_name(c->family));
+    pp_jw_kstr(w, "name", c->name);
+    pp_jw_kstr(w, "family", pp_family_name(c->family));
     for (int i = 0; i < N_FIELDS; i++) {
         const field *f = &fields[i];
         if (!(f->applies & bit)) continue;

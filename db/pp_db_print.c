@@ -132,18 +132,12 @@ void pp_db_json_models(pp_jw *w, const pp_db_model_row *m, int nm) {
     pp_jw_arr_begin(w);
     for (int i = 0; i < nm; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "id");
-        pp_jw_int(w, m[i].id);
-        pp_jw_key(w, "name");
-        pp_jw_str(w, m[i].name);
-        pp_jw_key(w, "family");
-        pp_jw_str(w, m[i].family);
-        pp_jw_key(w, "n_params");
-        pp_jw_int(w, m[i].n_params);
-        pp_jw_key(w, "hash");
-        pp_jw_str(w, m[i].hash);
-        pp_jw_key(w, "created_at");
-        pp_jw_str(w, m[i].created_at);
+        pp_jw_kint(w, "id", m[i].id);
+        pp_jw_kstr(w, "name", m[i].name);
+        pp_jw_kstr(w, "family", m[i].family);
+        pp_jw_kint(w, "n_params", m[i].n_params);
+        pp_jw_kstr(w, "hash", m[i].hash);
+        pp_jw_kstr(w, "created_at", m[i].created_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -155,23 +149,16 @@ void pp_db_json_plans(pp_jw *w, const pp_db_plan_row *p, int np, const pp_db_mod
     for (int i = 0; i < np; i++) {
         const char *mname = model_name_for(m, nm, p[i].model_hash);
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "id");
-        pp_jw_int(w, p[i].id);
-        pp_jw_key(w, "name");
-        pp_jw_str(w, p[i].name);
-        pp_jw_key(w, "model_hash");
-        pp_jw_str(w, p[i].model_hash);
+        pp_jw_kint(w, "id", p[i].id);
+        pp_jw_kstr(w, "name", p[i].name);
+        pp_jw_kstr(w, "model_hash", p[i].model_hash);
         pp_jw_key(w, "model_name");
         if (mname) pp_jw_str(w, mname);
         else pp_jw_null(w);
-        pp_jw_key(w, "n_ranks");
-        pp_jw_int(w, p[i].n_ranks);
-        pp_jw_key(w, "schedule");
-        pp_jw_str(w, p[i].schedule);
-        pp_jw_key(w, "plan_hash");
-        pp_jw_str(w, p[i].plan_hash);
-        pp_jw_key(w, "created_at");
-        pp_jw_str(w, p[i].created_at);
+        pp_jw_kint(w, "n_ranks", p[i].n_ranks);
+        pp_jw_kstr(w, "schedule", p[i].schedule);
+        pp_jw_kstr(w, "plan_hash", p[i].plan_hash);
+        pp_jw_kstr(w, "created_at", p[i].created_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -317,10 +304,8 @@ cleanup:
 
 /* The device keys every profile row carries. */
 static void json_device_keys(pp_jw *w, long long id, const pp_db_device *d, int nd) {
-    pp_jw_key(w, "device_id");
-    pp_jw_int(w, id);
-    pp_jw_key(w, "device_fingerprint");
-    pp_jw_str(w, device_fp_for(d, nd, id));
+    pp_jw_kint(w, "device_id", id);
+    pp_jw_kstr(w, "device_fingerprint", device_fp_for(d, nd, id));
 }
 
 void pp_db_json_measured(pp_jw *w, const pp_db_step_profile *sp, int ns, const pp_db_optim_profile *op, int no,
@@ -330,18 +315,12 @@ void pp_db_json_measured(pp_jw *w, const pp_db_step_profile *sp, int ns, const p
     for (int i = 0; i < ns; i++) {
         pp_jw_obj_begin(w);
         json_device_keys(w, sp[i].device_id, d, nd);
-        pp_jw_key(w, "graph_hash");
-        pp_jw_str(w, sp[i].graph_hash);
-        pp_jw_key(w, "n_ops");
-        pp_jw_int(w, sp[i].n_ops);
-        pp_jw_key(w, "whole_s");
-        pp_jw_num(w, sp[i].whole_s);
-        pp_jw_key(w, "sum_ops_s");
-        pp_jw_num(w, sp[i].sum_ops_s);
-        pp_jw_key(w, "samples");
-        pp_jw_int(w, sp[i].samples);
-        pp_jw_key(w, "measured_at");
-        pp_jw_str(w, sp[i].measured_at);
+        pp_jw_kstr(w, "graph_hash", sp[i].graph_hash);
+        pp_jw_kint(w, "n_ops", sp[i].n_ops);
+        pp_jw_knum(w, "whole_s", sp[i].whole_s);
+        pp_jw_knum(w, "sum_ops_s", sp[i].sum_ops_s);
+        pp_jw_kint(w, "samples", sp[i].samples);
+        pp_jw_kstr(w, "measured_at", sp[i].measured_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -350,16 +329,11 @@ void pp_db_json_measured(pp_jw *w, const pp_db_step_profile *sp, int ns, const p
     for (int i = 0; i < no; i++) {
         pp_jw_obj_begin(w);
         json_device_keys(w, op[i].device_id, d, nd);
-        pp_jw_key(w, "optimizer");
-        pp_jw_str(w, op[i].optimizer);
-        pp_jw_key(w, "dtype");
-        pp_jw_str(w, op[i].dtype);
-        pp_jw_key(w, "s_per_param");
-        pp_jw_num(w, op[i].s_per_param);
-        pp_jw_key(w, "samples");
-        pp_jw_int(w, op[i].samples);
-        pp_jw_key(w, "measured_at");
-        pp_jw_str(w, op[i].measured_at);
+        pp_jw_kstr(w, "optimizer", op[i].optimizer);
+        pp_jw_kstr(w, "dtype", op[i].dtype);
+        pp_jw_knum(w, "s_per_param", op[i].s_per_param);
+        pp_jw_kint(w, "samples", op[i].samples);
+        pp_jw_kstr(w, "measured_at", op[i].measured_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -368,22 +342,14 @@ void pp_db_json_measured(pp_jw *w, const pp_db_step_profile *sp, int ns, const p
     for (int i = 0; i < nc; i++) {
         pp_jw_obj_begin(w);
         json_device_keys(w, cp[i].device_id, d, nd);
-        pp_jw_key(w, "op");
-        pp_jw_str(w, cp[i].op);
-        pp_jw_key(w, "dtype");
-        pp_jw_str(w, cp[i].dtype);
-        pp_jw_key(w, "n_ranks");
-        pp_jw_int(w, cp[i].n_ranks);
-        pp_jw_key(w, "alpha_s");
-        pp_jw_num(w, cp[i].alpha_s);
-        pp_jw_key(w, "beta_Bps");
-        pp_jw_num(w, cp[i].beta_Bps);
-        pp_jw_key(w, "residual");
-        pp_jw_num(w, cp[i].residual);
-        pp_jw_key(w, "samples");
-        pp_jw_int(w, cp[i].samples);
-        pp_jw_key(w, "measured_at");
-        pp_jw_str(w, cp[i].measured_at);
+        pp_jw_kstr(w, "op", cp[i].op);
+        pp_jw_kstr(w, "dtype", cp[i].dtype);
+        pp_jw_kint(w, "n_ranks", cp[i].n_ranks);
+        pp_jw_knum(w, "alpha_s", cp[i].alpha_s);
+        pp_jw_knum(w, "beta_Bps", cp[i].beta_Bps);
+        pp_jw_knum(w, "residual", cp[i].residual);
+        pp_jw_kint(w, "samples", cp[i].samples);
+        pp_jw_kstr(w, "measured_at", cp[i].measured_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -394,14 +360,10 @@ void pp_db_json_devices(pp_jw *w, const pp_db_device *d, int nd) {
     pp_jw_arr_begin(w);
     for (int i = 0; i < nd; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "id");
-        pp_jw_int(w, d[i].id);
-        pp_jw_key(w, "fingerprint");
-        pp_jw_str(w, d[i].fingerprint);
-        pp_jw_key(w, "description_json");
-        pp_jw_str(w, d[i].description_json);
-        pp_jw_key(w, "created_at");
-        pp_jw_str(w, d[i].created_at);
+        pp_jw_kint(w, "id", d[i].id);
+        pp_jw_kstr(w, "fingerprint", d[i].fingerprint);
+        pp_jw_kstr(w, "description_json", d[i].description_json);
+        pp_jw_kstr(w, "created_at", d[i].created_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -419,30 +381,21 @@ void pp_db_json_op_profiles(pp_jw *w, const pp_db_op_profile *p, int np, const p
     pp_jw_arr_begin(w);
     for (int i = 0; i < np; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "device_id");
-        pp_jw_int(w, p[i].device_id);
-        pp_jw_key(w, "device_fingerprint");
-        pp_jw_str(w, device_fp_for(d, nd, p[i].device_id));
-        pp_jw_key(w, "signature");
-        pp_jw_str(w, p[i].signature);
-        pp_jw_key(w, "kind");
-        pp_jw_str(w, p[i].kind);
+        pp_jw_kint(w, "device_id", p[i].device_id);
+        pp_jw_kstr(w, "device_fingerprint", device_fp_for(d, nd, p[i].device_id));
+        pp_jw_kstr(w, "signature", p[i].signature);
+        pp_jw_kstr(w, "kind", p[i].kind);
         json_triple_num(w, "t_s", p[i].m.t);
         json_triple_num(w, "spread_s", p[i].m.spread);
         pp_jw_key(w, "samples");
         pp_jw_arr_begin_inline(w);
         for (int k = 0; k < 3; k++) pp_jw_int(w, p[i].m.samples[k]);
         pp_jw_arr_end(w);
-        pp_jw_key(w, "param_bytes");
-        pp_jw_int(w, p[i].m.param_bytes);
-        pp_jw_key(w, "keep_f_bytes");
-        pp_jw_int(w, p[i].m.keep_f_bytes);
-        pp_jw_key(w, "keep_w_bytes");
-        pp_jw_int(w, p[i].m.keep_w_bytes);
-        pp_jw_key(w, "workspace_bytes");
-        pp_jw_int(w, p[i].m.workspace_bytes);
-        pp_jw_key(w, "measured_at");
-        pp_jw_str(w, p[i].measured_at);
+        pp_jw_kint(w, "param_bytes", p[i].m.param_bytes);
+        pp_jw_kint(w, "keep_f_bytes", p[i].m.keep_f_bytes);
+        pp_jw_kint(w, "keep_w_bytes", p[i].m.keep_w_bytes);
+        pp_jw_kint(w, "workspace_bytes", p[i].m.workspace_bytes);
+        pp_jw_kstr(w, "measured_at", p[i].measured_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -453,28 +406,17 @@ void pp_db_json_links(pp_jw *w, const pp_db_link *l, int nl, const pp_db_device 
     pp_jw_arr_begin(w);
     for (int i = 0; i < nl; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "device_id");
-        pp_jw_int(w, l[i].device_id);
-        pp_jw_key(w, "device_fingerprint");
-        pp_jw_str(w, device_fp_for(d, nd, l[i].device_id));
-        pp_jw_key(w, "src_rank");
-        pp_jw_int(w, l[i].src_rank);
-        pp_jw_key(w, "dst_rank");
-        pp_jw_int(w, l[i].dst_rank);
-        pp_jw_key(w, "src_host");
-        pp_jw_str(w, l[i].src_host);
-        pp_jw_key(w, "dst_host");
-        pp_jw_str(w, l[i].dst_host);
-        pp_jw_key(w, "alpha_s");
-        pp_jw_num(w, l[i].alpha_s);
-        pp_jw_key(w, "beta_Bps");
-        pp_jw_num(w, l[i].beta_Bps);
-        pp_jw_key(w, "residual");
-        pp_jw_num(w, l[i].residual);
-        pp_jw_key(w, "sizes_json");
-        pp_jw_str(w, l[i].sizes_json);
-        pp_jw_key(w, "measured_at");
-        pp_jw_str(w, l[i].measured_at);
+        pp_jw_kint(w, "device_id", l[i].device_id);
+        pp_jw_kstr(w, "device_fingerprint", device_fp_for(d, nd, l[i].device_id));
+        pp_jw_kint(w, "src_rank", l[i].src_rank);
+        pp_jw_kint(w, "dst_rank", l[i].dst_rank);
+        pp_jw_kstr(w, "src_host", l[i].src_host);
+        pp_jw_kstr(w, "dst_host", l[i].dst_host);
+        pp_jw_knum(w, "alpha_s", l[i].alpha_s);
+        pp_jw_knum(w, "beta_Bps", l[i].beta_Bps);
+        pp_jw_knum(w, "residual", l[i].residual);
+        pp_jw_kstr(w, "sizes_json", l[i].sizes_json);
+        pp_jw_kstr(w, "measured_at", l[i].measured_at);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -600,16 +542,11 @@ static void json_num_or_null(pp_jw *w, const char *key, double v, int zero_null)
 
 static void json_run(pp_jw *w, const pp_db_run *r) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "id");
-    pp_jw_int(w, r->id);
-    pp_jw_key(w, "created_at");
-    pp_jw_str(w, r->created_at);
-    pp_jw_key(w, "plan_hash");
-    pp_jw_str(w, r->plan_hash);
-    pp_jw_key(w, "model");
-    pp_jw_str(w, r->model);
-    pp_jw_key(w, "schedule");
-    pp_jw_str(w, r->schedule);
+    pp_jw_kint(w, "id", r->id);
+    pp_jw_kstr(w, "created_at", r->created_at);
+    pp_jw_kstr(w, "plan_hash", r->plan_hash);
+    pp_jw_kstr(w, "model", r->model);
+    pp_jw_kstr(w, "schedule", r->schedule);
     const struct {
         const char *k;
         int v;
@@ -626,10 +563,8 @@ static void json_run(pp_jw *w, const pp_db_run *r) {
         pp_jw_key(w, ints[i].k);
         pp_jw_int(w, ints[i].v);
     }
-    pp_jw_key(w, "status");
-    pp_jw_str(w, r->status);
-    pp_jw_key(w, "message");
-    pp_jw_str(w, r->message);
+    pp_jw_kstr(w, "status", r->status);
+    pp_jw_kstr(w, "message", r->message);
     json_num_or_null(w, "tokens_per_s", r->tokens_per_s, 0);
     json_num_or_null(w, "iteration_s", r->iteration_s, 0);
     json_num_or_null(w, "predicted_iteration_s", r->predicted_iteration_s, 1);
@@ -653,8 +588,7 @@ void pp_db_json_run(pp_jw *w, const pp_db_run *r, const pp_db_run_step *s, int n
     pp_jw_arr_begin(w);
     for (int i = 0; i < ns; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "step");
-        pp_jw_int(w, s[i].step);
+        pp_jw_kint(w, "step", s[i].step);
         json_num_or_null(w, "loss", s[i].loss, 0);
         json_num_or_null(w, "grad_norm", s[i].grad_norm, 0);
         json_num_or_null(w, "seconds", s[i].seconds, 0);
@@ -665,18 +599,14 @@ void pp_db_json_run(pp_jw *w, const pp_db_run *r, const pp_db_run_step *s, int n
     pp_jw_arr_begin(w);
     for (int i = 0; i < nk; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "rank");
-        pp_jw_int(w, k[i].rank);
-        pp_jw_key(w, "host");
-        pp_jw_str(w, k[i].host);
-        pp_jw_key(w, "peak_bytes");
-        pp_jw_int(w, k[i].peak_bytes);
+        pp_jw_kint(w, "rank", k[i].rank);
+        pp_jw_kstr(w, "host", k[i].host);
+        pp_jw_kint(w, "peak_bytes", k[i].peak_bytes);
         json_num_or_null(w, "busy_s", k[i].busy_s, 0);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
-    pp_jw_key(w, "event_count");
-    pp_jw_int(w, n_ev);
+    pp_jw_kint(w, "event_count", n_ev);
 }
 
 /* ---- Listings ------------------------------------------------------------------ */
@@ -789,8 +719,7 @@ static void json_count(pp_jw *w, const char *key, long long n) {
 void pp_db_json_listing(pp_jw *w, const pp_db_listing *l) {
     sections s = sections_of(l->view);
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "database");
-    pp_jw_str(w, l->path);
+    pp_jw_kstr(w, "database", l->path);
     json_count(w, "schema_version", l->version);
     json_count(w, "schema_version_supported", PP_DB_SCHEMA_VERSION);
     if (s.models || s.plans || s.counts || s.runs || s.run_count) {

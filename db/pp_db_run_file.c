@@ -44,12 +44,9 @@ void pp_db_json_run_file(pp_jw *w, const char *db_path, const char *why, const p
                          const pp_db_run_step *st, int n_steps, const pp_run_rank *rk, int n_ranks,
                          const pp_run_event *ev, long long n_ev) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "pippy_run");
-    pp_jw_int(w, 1);
-    pp_jw_key(w, "database");
-    pp_jw_str(w, db_path);
-    pp_jw_key(w, "database_error");
-    pp_jw_str(w, why);
+    pp_jw_kint(w, "pippy_run", 1);
+    pp_jw_kstr(w, "database", db_path);
+    pp_jw_kstr(w, "database_error", why);
     pp_jw_key(w, "run");
     pp_jw_obj_begin(w);
 #define JS(k) (pp_jw_key(w, #k), pp_jw_str(w, run->k))
@@ -156,28 +153,28 @@ void pp_db_json_run_result(pp_jw *w, const pp_db_run *run, long long run_id, con
     pp_jw_key(w, "run");
     if (run_id) pp_jw_int(w, run_id);
     else pp_jw_null(w);
-    pp_jw_key(w, "plan_hash"); pp_jw_str(w, run->plan_hash);
-    pp_jw_key(w, "model"); pp_jw_str(w, run->model);
-    pp_jw_key(w, "schedule"); pp_jw_str(w, run->schedule);
-    pp_jw_key(w, "status"); pp_jw_str(w, run->status);
-    pp_jw_key(w, "pp"); pp_jw_int(w, run->pp);
-    pp_jw_key(w, "dp"); pp_jw_int(w, run->dp);
-    pp_jw_key(w, "first_step"); pp_jw_int(w, run->first_step);
-    pp_jw_key(w, "steps"); pp_jw_int(w, n_steps);
-    pp_jw_key(w, "iteration_s"); pp_jw_num(w, med > 0 ? med : NAN);
-    pp_jw_key(w, "predicted_iteration_s"); pp_jw_num(w, pred_s);
-    pp_jw_key(w, "rel_error"); pp_jw_num(w, pp_stats_rel_error(med, pred_s));
-    pp_jw_key(w, "tokens_per_s"); pp_jw_num(w, med > 0 ? run->tokens_per_s : NAN);
-    pp_jw_key(w, "final_loss"); pp_jw_num(w, run->final_loss);
-    pp_jw_key(w, "cost_source"); pp_jw_str(w, cost_source ? cost_source : "");
+    pp_jw_kstr(w, "plan_hash", run->plan_hash);
+    pp_jw_kstr(w, "model", run->model);
+    pp_jw_kstr(w, "schedule", run->schedule);
+    pp_jw_kstr(w, "status", run->status);
+    pp_jw_kint(w, "pp", run->pp);
+    pp_jw_kint(w, "dp", run->dp);
+    pp_jw_kint(w, "first_step", run->first_step);
+    pp_jw_kint(w, "steps", n_steps);
+    pp_jw_knum(w, "iteration_s", med > 0 ? med : NAN);
+    pp_jw_knum(w, "predicted_iteration_s", pred_s);
+    pp_jw_knum(w, "rel_error", pp_stats_rel_error(med, pred_s));
+    pp_jw_knum(w, "tokens_per_s", med > 0 ? run->tokens_per_s : NAN);
+    pp_jw_knum(w, "final_loss", run->final_loss);
+    pp_jw_kstr(w, "cost_source", cost_source ? cost_source : "");
     pp_jw_key(w, "step_results");
     pp_jw_arr_begin(w);
     for (int i = 0; i < n_steps; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "step"); pp_jw_int(w, st[i].step);
-        pp_jw_key(w, "loss"); pp_jw_num(w, st[i].loss);
-        pp_jw_key(w, "grad_norm"); pp_jw_num(w, st[i].grad_norm);
-        pp_jw_key(w, "seconds"); pp_jw_num(w, st[i].seconds);
+        pp_jw_kint(w, "step", st[i].step);
+        pp_jw_knum(w, "loss", st[i].loss);
+        pp_jw_knum(w, "grad_norm", st[i].grad_norm);
+        pp_jw_knum(w, "seconds", st[i].seconds);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
@@ -185,11 +182,11 @@ void pp_db_json_run_result(pp_jw *w, const pp_db_run *run, long long run_id, con
     pp_jw_arr_begin(w);
     for (int i = 0; i < n_ranks; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "rank"); pp_jw_int(w, rk[i].rank);
-        pp_jw_key(w, "host"); pp_jw_str(w, rk[i].host);
-        pp_jw_key(w, "peak_bytes"); pp_jw_int(w, rk[i].peak_bytes);
-        pp_jw_key(w, "predicted_peak_bytes"); pp_jw_num(w, pred_peak ? pred_peak[i % run->pp] : NAN);
-        pp_jw_key(w, "busy_s"); pp_jw_num(w, rk[i].busy_s);
+        pp_jw_kint(w, "rank", rk[i].rank);
+        pp_jw_kstr(w, "host", rk[i].host);
+        pp_jw_kint(w, "peak_bytes", rk[i].peak_bytes);
+        pp_jw_knum(w, "predicted_peak_bytes", pred_peak ? pred_peak[i % run->pp] : NAN);
+        pp_jw_knum(w, "busy_s", rk[i].busy_s);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);

@@ -89,30 +89,30 @@ void pp_train_print_step(FILE *f, int every, const pp_train_step *s) {
 void pp_train_json(pp_jw *w, const char *model, const pp_train_opts *o, const pp_train_summary *sum,
                    const pp_train_step *steps) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "model"); pp_jw_str(w, model);
-    pp_jw_key(w, "steps"); pp_jw_int(w, o->steps);
-    pp_jw_key(w, "batch"); pp_jw_int(w, o->batch);
-    pp_jw_key(w, "microbatches"); pp_jw_int(w, o->microbatches);
-    pp_jw_key(w, "seq_len"); pp_jw_int(w, o->seq);
-    pp_jw_key(w, "seed"); pp_jw_int(w, (long long)o->seed);
-    pp_jw_key(w, "threads"); pp_jw_int(w, o->threads);
-    pp_jw_key(w, "data"); pp_jw_str(w, sum->data_source);
-    pp_jw_key(w, "data_tokens"); pp_jw_int(w, sum->data_tokens);
-    pp_jw_key(w, "parameters"); pp_jw_int(w, sum->params);
-    pp_jw_key(w, "peak_bytes"); pp_jw_int(w, sum->peak_bytes);
-    pp_jw_key(w, "unigram_entropy_nats"); pp_jw_num(w, sum->unigram_entropy);
-    pp_jw_key(w, "first_loss"); pp_jw_num(w, sum->first_loss);
-    pp_jw_key(w, "final_loss"); pp_jw_num(w, sum->final_loss);
+    pp_jw_kstr(w, "model", model);
+    pp_jw_kint(w, "steps", o->steps);
+    pp_jw_kint(w, "batch", o->batch);
+    pp_jw_kint(w, "microbatches", o->microbatches);
+    pp_jw_kint(w, "seq_len", o->seq);
+    pp_jw_kint(w, "seed", (long long)o->seed);
+    pp_jw_kint(w, "threads", o->threads);
+    pp_jw_kstr(w, "data", sum->data_source);
+    pp_jw_kint(w, "data_tokens", sum->data_tokens);
+    pp_jw_kint(w, "parameters", sum->params);
+    pp_jw_kint(w, "peak_bytes", sum->peak_bytes);
+    pp_jw_knum(w, "unigram_entropy_nats", sum->unigram_entropy);
+    pp_jw_knum(w, "first_loss", sum->first_loss);
+    pp_jw_knum(w, "final_loss", sum->final_loss);
     pp_jw_key(w, "step_results");
     pp_jw_arr_begin(w);
     for (int i = 0; i < o->steps; i++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "step"); pp_jw_int(w, steps[i].step);
-        pp_jw_key(w, "loss"); pp_jw_num(w, steps[i].loss);
-        pp_jw_key(w, "grad_norm"); pp_jw_num(w, steps[i].grad_norm);
-        pp_jw_key(w, "lr"); pp_jw_num(w, steps[i].lr);
-        pp_jw_key(w, "tokens_per_s"); pp_jw_num(w, steps[i].tokens_per_s);
-        pp_jw_key(w, "seconds"); pp_jw_num(w, steps[i].seconds);
+        pp_jw_kint(w, "step", steps[i].step);
+        pp_jw_knum(w, "loss", steps[i].loss);
+        pp_jw_knum(w, "grad_norm", steps[i].grad_norm);
+        pp_jw_knum(w, "lr", steps[i].lr);
+        pp_jw_knum(w, "tokens_per_s", steps[i].tokens_per_s);
+        pp_jw_knum(w, "seconds", steps[i].seconds);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);

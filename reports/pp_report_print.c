@@ -28,10 +28,8 @@ static void json_side(pp_jw *w, const char *key, const pp_report_side *f, int n_
         return;
     }
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "iteration_s");
-    pp_jw_num(w, f->iteration_s);
-    pp_jw_key(w, "tokens_per_s");
-    pp_jw_num(w, f->tokens_per_s);
+    pp_jw_knum(w, "iteration_s", f->iteration_s);
+    pp_jw_knum(w, "tokens_per_s", f->tokens_per_s);
     pp_jw_key(w, "busy_s");
     pp_jw_arr_begin_inline(w);
     for (int r = 0; r < n_ranks; r++) pp_jw_num(w, f->busy_s ? f->busy_s[r] : 0);
@@ -45,14 +43,10 @@ static void json_side(pp_jw *w, const char *key, const pp_report_side *f, int n_
 
 void pp_report_write_json(pp_jw *w, const pp_report_input *in, const char *plan_path, const char *outdir, int chrome) {
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "plan");
-    pp_jw_str(w, plan_path);
-    pp_jw_key(w, "plan_hash");
-    pp_jw_str(w, in->plan_hash);
-    pp_jw_key(w, "costs");
-    pp_jw_str(w, in->cost_src);
-    pp_jw_key(w, "links");
-    pp_jw_str(w, in->link_src);
+    pp_jw_kstr(w, "plan", plan_path);
+    pp_jw_kstr(w, "plan_hash", in->plan_hash);
+    pp_jw_kstr(w, "costs", in->cost_src);
+    pp_jw_kstr(w, "links", in->link_src);
     pp_jw_key(w, "run");
     if (in->meas.present) pp_jw_int(w, in->run_id);
     else pp_jw_null(w);
@@ -64,13 +58,11 @@ void pp_report_write_json(pp_jw *w, const pp_report_input *in, const char *plan_
     pp_jw_key(w, "relative_error");
     if (in->meas.present) pp_jw_num(w, pp_stats_rel_error(in->meas.iteration_s, in->pred.iteration_s));
     else pp_jw_null(w);
-    pp_jw_key(w, "note");
-    pp_jw_str(w, in->note ? in->note : "");
+    pp_jw_kstr(w, "note", in->note ? in->note : "");
     pp_jw_key(w, "report");
     char path[4096];
     snprintf(path, sizeof path, "%s/index.html", outdir);
     pp_jw_str(w, path);
-    pp_jw_key(w, "chrome_traces");
-    pp_jw_bool(w, chrome);
+    pp_jw_kbool(w, "chrome_traces", chrome);
     pp_jw_obj_end(w);
 }

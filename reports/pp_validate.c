@@ -85,32 +85,32 @@ void pp_validate_json(pp_jw *w, const char *model, long long micro_batch, long l
                       int failed) {
     int ne = st->n;
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "model"); pp_jw_str(w, model);
-    pp_jw_key(w, "micro_batch"); pp_jw_int(w, micro_batch);
-    pp_jw_key(w, "seq_len"); pp_jw_int(w, seq_len);
-    pp_jw_key(w, "pp"); pp_jw_int(w, pp);
-    pp_jw_key(w, "database"); pp_jw_str(w, db_path);
+    pp_jw_kstr(w, "model", model);
+    pp_jw_kint(w, "micro_batch", micro_batch);
+    pp_jw_kint(w, "seq_len", seq_len);
+    pp_jw_kint(w, "pp", pp);
+    pp_jw_kstr(w, "database", db_path);
     pp_jw_key(w, "configurations");
     pp_jw_arr_begin(w);
     for (int i = 0; i < nr; i++) {
         const pp_validate_row *r = &rows[i];
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "schedule"); pp_jw_str(w, r->sched);
-        pp_jw_key(w, "microbatches"); pp_jw_int(w, r->m);
-        pp_jw_key(w, "ok"); pp_jw_bool(w, r->ok);
+        pp_jw_kstr(w, "schedule", r->sched);
+        pp_jw_kint(w, "microbatches", r->m);
+        pp_jw_kbool(w, "ok", r->ok);
         pp_jw_key(w, "run"); if (r->run_id) pp_jw_int(w, r->run_id); else pp_jw_null(w);
-        pp_jw_key(w, "predicted_iteration_s"); pp_jw_num(w, r->ok ? r->pred_s : NAN);
-        pp_jw_key(w, "run_predicted_iteration_s"); pp_jw_num(w, r->ok ? r->run_pred_s : NAN);
-        pp_jw_key(w, "measured_iteration_s"); pp_jw_num(w, r->ok ? r->meas_s : NAN);
-        pp_jw_key(w, "rel_error"); pp_jw_num(w, r->ok ? r->err_t : NAN);
-        pp_jw_key(w, "memory_rel_error_max"); pp_jw_num(w, r->ok ? r->mem_err : NAN);
+        pp_jw_knum(w, "predicted_iteration_s", r->ok ? r->pred_s : NAN);
+        pp_jw_knum(w, "run_predicted_iteration_s", r->ok ? r->run_pred_s : NAN);
+        pp_jw_knum(w, "measured_iteration_s", r->ok ? r->meas_s : NAN);
+        pp_jw_knum(w, "rel_error", r->ok ? r->err_t : NAN);
+        pp_jw_knum(w, "memory_rel_error_max", r->ok ? r->mem_err : NAN);
         pp_jw_obj_end(w);
     }
     pp_jw_arr_end(w);
-    pp_jw_key(w, "iteration_abs_error_median"); pp_jw_num(w, ne ? st->med_t : NAN);
-    pp_jw_key(w, "iteration_abs_error_max"); pp_jw_num(w, ne ? st->worst_t : NAN);
-    pp_jw_key(w, "memory_error_median"); pp_jw_num(w, ne ? st->med_m : NAN);
-    pp_jw_key(w, "memory_error_max"); pp_jw_num(w, ne ? st->worst_m : NAN);
-    pp_jw_key(w, "failed"); pp_jw_int(w, failed);
+    pp_jw_knum(w, "iteration_abs_error_median", ne ? st->med_t : NAN);
+    pp_jw_knum(w, "iteration_abs_error_max", ne ? st->worst_t : NAN);
+    pp_jw_knum(w, "memory_error_median", ne ? st->med_m : NAN);
+    pp_jw_knum(w, "memory_error_max", ne ? st->worst_m : NAN);
+    pp_jw_kint(w, "failed", failed);
     pp_jw_obj_end(w);
 }

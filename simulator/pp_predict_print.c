@@ -34,49 +34,31 @@ void pp_prediction_print_text(FILE *f, const pp_prediction *p, const char *what,
 void pp_prediction_write_json(pp_jw *w, const pp_prediction *p, const char *what, const pp_sched *s) {
     const pp_sim_result *r = &p->sim;
     pp_jw_obj_begin(w);
-    pp_jw_key(w, "what");
-    pp_jw_str(w, what);
-    pp_jw_key(w, "costs");
-    pp_jw_str(w, p->cost_source);
-    pp_jw_key(w, "links");
-    pp_jw_str(w, p->link_source);
-    pp_jw_key(w, "iteration_s");
-    pp_jw_num(w, r->iteration_s);
-    pp_jw_key(w, "samples_per_s");
-    pp_jw_num(w, r->samples_per_s);
-    pp_jw_key(w, "tokens_per_s");
-    pp_jw_num(w, r->tokens_per_s);
-    pp_jw_key(w, "bubble_idle_over_total");
-    pp_jw_num(w, r->bubble_total_all);
-    pp_jw_key(w, "bubble_idle_over_ideal");
-    pp_jw_num(w, r->bubble_ideal_all);
-    pp_jw_key(w, "n_actions");
-    pp_jw_int(w, r->n_actions);
+    pp_jw_kstr(w, "what", what);
+    pp_jw_kstr(w, "costs", p->cost_source);
+    pp_jw_kstr(w, "links", p->link_source);
+    pp_jw_knum(w, "iteration_s", r->iteration_s);
+    pp_jw_knum(w, "samples_per_s", r->samples_per_s);
+    pp_jw_knum(w, "tokens_per_s", r->tokens_per_s);
+    pp_jw_knum(w, "bubble_idle_over_total", r->bubble_total_all);
+    pp_jw_knum(w, "bubble_idle_over_ideal", r->bubble_ideal_all);
+    pp_jw_kint(w, "n_actions", r->n_actions);
     pp_jw_key(w, "ranks");
     pp_jw_arr_begin(w);
     for (int k = 0; k < r->n_ranks; k++) {
         pp_jw_obj_begin(w);
-        pp_jw_key(w, "rank");
-        pp_jw_int(w, k);
-        pp_jw_key(w, "busy_s");
-        pp_jw_num(w, r->busy[k]);
-        pp_jw_key(w, "idle_s");
-        pp_jw_num(w, r->idle[k]);
-        pp_jw_key(w, "bubble_idle_over_total");
-        pp_jw_num(w, r->bubble_total[k]);
-        pp_jw_key(w, "bubble_idle_over_ideal");
-        pp_jw_num(w, r->bubble_ideal[k]);
-        pp_jw_key(w, "peak_inflight");
-        pp_jw_int(w, r->peak_inflight[k]);
-        pp_jw_key(w, "peak_activation_bytes");
-        pp_jw_num(w, r->peak_act_bytes[k]);
-        pp_jw_key(w, "peak_total_bytes");
-        pp_jw_num(w, r->peak_total_bytes[k]);
+        pp_jw_kint(w, "rank", k);
+        pp_jw_knum(w, "busy_s", r->busy[k]);
+        pp_jw_knum(w, "idle_s", r->idle[k]);
+        pp_jw_knum(w, "bubble_idle_over_total", r->bubble_total[k]);
+        pp_jw_knum(w, "bubble_idle_over_ideal", r->bubble_ideal[k]);
+        pp_jw_kint(w, "peak_inflight", r->peak_inflight[k]);
+        pp_jw_knum(w, "peak_activation_bytes", r->peak_act_bytes[k]);
+        pp_jw_knum(w, "peak_total_bytes", r->peak_total_bytes[k]);
         if (r->timeline) {
             /* Activation bytes over time ([t, bytes] at each change); the total is
              * these plus the constant parameters, gradients and optimizer state. */
-            pp_jw_key(w, "static_bytes");
-            pp_jw_num(w, r->peak_total_bytes[k] - r->peak_act_bytes[k]);
+            pp_jw_knum(w, "static_bytes", r->peak_total_bytes[k] - r->peak_act_bytes[k]);
             pp_jw_key(w, "activation_timeline");
             pp_jw_arr_begin(w);
             for (int i = 0; i < r->timeline_n[k]; i++) {

@@ -58,13 +58,11 @@ int main(int argc, char **argv) {
         failed |= bad;
         if (json) {
             pp_jw_obj_begin(&w);
-            pp_jw_key(&w, "file");
-            pp_jw_str(&w, argv[i]);
+            pp_jw_kstr(&w, "file", argv[i]);
             pp_jw_key(&w, "kind");
             if (k == PP_FILE_AUTO) pp_jw_null(&w);
             else pp_jw_str(&w, pp_file_kind_name(k));
-            pp_jw_key(&w, "ok");
-            pp_jw_bool(&w, !bad);
+            pp_jw_kbool(&w, "ok", !bad);
             pp_jw_key(&w, bad ? "error" : "summary");
             pp_jw_str(&w, bad ? err.msg : summary);
             pp_jw_obj_end(&w);

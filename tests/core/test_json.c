@@ -153,14 +153,12 @@ START_TEST(test_writer_round_trip) {
     pp_jw w;
     pp_jw_init(&w);
     pp_jw_obj_begin(&w);
-    pp_jw_key(&w, "say \"hi\"\n");
-    pp_jw_str(&w, "tab\there \x01");
+    pp_jw_kstr(&w, "say \"hi\"\n", "tab\there \x01");
     pp_jw_key(&w, "v");
     pp_jw_arr_begin_inline(&w);
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) pp_jw_num(&w, vals[i]);
     pp_jw_arr_end(&w);
-    pp_jw_key(&w, "i");
-    pp_jw_int(&w, -9007199254740993LL);
+    pp_jw_kint(&w, "i", -9007199254740993LL);
     pp_jw_key(&w, "empty");
     pp_jw_arr_begin(&w);
     pp_jw_arr_end(&w);
@@ -234,6 +232,39 @@ START_TEST(test_writer_depth) {
 }
 END_TEST
 
+/* A key and its value in one call write what the two calls write. */
+START_TEST(test_writer_key_value) {
+    pp_jw a, b;
+    pp_err err = {0};
+    char *ta, *tb;
+    size_t la, lb;
+    pp_jw_init(&a);
+    pp_jw_init(&b);
+    pp_jw_obj_begin(&a);
+    pp_jw_kstr(&a, "s", "x\"y");
+    pp_jw_kint(&a, "i", -3);
+    pp_jw_knum(&a, "n", 0.25);
+    pp_jw_kbool(&a, "b", 1);
+    pp_jw_obj_end(&a);
+    pp_jw_obj_begin(&b);
+    pp_jw_key(&b, "s");
+    pp_jw_str(&b, "x\"y");
+    pp_jw_key(&b, "i");
+    pp_jw_int(&b, -3);
+    pp_jw_key(&b, "n");
+    pp_jw_num(&b, 0.25);
+    pp_jw_key(&b, "b");
+    pp_jw_bool(&b, 1);
+    pp_jw_obj_end(&b);
+    ck_assert_int_eq(pp_jw_finish(&a, &ta, &la, &err), 0);
+    ck_assert_int_eq(pp_jw_finish(&b, &tb, &lb, &err), 0);
+    ck_assert_str_eq(ta, tb);
+    ck_assert_ptr_nonnull(strstr(ta, "\"s\": \"x\\\"y\""));
+    free(ta);
+    free(tb);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
@@ -243,6 +274,7 @@ int main(void) {
     tcase_add_test(tc, test_strict_readers);
     tcase_add_test(tc, test_writer_round_trip);
     tcase_add_test(tc, test_writer_depth);
+    tcase_add_test(tc, test_writer_key_value);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
