@@ -26,6 +26,7 @@
 #include "planner/pp_search.h"
 #include "reports/pp_report.h"
 #include "reports/pp_report_data.h"
+#include "reports/pp_report_make.h"
 #include "reports/pp_report_print.h"
 #include "costs/pp_costs.h"
 #include "costs/pp_costs_cb.h"
@@ -63,9 +64,7 @@ typedef struct ctx {
     pp_graph g;
     int have_g;
     pp_prediction pr;                /* the plan's prediction */
-    pp_report_series *act;           /* what reports/ draws of it */
-    pp_report_point *act_pts;
-    pp_report_tput tp, tm;           /* predicted and measured throughput */
+    pp_report_parts parts;           /* what reports/ makes of it and of the run */
     pp_db *db;                       /* the database's rows and the same rows for reports/ */
     pp_db_run *runs;
     pp_report_run *rr;
@@ -76,23 +75,16 @@ typedef struct ctx {
     pp_run_event *ev;
     long long n_ev;
     pp_run_rank *ranks;
-    int *stage_rank;                 /* what the page draws */
-    pp_report_pred pred;
-    pp_report_meas meas;
 } ctx;
 
 static void ctx_free(ctx *c) {
     pp_plan_free(&c->plan);
     if (c->have_g) pp_graph_free(&c->g);
     pp_prediction_free(&c->pr);
-    void *owned[] = {c->act, c->act_pts, c->runs, c->rr, c->steps, c->step_no, c->step_s, c->ev, c->ranks,
-                     c->stage_rank};
+    pp_report_parts_free(&c->parts);
+    void *owned[] = {c->runs, c->rr, c->steps, c->step_no, c->step_s, c->ev, c->ranks};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     pp_db_close(c->db);
-    pp_report_pred_free(&c->pred);
-    pp_report_meas_free(&c->meas);
-    pp_report_tput_free(&c->tp);
-    pp_report_tput_free(&c->tm);
 }
 
 /* ---- The prediction: the only calls into the simulator and the planner --- */
@@ -110,7 +102,7 @@ static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
         for (int i = 0; i < nk; i++) dup |= kinds[i] == own;
         if (!dup) kinds[nk++] = own;
     }
-    if (pp_report_tput_grid(&c->tp, nk, 4, err)) return -1;
+    if (pp_report_tput_grid(&c->parts.tp, nk, 4, err)) return -1;
     pp_costs_cb_ctx mctx = {.cluster = &p->cluster};
     pp_comm_measured comm;
     int rc = -1;
@@ -120,9 +112,9 @@ static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
                         .comm = &comm, .measured_cost = pp_costs_cb_graph, .measured_ctx = &mctx};
     if (pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) goto done;
     for (int i = 0; i < nk; i++) {
-        c->tp.series[i].name = pp_schedule_name(kinds[i]);
+        c->parts.tp.series[i].name = pp_schedule_name(kinds[i]);
         for (int j = 0; j < 4; j++)
-            if (t[i * 4 + j] >= 0) pp_report_tput_add(&c->tp, i, ms[j], t[i * 4 + j]);
+            if (t[i * 4 + j] >= 0) pp_report_tput_add(&c->parts.tp, i, ms[j], t[i * 4 + j]);
     }
     rc = 0;
 done:
@@ -130,8 +122,14 @@ done:
     return rc;
 }
 
+/* Point j of rank k's activation timeline (ctx: the pp_sim_result). */
+static pp_report_point timeline_at(const void *ctx, int k, int j) {
+    const pp_sim_point *q = &((const pp_sim_result *)ctx)->timeline[k][j];
+    return (pp_report_point){q->t, q->bytes};
+}
+
 /* The plan's one prediction (simulator/pp_predict.h) and what the page
- * draws of it (x->pred). */
+ * draws of it (x->parts). */
 static int predict(ctx *x, const char *db_path, pp_err *err) {
     const pp_plan *p = &x->plan;
     pp_predict_input pi;
@@ -139,20 +137,11 @@ static int predict(ctx *x, const char *db_path, pp_err *err) {
     pi.want_trace = pi.want_timeline = pi.want_critical_path = 1;
     if (pp_tool_predict(db_path, p, &x->g, &pi, &x->pr, err)) return -1;
     const pp_sim_result *r = &x->pr.sim;
-    long long npts = 0;
-    for (int k = 0; k < p->pp; k++) npts += r->timeline_n ? r->timeline_n[k] : 0;
-    x->act = pp_calloc((unsigned long long)p->pp, sizeof *x->act, err);
-    x->act_pts = pp_calloc((unsigned long long)(npts ? npts : 1), sizeof *x->act_pts, err);
-    if (!x->act || !x->act_pts) return -1;
-    for (long long k = 0, off = 0; k < p->pp; off += x->act[k++].n) {
-        x->act[k] = (pp_report_series){.pts = x->act_pts + off, .n = r->timeline_n ? r->timeline_n[k] : 0};
-        for (int j = 0; j < x->act[k].n; j++)
-            x->act_pts[off + j] = (pp_report_point){r->timeline[k][j].t, r->timeline[k][j].bytes};
-    }
-    pp_report_sim in = {.n_ranks = p->pp, .n_stages = p->n_stages, .iteration_s = r->iteration_s, .trace = &r->trace,
-                        .busy = r->busy, .end = r->end, .peak_total_bytes = r->peak_total_bytes,
-                        .peak_act_bytes = r->peak_act_bytes, .act_bytes = x->act, .stage_t = x->pr.stage_t};
-    return pp_report_predicted(&in, &x->pred, err);
+    pp_report_sim in = {.n_ranks = p->pp, .n_stages = p->n_stages, .iteration_s = r->iteration_s,
+                        .tokens_per_s = r->tokens_per_s, .trace = &r->trace, .busy = r->busy, .end = r->end,
+                        .peak_total_bytes = r->peak_total_bytes, .peak_act_bytes = r->peak_act_bytes,
+                        .stage_t = x->pr.stage_t};
+    return pp_report_parts_predict(&x->parts, &in, r->timeline_n, timeline_at, r, err);
 }
 
 /* ---- The database ------------------------------------------------------- */
@@ -211,10 +200,9 @@ int main(int argc, char **argv) {
     pp_err err = {0};
     ctx x;
     memset(&x, 0, sizeof x);
-    int rc = 1, have_run = 0, chosen_step = -1;
-    char hash[65], note[1024] = "", choice[256] = "";
-    pp_db_run run = {0};
-    double meas_iter = 0;
+    int rc = 1;
+    char hash[65];
+    pp_report_parts *o = &x.parts;
 
     /* The plan and its prediction (the throughput of other shapes comes last,
      * once the run's inputs are known to be good). */
@@ -227,48 +215,23 @@ int main(int argc, char **argv) {
     struct stat stt;
     int have_db = stat(db_path, &stt) == 0;
     if (have_db && (pp_db_open_readonly(db_path, &x.db, &err) || load_runs(&x, &err))) goto fail;
-    int k = pp_report_choose_run(x.rr, have_db ? x.n_runs : -1, hash, run_id, db_path, plan_path, note, sizeof note, &err);
+    int k = pp_report_choose_run(x.rr, have_db ? x.n_runs : -1, hash, run_id, db_path, plan_path, o->note,
+                                 sizeof o->note, &err);
     if (k < -1 || (k >= 0 && load_run_rows(&x, x.runs[k].id, &err))) goto fail;
-    if (k >= 0) run = x.runs[k];
-    int idx = k < 0 ? -1 : pp_report_pick_step(x.step_no, x.step_s, x.n_steps, step_opt, run.id, choice, sizeof choice,
-                                               note, sizeof note, &err);
-    if (idx < -1) goto fail;
-    if ((have_run = idx >= 0)) {
-        chosen_step = x.step_no[idx];
-        meas_iter = x.step_s[idx];
-        pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
-                                 .step = chosen_step, .first_step = x.step_no[0], .n_steps = x.n_steps,
-                                 .n_stages = p->n_stages, .n_ranks = p->pp};
-        if (pp_report_measured(&rd, &x.meas, &err)) goto fail;
-        if (x.meas.trace.n == 0 && !note[0])
-            snprintf(note, sizeof note, "Run %lld stored no events for step %d: its timeline is empty.", run.id, chosen_step);
-    }
+    pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
+                             .n_steps = x.n_steps, .n_stages = p->n_stages, .n_ranks = p->pp};
+    if (k >= 0 && pp_report_parts_measure(o, &rd, x.step_no, x.step_s, step_opt, x.runs[k].id, x.runs[k].created_at,
+                                          &err))
+        goto fail;
     pp_report_run like = {.model = p->model.name, .pp = p->pp, .dp = p->dp, .micro_batch = p->micro_batch,
                           .seq_len = p->seq_len};
-    if (predict_throughput(&x, db_path, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &x.tm, &err))
+    if (predict_throughput(&x, db_path, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &o->tm, &err))
         goto fail;
 
-    const pp_sim_result *r = &x.pr.sim;
-    pp_report_input in = {
-        .cost_src = x.pr.cost_source, .link_src = x.pr.link_source, .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
-        .step_choice = choice, .note = note,
-        .pred = {.present = 1, .iteration_s = r->iteration_s, .tokens_per_s = r->tokens_per_s, .busy_s = r->busy,
-                 .peak_bytes = r->peak_total_bytes, .trace = &x.pred.trace, .stage_fb = x.pred.stage_fb},
-        .meas = {.present = have_run, .iteration_s = meas_iter,
-                 .tokens_per_s = meas_iter > 0 ? (double)p->global_batch * p->seq_len / meas_iter : 0,
-                 .busy_s = x.meas.busy, .peak_bytes = x.meas.peak_bytes, .trace = &x.meas.trace,
-                 .stage_fb = x.meas.stage_fb},
-        .pred_memory = x.pred.memory, .tput_pred = x.tp.series, .n_tput_pred = x.tp.n, .tput_meas = x.tm.series,
-        .n_tput_meas = x.tm.n, .gnuplot = getenv("PIPPY_GNUPLOT"),
-    };
-    if (pp_report_input_plan(&in, p, hash, &x.stage_rank, &err) || pp_report_write(&in, outdir, &err)) goto fail;
-    if (chrome) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/predicted-trace.json", outdir);
-        if (pp_trace_save_chrome(&r->trace, path, &err)) goto fail;
-        snprintf(path, sizeof path, "%s/measured-trace.json", outdir);
-        if (have_run && pp_trace_save_chrome(&x.meas.trace, path, &err)) goto fail;
-    }
+    pp_report_input in;
+    if (pp_report_parts_input(o, p, hash, &in, &err)) goto fail;
+    in.cost_src = x.pr.cost_source, in.link_src = x.pr.link_source, in.gnuplot = getenv("PIPPY_GNUPLOT");
+    if (pp_report_write(&in, outdir, &err) || (chrome && pp_report_parts_chrome(o, outdir, &err))) goto fail;
     if (json) {
         pp_jw w;
         pp_jw_init(&w);
