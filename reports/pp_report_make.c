@@ -38,16 +38,23 @@ int pp_report_parts_predict(pp_report_parts *o, const pp_report_sim *sim, const 
     return pp_report_predicted(&o->sim, &o->pred, err);
 }
 
-int pp_report_parts_measure(pp_report_parts *o, const pp_report_run_data *rd, const int *step_no,
-                            const double *step_s, long long want, long long run_id, const char *run_date,
-                            pp_err *err) {
-    int idx = pp_report_pick_step(step_no, step_s, rd->n_steps, want, run_id, o->choice, sizeof o->choice, o->note,
-                                  sizeof o->note, err);
+int pp_report_parts_steps(pp_report_parts *o, int n, pp_err *err) {
+    free(o->step_no), free(o->step_s);
+    o->step_no = pp_calloc((unsigned long long)(n > 0 ? n : 1), sizeof *o->step_no, err);
+    o->step_s = pp_calloc((unsigned long long)(n > 0 ? n : 1), sizeof *o->step_s, err);
+    o->n_steps = o->step_no && o->step_s && n > 0 ? n : 0;
+    return o->step_no && o->step_s ? 0 : -1;
+}
+
+int pp_report_parts_measure(pp_report_parts *o, const pp_report_run_data *rd, long long want, long long run_id,
+                            const char *run_date, pp_err *err) {
+    int idx = pp_report_pick_step(o->step_no, o->step_s, o->n_steps, want, run_id, o->choice, sizeof o->choice,
+                                  o->note, sizeof o->note, err);
     if (idx < -1) return -1;
     if (!(o->have_run = idx >= 0)) return 0;
-    o->step = step_no[idx], o->iteration_s = step_s[idx], o->run_id = run_id, o->run_date = run_date;
+    o->step = o->step_no[idx], o->iteration_s = o->step_s[idx], o->run_id = run_id, o->run_date = run_date;
     pp_report_run_data d = *rd;
-    d.step = o->step, d.first_step = step_no[0];
+    d.step = o->step, d.first_step = o->step_no[0], d.n_steps = o->n_steps;
     if (pp_report_measured(&d, &o->meas, err)) return -1;
     if (o->meas.trace.n == 0 && !o->note[0])
         snprintf(o->note, sizeof o->note, "Run %lld stored no events for step %d: its timeline is empty.", run_id,
@@ -82,8 +89,26 @@ int pp_report_parts_chrome(const pp_report_parts *o, const char *dir, pp_err *er
     return o->have_run ? pp_trace_save_chrome(&o->meas.trace, path, err) : 0;
 }
 
+int pp_report_tput_table(pp_report_tput *out, const char *const *names, int n_series, const int *ms, int nm,
+                         const double *t, pp_err *err) {
+    if (pp_report_tput_grid(out, n_series, nm, err)) return -1;
+    for (int i = 0; i < n_series; i++) {
+        out->series[i].name = names[i];
+        for (int j = 0; j < nm; j++)
+            if (t[(long long)i * nm + j] >= 0) pp_report_tput_add(out, i, ms[j], t[(long long)i * nm + j]);
+    }
+    return 0;
+}
+
+int pp_report_parts_measured_tput(pp_report_parts *o, const pp_report_run *runs, int n, const pp_plan *p,
+                                  pp_err *err) {
+    pp_report_run like = {.model = p->model.name, .pp = p->pp, .dp = p->dp, .micro_batch = p->micro_batch,
+                          .seq_len = p->seq_len};
+    return pp_report_measured_tput(runs, n, &like, &o->tm, err);
+}
+
 void pp_report_parts_free(pp_report_parts *o) {
-    free(o->act), free(o->act_pts), free(o->stage_rank);
+    free(o->act), free(o->act_pts), free(o->stage_rank), free(o->step_no), free(o->step_s);
     pp_report_pred_free(&o->pred);
     pp_report_meas_free(&o->meas);
     pp_report_tput_free(&o->tp);

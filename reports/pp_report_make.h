@@ -26,6 +26,8 @@ typedef struct pp_report_parts {
     pp_report_series *act;      /* [sim.n_ranks]: predicted activation bytes over the step */
     pp_report_point *act_pts;   /* the points act[] refers to */
     pp_report_pred pred;
+    int *step_no, n_steps;      /* the run's steps (pp_report_parts_steps), ascending, */
+    double *step_s;             /* and their seconds */
     int have_run, step;         /* a measured step is shown (have_run): its number, */
     double iteration_s;         /* its seconds */
     long long run_id;           /* its run (have_run), and the run's date (the caller's string) */
@@ -54,17 +56,21 @@ int pp_report_series_build(int n_series, const int *n, pp_report_point_at at, co
 int pp_report_parts_predict(pp_report_parts *o, const pp_report_sim *sim, const int *act_n, pp_report_point_at at,
                             const void *ctx, pp_err *err);
 
+/* Room for a run's n steps: o->step_no and o->step_s (n of each, zeroed,
+ * for the caller to fill), o->n_steps = n. Returns 0, or -1 with err (out
+ * of memory). */
+int pp_report_parts_steps(pp_report_parts *o, int n, pp_err *err);
+
 /* The measured side of run run_id (dated run_date): the step shown among
- * step_no[] / step_s[] (rd->n_steps of them, ascending) by
+ * o->step_no[] / o->step_s[] (pp_report_parts_steps; none before it) by
  * pp_report_pick_step (want: --step, or -1) into o->choice and o->note,
- * then pp_report_measured of it into o->meas (rd->step and rd->first_step
- * are set here), with the note "Run N stored no events for step K: its
+ * then pp_report_measured of it into o->meas (rd->step, rd->first_step and
+ * rd->n_steps are set here from o), with the note "Run N stored no events for step K: its
  * timeline is empty." when the step has no event and there is no note yet.
  * o->have_run says whether a step is shown. Returns 0, or -1 with err (a
  * step not in the run, out of memory). */
-int pp_report_parts_measure(pp_report_parts *o, const pp_report_run_data *rd, const int *step_no,
-                            const double *step_s, long long want, long long run_id, const char *run_date,
-                            pp_err *err);
+int pp_report_parts_measure(pp_report_parts *o, const pp_report_run_data *rd, long long want, long long run_id,
+                            const char *run_date, pp_err *err);
 
 /* The page's input from o (after pp_report_parts_predict and, when a run is
  * shown, pp_report_parts_measure; tp and tm filled) and the plan p (hashed
@@ -81,6 +87,20 @@ int pp_report_parts_input(pp_report_parts *o, const pp_plan *p, const char *hash
  * dir/measured-trace.json from o->meas.trace when a run is shown
  * (pp_trace_save_chrome). Returns 0, or -1 with err (I/O). */
 int pp_report_parts_chrome(const pp_report_parts *o, const char *dir, pp_err *err);
+
+/* The predicted throughput as a table into *out (pp_report_tput_free):
+ * series i named names[i] (the caller's strings), with the point (ms[j],
+ * t[i nm + j]) for each j < nm where that value is >= 0 (the others could
+ * not be made). Returns 0, or -1 with err (out of memory) and *out holding
+ * nothing to free. */
+int pp_report_tput_table(pp_report_tput *out, const char *const *names, int n_series, const int *ms, int nm,
+                         const double *t, pp_err *err);
+
+/* The measured throughput of the stored runs[0 .. n) like plan p (its
+ * model, pp, dp, micro-batch and sequence length; pp_report_measured_tput)
+ * into o->tm. Returns 0, or -1 with err (out of memory). */
+int pp_report_parts_measured_tput(pp_report_parts *o, const pp_report_run *runs, int n, const pp_plan *p,
+                                  pp_err *err);
 
 /* Frees what *o owns and leaves it zeroed (a zeroed struct is fine). */
 void pp_report_parts_free(pp_report_parts *o);

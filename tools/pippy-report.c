@@ -1,17 +1,9 @@
 /*
- * pippy-report.c -- `pippy report`: the plan's prediction beside a measured
- * run of it, as a self-contained HTML page with gnuplot charts (reports/).
- *
- * This file only gathers the inputs: the plan and its prediction (exactly
- * as `pippy sim --plan` makes it) with the predicted throughput of other
- * schedules and microbatch counts (the planner's search with pp, schedule
- * and m fixed) -- both in the one section below that calls the simulator
- * and the planner -- and from the database the run (the newest of this
- * plan, or --run ID), its steps, events and ranks, and the stored runs of
- * the same model and shape. reports/pp_report_data.c prepares the figures
- * from them (which step, rebased traces, memory, medians) and
- * reports/pp_report.c draws and writes everything; reports/pp_report_print.c
- * prints the summary and the JSON.
+ * pippy-report.c -- `pippy report`: argv, then the inputs of the page --
+ * the plan's prediction (as `pippy sim --plan`), the planner's throughput of
+ * other schedules and microbatch counts, from the database the run shown and
+ * the stored runs -- handed to reports/ (pp_report_make.c assembles the
+ * page, pp_report.c writes it, pp_report_print.c prints), then the output.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,11 +12,9 @@
 #include <sys/stat.h>
 
 #include "core/pp_plan.h"
-#include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
-#include "reports/pp_report.h"
 #include "reports/pp_report_data.h"
 #include "reports/pp_report_make.h"
 #include "reports/pp_report_print.h"
@@ -62,16 +52,13 @@ static void usage(FILE *f) {
 typedef struct ctx {
     pp_plan plan;
     pp_graph g;
-    int have_g;
+    int have_g, n_runs, n_steps, n_rank_rows;
     pp_prediction pr;                /* the plan's prediction */
     pp_report_parts parts;           /* what reports/ makes of it and of the run */
     pp_db *db;                       /* the database's rows and the same rows for reports/ */
     pp_db_run *runs;
     pp_report_run *rr;
-    int n_runs, n_steps, n_rank_rows;
     pp_db_run_step *steps;
-    int *step_no;
-    double *step_s;
     pp_run_event *ev;
     long long n_ev;
     pp_run_rank *ranks;
@@ -82,7 +69,7 @@ static void ctx_free(ctx *c) {
     if (c->have_g) pp_graph_free(&c->g);
     pp_prediction_free(&c->pr);
     pp_report_parts_free(&c->parts);
-    void *owned[] = {c->runs, c->rr, c->steps, c->step_no, c->step_s, c->ev, c->ranks};
+    void *owned[] = {c->runs, c->rr, c->steps, c->ev, c->ranks};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     pp_db_close(c->db);
 }
@@ -98,26 +85,19 @@ static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
                                                   PP_SCHEDULE_ZBH1}, own;
     int nk = 4, dup = 0, ms[4] = {p->pp, 2 * p->pp, 4 * p->pp, 8 * p->pp};
     double t[PP_SCHEDULE__COUNT * 4];
+    const char *names[PP_SCHEDULE__COUNT];
     if (pp_schedule_parse(p->schedule_name, &own, NULL) == 0) {
         for (int i = 0; i < nk; i++) dup |= kinds[i] == own;
         if (!dup) kinds[nk++] = own;
     }
-    if (pp_report_tput_grid(&c->parts.tp, nk, 4, err)) return -1;
     pp_costs_cb_ctx mctx = {.cluster = &p->cluster};
     pp_comm_measured comm;
-    int rc = -1;
-    if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err))
-        goto done;
     pp_search_opts o = {.cfg = &p->model, .cluster = &p->cluster, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30,
                         .comm = &comm, .measured_cost = pp_costs_cb_graph, .measured_ctx = &mctx};
-    if (pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) goto done;
-    for (int i = 0; i < nk; i++) {
-        c->parts.tp.series[i].name = pp_schedule_name(kinds[i]);
-        for (int j = 0; j < 4; j++)
-            if (t[i * 4 + j] >= 0) pp_report_tput_add(&c->parts.tp, i, ms[j], t[i * 4 + j]);
-    }
-    rc = 0;
-done:
+    int rc = (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err) ||
+              pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) ? -1 : 0;
+    for (int i = 0; i < nk; i++) names[i] = pp_schedule_name(kinds[i]);
+    if (rc == 0) rc = pp_report_tput_table(&c->parts.tp, names, nk, ms, 4, t, err);
     pp_costs_close(mctx.costs);
     return rc;
 }
@@ -149,8 +129,7 @@ static int predict(ctx *x, const char *db_path, pp_err *err) {
 /* The stored runs (newest first), also as reports/ reads them. */
 static int load_runs(ctx *x, pp_err *err) {
     if (pp_db_runs_list(x->db, &x->runs, &x->n_runs, err)) return -1;
-    x->rr = pp_calloc((unsigned long long)(x->n_runs ? x->n_runs : 1), sizeof *x->rr, err);
-    if (!x->rr) return -1;
+    if (!(x->rr = pp_calloc((unsigned long long)(x->n_runs ? x->n_runs : 1), sizeof *x->rr, err))) return -1;
     for (int i = 0; i < x->n_runs; i++) {
         const pp_db_run *a = &x->runs[i];
         x->rr[i] = (pp_report_run){a->id, a->plan_hash, a->model, a->schedule, a->status, a->pp, a->dp, a->micro_batch,
@@ -164,10 +143,9 @@ static int load_run_rows(ctx *x, long long id, pp_err *err) {
     if (pp_db_run_steps(x->db, id, &x->steps, &x->n_steps, err) || pp_db_run_events(x->db, id, -1, &x->ev, &x->n_ev, err) ||
         pp_db_run_ranks(x->db, id, &x->ranks, &x->n_rank_rows, err))
         return -1;
-    x->step_no = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_no, err);
-    x->step_s = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_s, err);
-    if (!x->step_no || !x->step_s) return -1;
-    for (int i = 0; i < x->n_steps; i++) x->step_no[i] = x->steps[i].step, x->step_s[i] = x->steps[i].seconds;
+    pp_report_parts *o = &x->parts;
+    if (pp_report_parts_steps(o, x->n_steps, err)) return -1;
+    for (int i = 0; i < x->n_steps; i++) o->step_no[i] = x->steps[i].step, o->step_s[i] = x->steps[i].seconds;
     return 0;
 }
 
@@ -219,14 +197,9 @@ int main(int argc, char **argv) {
                                  sizeof o->note, &err);
     if (k < -1 || (k >= 0 && load_run_rows(&x, x.runs[k].id, &err))) goto fail;
     pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
-                             .n_steps = x.n_steps, .n_stages = p->n_stages, .n_ranks = p->pp};
-    if (k >= 0 && pp_report_parts_measure(o, &rd, x.step_no, x.step_s, step_opt, x.runs[k].id, x.runs[k].created_at,
-                                          &err))
-        goto fail;
-    pp_report_run like = {.model = p->model.name, .pp = p->pp, .dp = p->dp, .micro_batch = p->micro_batch,
-                          .seq_len = p->seq_len};
-    if (predict_throughput(&x, db_path, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &o->tm, &err))
-        goto fail;
+                             .n_stages = p->n_stages, .n_ranks = p->pp};
+    if (k >= 0 && pp_report_parts_measure(o, &rd, step_opt, x.runs[k].id, x.runs[k].created_at, &err)) goto fail;
+    if (predict_throughput(&x, db_path, &err) || pp_report_parts_measured_tput(o, x.rr, x.n_runs, p, &err)) goto fail;
 
     pp_report_input in;
     if (pp_report_parts_input(o, p, hash, &in, &err)) goto fail;

@@ -153,8 +153,12 @@ START_TEST(measured_step) {
     const int step_no[] = {0, 1, 2};
     const double step_s[] = {3, 2, 4};
     pp_report_run_data rd = {.ev = e, .n_ev = 3, .ranks = rows, .n_rank_rows = 1, .step = 99, .first_step = 99,
-                             .n_steps = 3, .n_stages = 2, .n_ranks = 2};
-    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, step_no, step_s, 2, 7, "2026-01-01", &err), 0);
+                             .n_steps = 99, .n_stages = 2, .n_ranks = 2};
+    ck_assert_int_eq(pp_report_parts_steps(&o, 3, &err), 0);
+    ck_assert_int_eq(o.n_steps, 3);
+    ck_assert(o.step_no[2] == 0 && o.step_s[2] == 0);
+    memcpy(o.step_no, step_no, sizeof step_no), memcpy(o.step_s, step_s, sizeof step_s);
+    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, 2, 7, "2026-01-01", &err), 0);
     ck_assert(o.have_run && o.step == 2 && o.run_id == 7);
     ck_assert_double_eq(o.iteration_s, 4);
     ck_assert_str_eq(o.choice, "chosen with --step");
@@ -192,17 +196,22 @@ START_TEST(measured_step) {
     memset(&o, 0, sizeof o);
     const pp_run_event e2[] = {{0, ev(0, PP_ACT_F, 0, 0, 3)}};
     rd.ev = e2, rd.n_ev = 1;
-    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, step_no, step_s, -1, 7, "d", &err), 0);
+    ck_assert_int_eq(pp_report_parts_steps(&o, 3, &err), 0);
+    memcpy(o.step_no, step_no, sizeof step_no), memcpy(o.step_s, step_s, sizeof step_s);
+    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, -1, 7, "d", &err), 0);
     ck_assert(o.have_run && o.step == 1);
     ck_assert_str_eq(o.note, "Run 7 stored no events for step 1: its timeline is empty.");
     pp_report_parts_free(&o);
 
     /* A step the run does not have: an error. No step at all: no run shown. */
     memset(&o, 0, sizeof o);
-    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, step_no, step_s, 5, 7, "d", &err), -1);
+    ck_assert_int_eq(pp_report_parts_steps(&o, 3, &err), 0);
+    memcpy(o.step_no, step_no, sizeof step_no), memcpy(o.step_s, step_s, sizeof step_s);
+    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, 5, 7, "d", &err), -1);
     ck_assert(!o.have_run);
-    rd.n_steps = 0;
-    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, step_no, step_s, -1, 7, "d", &err), 0);
+    ck_assert_int_eq(pp_report_parts_steps(&o, 0, &err), 0);
+    ck_assert(o.n_steps == 0 && o.step_no != NULL);
+    ck_assert_int_eq(pp_report_parts_measure(&o, &rd, -1, 7, "d", &err), 0);
     ck_assert(!o.have_run);
     ck_assert(o.note[0] != 0);
     pp_report_parts_free(&o);
