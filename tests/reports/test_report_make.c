@@ -1,8 +1,9 @@
 /*
  * test_report_make.c -- a report assembled (reports/pp_report_make.h):
  * series built from a callback, the predicted side with its activation
- * timeline, the measured step chosen and its note, the page's input from
- * the parts (with and without a run) and the Chrome trace files.
+ * timeline, the run's steps, the measured step chosen and its note, the
+ * page's input from the parts (with and without a run), the Chrome trace
+ * files, and the predicted and measured throughput tables.
  */
 #include "core/pp_sched.h"
 #include "core/pp_trace.h"
@@ -219,12 +220,54 @@ START_TEST(measured_step) {
 }
 END_TEST
 
+START_TEST(throughput_tables) {
+    pp_err err = {0};
+    pp_report_tput t;
+    const char *names[] = {"gpipe", "1f1b"};
+    const int ms[] = {2, 4, 8};
+    const double v[] = {10, -1, 30, 11, 21, -1}; /* -1: a point the search could not make */
+    ck_assert_int_eq(pp_report_tput_table(&t, names, 2, ms, 3, v, &err), 0);
+    ck_assert_int_eq(t.n, 2);
+    ck_assert_ptr_eq(t.series[0].name, names[0]);
+    ck_assert_int_eq(t.series[0].n, 2);
+    ck_assert_double_eq(t.series[0].pts[1].x, 8);
+    ck_assert_double_eq(t.series[0].pts[1].y, 30);
+    ck_assert_int_eq(t.series[1].n, 2);
+    ck_assert_double_eq(t.series[1].pts[1].x, 4);
+    ck_assert_double_eq(t.series[1].pts[1].y, 21);
+    pp_report_tput_free(&t);
+    /* Measured: runs like the plan (model m, pp 2, dp 1, micro-batch 2,
+     * sequence 32); another dp and another model are left out. */
+    pp_plan p;
+    pp_plan_stage st[2];
+    plan_init(&p, st);
+    const pp_report_run runs[] = {
+        {.plan_hash = "h", .model = "m", .schedule = "1f1b", .status = "ok", .pp = 2, .dp = 1, .micro_batch = 2,
+         .seq_len = 32, .n_microbatches = 4, .steps = 3, .tokens_per_s = 100},
+        {.plan_hash = "h", .model = "m", .schedule = "1f1b", .status = "ok", .pp = 2, .dp = 2, .micro_batch = 2,
+         .seq_len = 32, .n_microbatches = 4, .steps = 3, .tokens_per_s = 999},
+        {.plan_hash = "h", .model = "x", .schedule = "gpipe", .status = "ok", .pp = 2, .dp = 1, .micro_batch = 2,
+         .seq_len = 32, .n_microbatches = 4, .steps = 3, .tokens_per_s = 999},
+    };
+    pp_report_parts o;
+    memset(&o, 0, sizeof o);
+    ck_assert_int_eq(pp_report_parts_measured_tput(&o, runs, 3, &p, &err), 0);
+    ck_assert_int_eq(o.tm.n, 1);
+    ck_assert_str_eq(o.tm.series[0].name, "1f1b");
+    ck_assert_int_eq(o.tm.series[0].n, 1);
+    ck_assert_double_eq(o.tm.series[0].pts[0].x, 4);
+    ck_assert_double_eq(o.tm.series[0].pts[0].y, 100);
+    pp_report_parts_free(&o);
+}
+END_TEST
+
 static Suite *suite(void) {
     Suite *s = suite_create("report_make");
     TCase *tc = tcase_create("make");
     tcase_add_test(tc, series_from_callback);
     tcase_add_test(tc, predicted_only);
     tcase_add_test(tc, measured_step);
+    tcase_add_test(tc, throughput_tables);
     suite_add_tcase(s, tc);
     return s;
 }
