@@ -37,7 +37,7 @@
 /* What the simulator said of one step. Arrays are the caller's. */
 typedef struct pp_report_sim {
     int n_ranks, n_stages;
-    double iteration_s;
+    double iteration_s, tokens_per_s;
     const pp_trace *trace;               /* the step's events; may be NULL */
     const double *busy, *end;            /* [n_ranks]: compute + optimizer seconds; when the rank's list ended */
     const double *peak_total_bytes;      /* [n_ranks] */

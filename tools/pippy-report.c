@@ -1,17 +1,9 @@
 /*
- * pippy-report.c -- `pippy report`: the plan's prediction beside a measured
- * run of it, as a self-contained HTML page with gnuplot charts (reports/).
- *
- * This file only gathers the inputs: the plan and its prediction (exactly
- * as `pippy sim --plan` makes it) with the predicted throughput of other
- * schedules and microbatch counts (the planner's search with pp, schedule
- * and m fixed) -- both in the one section below that calls the simulator
- * and the planner -- and from the database the run (the newest of this
- * plan, or --run ID), its steps, events and ranks, and the stored runs of
- * the same model and shape. reports/pp_report_data.c prepares the figures
- * from them (which step, rebased traces, memory, medians) and
- * reports/pp_report.c draws and writes everything; reports/pp_report_print.c
- * prints the summary and the JSON.
+ * pippy-report.c -- `pippy report`: argv, then the inputs of the page --
+ * the plan's prediction (as `pippy sim --plan`), the planner's throughput of
+ * other schedules and microbatch counts, from the database the run shown and
+ * the stored runs -- handed to reports/ (pp_report_make.c assembles the
+ * page, pp_report.c writes it, pp_report_print.c prints), then the output.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,12 +12,11 @@
 #include <sys/stat.h>
 
 #include "core/pp_plan.h"
-#include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "planner/pp_schedgen.h"
 #include "planner/pp_search.h"
-#include "reports/pp_report.h"
 #include "reports/pp_report_data.h"
+#include "reports/pp_report_make.h"
 #include "reports/pp_report_print.h"
 #include "costs/pp_costs.h"
 #include "costs/pp_costs_cb.h"
@@ -61,38 +52,26 @@ static void usage(FILE *f) {
 typedef struct ctx {
     pp_plan plan;
     pp_graph g;
-    int have_g;
+    int have_g, n_runs, n_steps, n_rank_rows;
     pp_prediction pr;                /* the plan's prediction */
-    pp_report_series *act;           /* what reports/ draws of it */
-    pp_report_point *act_pts;
-    pp_report_tput tp, tm;           /* predicted and measured throughput */
+    pp_report_parts parts;           /* what reports/ makes of it and of the run */
     pp_db *db;                       /* the database's rows and the same rows for reports/ */
     pp_db_run *runs;
     pp_report_run *rr;
-    int n_runs, n_steps, n_rank_rows;
     pp_db_run_step *steps;
-    int *step_no;
-    double *step_s;
     pp_run_event *ev;
     long long n_ev;
     pp_run_rank *ranks;
-    int *stage_rank;                 /* what the page draws */
-    pp_report_pred pred;
-    pp_report_meas meas;
 } ctx;
 
 static void ctx_free(ctx *c) {
     pp_plan_free(&c->plan);
     if (c->have_g) pp_graph_free(&c->g);
     pp_prediction_free(&c->pr);
-    void *owned[] = {c->act, c->act_pts, c->runs, c->rr, c->steps, c->step_no, c->step_s, c->ev, c->ranks,
-                     c->stage_rank};
+    pp_report_parts_free(&c->parts);
+    void *owned[] = {c->runs, c->rr, c->steps, c->ev, c->ranks};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++) free(owned[i]);
     pp_db_close(c->db);
-    pp_report_pred_free(&c->pred);
-    pp_report_meas_free(&c->meas);
-    pp_report_tput_free(&c->tp);
-    pp_report_tput_free(&c->tm);
 }
 
 /* ---- The prediction: the only calls into the simulator and the planner --- */
@@ -106,32 +85,31 @@ static int predict_throughput(ctx *c, const char *db_path, pp_err *err) {
                                                   PP_SCHEDULE_ZBH1}, own;
     int nk = 4, dup = 0, ms[4] = {p->pp, 2 * p->pp, 4 * p->pp, 8 * p->pp};
     double t[PP_SCHEDULE__COUNT * 4];
+    const char *names[PP_SCHEDULE__COUNT];
     if (pp_schedule_parse(p->schedule_name, &own, NULL) == 0) {
         for (int i = 0; i < nk; i++) dup |= kinds[i] == own;
         if (!dup) kinds[nk++] = own;
     }
-    if (pp_report_tput_grid(&c->tp, nk, 4, err)) return -1;
     pp_costs_cb_ctx mctx = {.cluster = &p->cluster};
     pp_comm_measured comm;
-    int rc = -1;
-    if (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err))
-        goto done;
     pp_search_opts o = {.cfg = &p->model, .cluster = &p->cluster, .seq = p->seq_len, .pp = p->pp, .time_limit_s = 30,
                         .comm = &comm, .measured_cost = pp_costs_cb_graph, .measured_ctx = &mctx};
-    if (pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) goto done;
-    for (int i = 0; i < nk; i++) {
-        c->tp.series[i].name = pp_schedule_name(kinds[i]);
-        for (int j = 0; j < 4; j++)
-            if (t[i * 4 + j] >= 0) pp_report_tput_add(&c->tp, i, ms[j], t[i * 4 + j]);
-    }
-    rc = 0;
-done:
+    int rc = (pp_tool_costs_open(db_path, &mctx.costs, err) || pp_costs_comm(mctx.costs, &p->cluster, &comm, err) ||
+              pp_search_throughput(&o, p, kinds, nk, ms, 4, t, err)) ? -1 : 0;
+    for (int i = 0; i < nk; i++) names[i] = pp_schedule_name(kinds[i]);
+    if (rc == 0) rc = pp_report_tput_table(&c->parts.tp, names, nk, ms, 4, t, err);
     pp_costs_close(mctx.costs);
     return rc;
 }
 
+/* Point j of rank k's activation timeline (ctx: the pp_sim_result). */
+static pp_report_point timeline_at(const void *ctx, int k, int j) {
+    const pp_sim_point *q = &((const pp_sim_result *)ctx)->timeline[k][j];
+    return (pp_report_point){q->t, q->bytes};
+}
+
 /* The plan's one prediction (simulator/pp_predict.h) and what the page
- * draws of it (x->pred). */
+ * draws of it (x->parts). */
 static int predict(ctx *x, const char *db_path, pp_err *err) {
     const pp_plan *p = &x->plan;
     pp_predict_input pi;
@@ -139,20 +117,11 @@ static int predict(ctx *x, const char *db_path, pp_err *err) {
     pi.want_trace = pi.want_timeline = pi.want_critical_path = 1;
     if (pp_tool_predict(db_path, p, &x->g, &pi, &x->pr, err)) return -1;
     const pp_sim_result *r = &x->pr.sim;
-    long long npts = 0;
-    for (int k = 0; k < p->pp; k++) npts += r->timeline_n ? r->timeline_n[k] : 0;
-    x->act = pp_calloc((unsigned long long)p->pp, sizeof *x->act, err);
-    x->act_pts = pp_calloc((unsigned long long)(npts ? npts : 1), sizeof *x->act_pts, err);
-    if (!x->act || !x->act_pts) return -1;
-    for (long long k = 0, off = 0; k < p->pp; off += x->act[k++].n) {
-        x->act[k] = (pp_report_series){.pts = x->act_pts + off, .n = r->timeline_n ? r->timeline_n[k] : 0};
-        for (int j = 0; j < x->act[k].n; j++)
-            x->act_pts[off + j] = (pp_report_point){r->timeline[k][j].t, r->timeline[k][j].bytes};
-    }
-    pp_report_sim in = {.n_ranks = p->pp, .n_stages = p->n_stages, .iteration_s = r->iteration_s, .trace = &r->trace,
-                        .busy = r->busy, .end = r->end, .peak_total_bytes = r->peak_total_bytes,
-                        .peak_act_bytes = r->peak_act_bytes, .act_bytes = x->act, .stage_t = x->pr.stage_t};
-    return pp_report_predicted(&in, &x->pred, err);
+    pp_report_sim in = {.n_ranks = p->pp, .n_stages = p->n_stages, .iteration_s = r->iteration_s,
+                        .tokens_per_s = r->tokens_per_s, .trace = &r->trace, .busy = r->busy, .end = r->end,
+                        .peak_total_bytes = r->peak_total_bytes, .peak_act_bytes = r->peak_act_bytes,
+                        .stage_t = x->pr.stage_t};
+    return pp_report_parts_predict(&x->parts, &in, r->timeline_n, timeline_at, r, err);
 }
 
 /* ---- The database ------------------------------------------------------- */
@@ -160,8 +129,7 @@ static int predict(ctx *x, const char *db_path, pp_err *err) {
 /* The stored runs (newest first), also as reports/ reads them. */
 static int load_runs(ctx *x, pp_err *err) {
     if (pp_db_runs_list(x->db, &x->runs, &x->n_runs, err)) return -1;
-    x->rr = pp_calloc((unsigned long long)(x->n_runs ? x->n_runs : 1), sizeof *x->rr, err);
-    if (!x->rr) return -1;
+    if (!(x->rr = pp_calloc((unsigned long long)(x->n_runs ? x->n_runs : 1), sizeof *x->rr, err))) return -1;
     for (int i = 0; i < x->n_runs; i++) {
         const pp_db_run *a = &x->runs[i];
         x->rr[i] = (pp_report_run){a->id, a->plan_hash, a->model, a->schedule, a->status, a->pp, a->dp, a->micro_batch,
@@ -175,10 +143,9 @@ static int load_run_rows(ctx *x, long long id, pp_err *err) {
     if (pp_db_run_steps(x->db, id, &x->steps, &x->n_steps, err) || pp_db_run_events(x->db, id, -1, &x->ev, &x->n_ev, err) ||
         pp_db_run_ranks(x->db, id, &x->ranks, &x->n_rank_rows, err))
         return -1;
-    x->step_no = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_no, err);
-    x->step_s = pp_calloc((unsigned long long)(x->n_steps ? x->n_steps : 1), sizeof *x->step_s, err);
-    if (!x->step_no || !x->step_s) return -1;
-    for (int i = 0; i < x->n_steps; i++) x->step_no[i] = x->steps[i].step, x->step_s[i] = x->steps[i].seconds;
+    pp_report_parts *o = &x->parts;
+    if (pp_report_parts_steps(o, x->n_steps, err)) return -1;
+    for (int i = 0; i < x->n_steps; i++) o->step_no[i] = x->steps[i].step, o->step_s[i] = x->steps[i].seconds;
     return 0;
 }
 
@@ -211,10 +178,9 @@ int main(int argc, char **argv) {
     pp_err err = {0};
     ctx x;
     memset(&x, 0, sizeof x);
-    int rc = 1, have_run = 0, chosen_step = -1;
-    char hash[65], note[1024] = "", choice[256] = "";
-    pp_db_run run = {0};
-    double meas_iter = 0;
+    int rc = 1;
+    char hash[65];
+    pp_report_parts *o = &x.parts;
 
     /* The plan and its prediction (the throughput of other shapes comes last,
      * once the run's inputs are known to be good). */
@@ -227,48 +193,18 @@ int main(int argc, char **argv) {
     struct stat stt;
     int have_db = stat(db_path, &stt) == 0;
     if (have_db && (pp_db_open_readonly(db_path, &x.db, &err) || load_runs(&x, &err))) goto fail;
-    int k = pp_report_choose_run(x.rr, have_db ? x.n_runs : -1, hash, run_id, db_path, plan_path, note, sizeof note, &err);
+    int k = pp_report_choose_run(x.rr, have_db ? x.n_runs : -1, hash, run_id, db_path, plan_path, o->note,
+                                 sizeof o->note, &err);
     if (k < -1 || (k >= 0 && load_run_rows(&x, x.runs[k].id, &err))) goto fail;
-    if (k >= 0) run = x.runs[k];
-    int idx = k < 0 ? -1 : pp_report_pick_step(x.step_no, x.step_s, x.n_steps, step_opt, run.id, choice, sizeof choice,
-                                               note, sizeof note, &err);
-    if (idx < -1) goto fail;
-    if ((have_run = idx >= 0)) {
-        chosen_step = x.step_no[idx];
-        meas_iter = x.step_s[idx];
-        pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
-                                 .step = chosen_step, .first_step = x.step_no[0], .n_steps = x.n_steps,
-                                 .n_stages = p->n_stages, .n_ranks = p->pp};
-        if (pp_report_measured(&rd, &x.meas, &err)) goto fail;
-        if (x.meas.trace.n == 0 && !note[0])
-            snprintf(note, sizeof note, "Run %lld stored no events for step %d: its timeline is empty.", run.id, chosen_step);
-    }
-    pp_report_run like = {.model = p->model.name, .pp = p->pp, .dp = p->dp, .micro_batch = p->micro_batch,
-                          .seq_len = p->seq_len};
-    if (predict_throughput(&x, db_path, &err) || pp_report_measured_tput(x.rr, x.n_runs, &like, &x.tm, &err))
-        goto fail;
+    pp_report_run_data rd = {.ev = x.ev, .n_ev = x.n_ev, .ranks = x.ranks, .n_rank_rows = x.n_rank_rows,
+                             .n_stages = p->n_stages, .n_ranks = p->pp};
+    if (k >= 0 && pp_report_parts_measure(o, &rd, step_opt, x.runs[k].id, x.runs[k].created_at, &err)) goto fail;
+    if (predict_throughput(&x, db_path, &err) || pp_report_parts_measured_tput(o, x.rr, x.n_runs, p, &err)) goto fail;
 
-    const pp_sim_result *r = &x.pr.sim;
-    pp_report_input in = {
-        .cost_src = x.pr.cost_source, .link_src = x.pr.link_source, .run_id = have_run ? run.id : 0, .run_date = have_run ? run.created_at : NULL, .run_step = chosen_step,
-        .step_choice = choice, .note = note,
-        .pred = {.present = 1, .iteration_s = r->iteration_s, .tokens_per_s = r->tokens_per_s, .busy_s = r->busy,
-                 .peak_bytes = r->peak_total_bytes, .trace = &x.pred.trace, .stage_fb = x.pred.stage_fb},
-        .meas = {.present = have_run, .iteration_s = meas_iter,
-                 .tokens_per_s = meas_iter > 0 ? (double)p->global_batch * p->seq_len / meas_iter : 0,
-                 .busy_s = x.meas.busy, .peak_bytes = x.meas.peak_bytes, .trace = &x.meas.trace,
-                 .stage_fb = x.meas.stage_fb},
-        .pred_memory = x.pred.memory, .tput_pred = x.tp.series, .n_tput_pred = x.tp.n, .tput_meas = x.tm.series,
-        .n_tput_meas = x.tm.n, .gnuplot = getenv("PIPPY_GNUPLOT"),
-    };
-    if (pp_report_input_plan(&in, p, hash, &x.stage_rank, &err) || pp_report_write(&in, outdir, &err)) goto fail;
-    if (chrome) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/predicted-trace.json", outdir);
-        if (pp_trace_save_chrome(&r->trace, path, &err)) goto fail;
-        snprintf(path, sizeof path, "%s/measured-trace.json", outdir);
-        if (have_run && pp_trace_save_chrome(&x.meas.trace, path, &err)) goto fail;
-    }
+    pp_report_input in;
+    if (pp_report_parts_input(o, p, hash, &in, &err)) goto fail;
+    in.cost_src = x.pr.cost_source, in.link_src = x.pr.link_source, in.gnuplot = getenv("PIPPY_GNUPLOT");
+    if (pp_report_write(&in, outdir, &err) || (chrome && pp_report_parts_chrome(o, outdir, &err))) goto fail;
     if (json) {
         pp_jw w;
         pp_jw_init(&w);
