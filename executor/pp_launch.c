@@ -51,6 +51,25 @@ int pp_launch_self(char *buf, size_t n, pp_err *err) {
     return 0;
 }
 
+int pp_launch_sibling(const char *name, char *buf, size_t n, pp_err *err) {
+    char self[4096];
+    if (pp_launch_self(self, sizeof self, err)) return -1;
+    char *slash = strrchr(self, '/');
+    if (slash) *slash = '\0';
+    int k = slash ? snprintf(buf, n, "%s/%s", self, name) : snprintf(buf, n, "%s", name);
+    if (k < 0 || (size_t)k >= n) return pp_err_set(err, PP_ERR_INVALID, "the path of %s beside %s is too long", name, self);
+    return 0;
+}
+
+int pp_launch_logged(char *const argv[], const char *name, const char *log_path, pp_err *err) {
+    pp_launch_opts o;
+    pp_launch_opts_init(&o, name);
+    o.log_path = log_path;
+    pp_launch_result res;
+    if (pp_launch_run(argv, &o, &res, err) < 0) return -1;
+    return res.exit_code;
+}
+
 /* ---- on a rank ---- */
 
 static volatile sig_atomic_t rank_sig;     /* the first SIGINT, SIGTERM or SIGUSR1, or 0 */

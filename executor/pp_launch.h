@@ -73,6 +73,17 @@ int pp_launch_run(char *const argv[], const pp_launch_opts *o, pp_launch_result 
 /* The path of this program (/proc/self/exe) into buf. Returns 0 or -1 (err). */
 int pp_launch_self(char *buf, size_t n, pp_err *err);
 
+/* The path of the program `name` in this program's folder into buf, e.g.
+ * ".../bin/pippy" beside ".../bin/pippy-validate". Returns 0, or -1 with
+ * err (no /proc/self/exe, or the path does not fit in n). */
+int pp_launch_sibling(const char *name, char *buf, size_t n, pp_err *err);
+
+/* Runs argv as one process (pp_launch_run, launcher messages starting with
+ * `name`), its stdout appended to log_path (NULL: this process's), and
+ * waits. Returns its exit status (128 + signal when killed, 127 when it
+ * could not be executed), or -1 with err when it could not be started. */
+int pp_launch_logged(char *const argv[], const char *name, const char *log_path, pp_err *err);
+
 /* "SIGINT", "SIGTERM", ...; "a signal" for others. */
 const char *pp_launch_signal_name(int sig);
 

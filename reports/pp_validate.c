@@ -30,6 +30,16 @@ int pp_validate_compare(pp_validate_row *r, long long run_id, double pred_s, dou
     return 1;
 }
 
+void pp_validate_print_planning(FILE *f, const pp_validate_row *r) {
+    fprintf(f, "%-12s m=%-3d planning...", r->sched, r->m);
+    fflush(f);
+}
+
+void pp_validate_print_running(FILE *f) {
+    fprintf(f, " running...");
+    fflush(f);
+}
+
 void pp_validate_print_outcome(FILE *f, const pp_validate_row *r, const char *error) {
     if (error) fprintf(f, " %s\n", error);
     else if (!r->ok) fprintf(f, " no run or prediction found\n");

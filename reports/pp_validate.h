@@ -44,6 +44,11 @@ typedef struct pp_validate_row {
 int pp_validate_compare(pp_validate_row *r, long long run_id, double pred_s, double meas_s, double run_pred_s,
                         const pp_run_rank *rk, int n_ranks, const double *pred_peak, int n_pred);
 
+/* The start of a configuration's progress line, "SCHED m=M planning...",
+ * and its middle, " running..."; each flushes f. */
+void pp_validate_print_planning(FILE *f, const pp_validate_row *r);
+void pp_validate_print_running(FILE *f);
+
 /* The end of a configuration's progress line: " ERROR" when error is not
  * NULL, " no run or prediction found" when r is not ok, else its predicted
  * and measured time and their relative error; then a newline. */

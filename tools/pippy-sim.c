@@ -13,15 +13,11 @@
 #include <string.h>
 
 #include "core/pp_cluster.h"
-#include "core/pp_cost.h"
 #include "core/pp_json.h"
-#include "core/pp_plan.h"
-#include "core/pp_sched.h"
 #include "core/pp_trace.h"
-#include "core/pp_zoo.h"
 #include "planner/pp_schedgen.h"
 #include "costs/pp_costs.h"
-#include "simulator/pp_predict.h"
+#include "simulator/pp_predict_case.h"
 #include "simulator/pp_predict_print.h"
 #include "tools/tool_common.h"
 
@@ -64,28 +60,6 @@ typedef struct opts {
     double tflops, link_us, link_gbit;
     int json;
 } opts;
-
-/* Everything the run needs, owned here so one cleanup frees it. */
-typedef struct ctx {
-    pp_model_config cfg;
-    int have_model;
-    pp_graph g;
-    pp_cost_profile cost;
-    pp_sched sched;
-    pp_plan plan;
-    int have_plan;
-    pp_costs *costs;
-    pp_prediction pred;
-} ctx;
-
-static void ctx_free(ctx *c) {
-    if (c->have_plan) pp_plan_free(&c->plan);
-    pp_prediction_free(&c->pred);
-    pp_costs_close(c->costs);
-    pp_sched_free(&c->sched);
-    pp_cost_free(&c->cost);
-    pp_graph_free(&c->g);
-}
 
 int main(int argc, char **argv) {
     static const struct option lo[] = {
@@ -133,39 +107,22 @@ int main(int argc, char **argv) {
                                  o.model, "--db", pp_tool_db_path(o.db), NULL))
         return 2;
     pp_err err = {0};
-    ctx x;
-    memset(&x, 0, sizeof x);
-    pp_graph_init(&x.g, PP_DTYPE_F32);
+    pp_predict_case x;
+    pp_predict_case_init(&x);
+    pp_costs *costs = NULL;
     int rc = 1;
-    const pp_cluster *cluster = NULL;
-    char what[512] = "";
-    double tokens = 0;
-    pp_predict_input in;
-    pp_predict_input_init(&in);
-
     if (o.plan) {
-        if (pp_plan_load(o.plan, &x.plan, &err)) goto fail;
-        x.have_plan = x.have_model = 1;
-        x.cfg = x.plan.model;
-        if (pp_zoo_build(&x.cfg, x.plan.micro_batch, x.plan.seq_len, x.plan.dtype, &x.g, &err) ||
-            pp_sched_copy(&x.sched, &x.plan.schedule, &err))
-            goto fail;
-        cluster = &x.plan.cluster;
-        tokens = (double)x.plan.global_batch * x.plan.seq_len;
-        pp_predict_describe_plan(what, sizeof what, o.plan, &x.plan);
+        if (pp_predict_case_plan(&x, o.plan, &err)) goto fail;
     } else {
         if (o.model) {
             char path[4096];
-            if (pp_tool_model_path(o.model, path, sizeof path, &err) || pp_model_config_load(path, &x.cfg, &err))
+            if (pp_tool_model_path(o.model, path, sizeof path, &err) ||
+                pp_predict_case_model(&x, path, (int)o.mb, (int)o.seq, &err))
                 goto fail;
-            x.have_model = 1;
-            if (!o.seq) o.seq = x.cfg.seq_len;
-            if (pp_zoo_build(&x.cfg, (int)o.mb, (int)o.seq, PP_DTYPE_F32, &x.g, &err)) goto fail;
+            o.seq = x.seq;
         }
         if (o.csv) {
-            pp_sched_naming found;
-            if (pp_sched_load_csv(o.csv, PP_NAMING_AUTO, &x.sched, &found, &err)) goto fail;
-            pp_predict_describe_table(what, sizeof what, o.csv, &x.sched, found == PP_NAMING_LEGACY);
+            if (pp_predict_case_csv(&x, o.csv, &err)) goto fail;
         } else {
             pp_schedule_kind k;
             if (!x.have_model || !o.pp || !o.mbs) {
@@ -176,47 +133,40 @@ int main(int argc, char **argv) {
             if (pp_schedule_parse(o.schedule, &k, &err) ||
                 pp_schedule_generate(k, (int)o.pp, (int)o.mbs, (int)o.v, &x.sched, &err))
                 goto fail;
-            snprintf(what, sizeof what, "what-if: %s, schedule %s, pp %lld x dp %lld, v %d, %lld microbatches of %lld x %lld",
+            snprintf(x.what, sizeof x.what, "what-if: %s, schedule %s, pp %lld x dp %lld, v %d, %lld microbatches of %lld x %lld",
                      x.cfg.name, pp_schedule_name(k), o.pp, o.dp, pp_schedule_stages_per_rank(k, (int)o.v), o.mbs,
                      o.mb, o.seq);
         }
-        if (pp_sched_check(&x.sched, 0, 0, &err)) {
-            if (o.csv) pp_err_wrap(&err, "%s", o.csv);
-            goto fail;
-        }
-        pp_predict_input_layout(&in, &x.sched, x.have_model ? &x.g : NULL, (int)o.dp, (int)o.mb, (int)o.seq);
-        tokens = in.tokens_per_step;
+        if (pp_predict_case_layout(&x, o.csv, (int)o.dp, (int)o.mb, (int)o.seq, &err)) goto fail;
     }
     /* Costs measured on the cluster's devices (this machine's without a
      * cluster), unless --tflops asks for FLOP estimates; then the one
      * prediction path. */
+    const pp_cluster *cluster = x.have_plan ? &x.plan.cluster : NULL;
     int measured = 0, missing = 0;
     pp_comm_measured comm;
     memset(&comm, 0, sizeof comm);
-    if (pp_tool_costs_open(pp_tool_db_path(o.db), &x.costs, &err)) goto fail;
+    if (pp_tool_costs_open(pp_tool_db_path(o.db), &costs, &err)) goto fail;
     if (x.have_model && o.tflops <= 0) {
-        measured = pp_costs_graph(x.costs, cluster, &x.g, &x.cost, &missing, &err);
+        measured = pp_costs_graph(costs, cluster, &x.g, &x.cost, &missing, &err);
         if (measured < 0) goto fail;
         if (!measured && missing && missing < x.g.n_ops)
             fprintf(stderr, "pippy sim: warning: the measured profile lacks %d of %d ops (run pippy profile with "
                             "this micro-batch and sequence); using FLOP estimates\n", missing, x.g.n_ops);
     }
-    if (o.link_us < 0 && o.link_gbit <= 0 && pp_costs_comm(x.costs, cluster, &comm, &err)) goto fail;
-    in.cost = measured ? &x.cost : NULL;
-    in.comm = &comm;
-    pp_predict_input_whatif(&in, o.tflops, o.link_us, o.link_gbit);
-    in.want_trace = o.trace != NULL;
-    in.want_critical_path = 1;
-    in.want_timeline = o.json;
-    if (x.have_plan ? pp_predict_plan(&x.plan, &x.g, &in, &x.pred, &err) : pp_predict(&in, &x.pred, &err)) goto fail;
+    if (o.link_us < 0 && o.link_gbit <= 0 && pp_costs_comm(costs, cluster, &comm, &err)) goto fail;
+    x.in.cost = measured ? &x.cost : NULL;
+    x.in.comm = &comm;
+    pp_predict_input_whatif(&x.in, o.tflops, o.link_us, o.link_gbit);
+    if (pp_predict_case_run(&x, o.trace != NULL, o.json, &err)) goto fail;
     if (o.trace && pp_trace_save_chrome(&x.pred.sim.trace, o.trace, &err)) goto fail;
     if (o.json) {
         pp_jw w;
         pp_jw_init(&w);
-        pp_prediction_write_json(&w, &x.pred, what, &x.sched);
+        pp_prediction_write_json(&w, &x.pred, x.what, &x.sched);
         if (pp_tool_print_json(&w, &err)) goto fail;
     } else {
-        pp_prediction_print_text(stdout, &x.pred, what, tokens);
+        pp_prediction_print_text(stdout, &x.pred, x.what, x.tokens);
         if (o.trace) printf("\ntrace written to %s (open in Perfetto)\n", o.trace);
     }
     rc = 0;
@@ -224,6 +174,7 @@ int main(int argc, char **argv) {
 fail:
     rc = pp_tool_fail(TOOL, &err);
 done:
-    ctx_free(&x);
+    pp_costs_close(costs);
+    pp_predict_case_free(&x);
     return rc;
 }

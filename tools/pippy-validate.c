@@ -18,12 +18,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "core/pp_json.h"
 #include "core/pp_plan.h"
 #include "db/pp_db.h"
 #include "executor/pp_launch.h"
 #include "planner/pp_schedgen.h"
 #include "reports/pp_validate.h"
+#include "reports/pp_validate_cmd.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
 
@@ -51,20 +51,16 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-/* Runs argv (a pippy command) with its stdout appended to `log` (when not
- * NULL), through the one launcher (executor/pp_launch.h); on failure, with
- * tx, says " pippy WHAT failed (see LOG)" there. Returns its exit status,
- * 127 when it could not start. */
-static int spawn(char *const argv[], const char *log, FILE *tx, const char *what) {
-    pp_launch_opts o;
-    pp_launch_opts_init(&o, "pippy validate");
-    o.log_path = log;
-    pp_launch_result res;
+/* Runs argv (a pippy command) with its stdout appended to `log`, through
+ * the one launcher (executor/pp_launch.h); on failure, with tx, says
+ * "PREFIX pippy WHAT failed (see LOG)" there. Returns its exit status, 127
+ * when it could not start. */
+static int spawn(char *const argv[], const char *log, FILE *tx, const char *prefix, const char *what) {
     pp_err err = {0};
-    int rc = pp_launch_run(argv, &o, &res, &err);
+    int rc = pp_launch_logged(argv, "pippy validate", log, &err);
     if (rc < 0) fprintf(stderr, "pippy validate: %s\n", err.msg);
-    rc = rc < 0 ? 127 : res.exit_code;
-    if (rc && tx) fprintf(tx, " pippy %s failed (see %s)\n", what, log);
+    rc = rc < 0 ? 127 : rc;
+    if (rc && tx) fprintf(tx, "%s pippy %s failed (see %s)\n", prefix, what, log);
     return rc;
 }
 
@@ -74,13 +70,12 @@ static int spawn(char *const argv[], const char *log, FILE *tx, const char *what
 static int measure(const char *plan, const char *dbp, pp_validate_row *r, pp_err *err) {
     pp_plan p;
     pp_graph g;
-    pp_prediction pr;
+    pp_prediction pr = {0};
     pp_db *db = NULL;
     pp_db_run run;
     pp_run_rank *rk = NULL;
     int found = 0, nrk = 0;
     char hash[65] = "";
-    memset(&pr, 0, sizeof pr);
     if (pp_plan_open(plan, &p, &g, hash, err)) return -1;
     int bad = pp_tool_predict(dbp, &p, &g, NULL, &pr, err) || pp_db_open_readonly(dbp, &db, err) || pp_db_run_latest_of_plan(db, hash, &run, &found, err);
     if (!bad && found && pp_db_run_ranks(db, run.id, &rk, &nrk, err)) nrk = 0;
@@ -130,96 +125,66 @@ int main(int argc, char **argv) {
     const char *dbp = pp_tool_db_path(db_opt);
     /* The matrix. */
     pp_schedule_kind sk[32];
-    int ns = 0, ms[16], nm = 0;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s", scheds);
-    for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+    const char *sn[32];
+    int ns = 0, ms[PP_VALIDATE_MAX_M], nm = 0;
+    pp_validate_list names;
+    pp_validate_split(scheds, &names);
+    for (int i = 0; i < names.n; i++) {
         pp_schedule_kind k;
         pp_err e = {0};
-        if (pp_schedule_parse(t, &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
+        if (pp_schedule_parse(names.item[i], &k, &e)) return pp_tool_usage_error(TOOL, "--schedules: %s", e.msg);
         if (ns == 32) return pp_tool_usage_error(TOOL, "--schedules: at most 32");
+        sn[ns] = pp_schedule_name(k);
         sk[ns++] = k;
     }
-    if (mlist) {
-        snprintf(buf, sizeof buf, "%s", mlist);
-        for (char *t = strtok(buf, ","); t && nm < 16; t = strtok(NULL, ",")) {
-            long long v;
-            if (pp_tool_parse_int(TOOL, "--microbatches", t, 1, 4096, &v)) return 2;
-            ms[nm++] = (int)v;
-        }
-    } else {
-        for (int k = 1; k <= 8; k *= 2) ms[nm++] = (int)(k * pp);
-    }
+    pp_err me = {0};
+    if (pp_validate_counts(mlist, pp, ms, &nm, &me)) return pp_tool_usage_error(TOOL, "%s", me.msg);
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST)
         return pp_tool_usage_error(TOOL, "-o %s: cannot create: %s", outdir, strerror(errno));
-    char self[4096], pippy[4200], log[4200];
+    char pippy[4200];
     pp_err se = {0};
-    if (pp_launch_self(self, sizeof self, &se)) return pp_tool_fail(TOOL, &se);
-    char *slash = strrchr(self, '/');
-    *slash = '\0';
-    snprintf(pippy, sizeof pippy, "%s/pippy", self);
-    snprintf(log, sizeof log, "%s/validate.log", outdir);
-    char mbs[32], seqs[32], pps[32], stepss[32];
-    snprintf(mbs, sizeof mbs, "%lld", mb);
-    snprintf(seqs, sizeof seqs, "%lld", seq);
-    snprintf(pps, sizeof pps, "%lld", pp);
-    snprintf(stepss, sizeof stepss, "%lld", steps);
+    if (pp_launch_sibling("pippy", pippy, sizeof pippy, &se)) return pp_tool_fail(TOOL, &se);
+    pp_validate_cmds cmd;
+    pp_validate_cmds_init(&cmd, pippy, outdir, model, mb, seq, pp, steps, dbp);
 
     FILE *tx = json ? stderr : stdout; /* the human text */
     fprintf(tx, "validate: %s, micro-batch %lld x seq %lld, pp %lld, %d schedules x %d microbatch counts; log in %s\n",
-           model, mb, seq, pp, ns, nm, log);
+           model, mb, seq, pp, ns, nm, cmd.log);
     fprintf(tx, "profiling (ops and links)...\n");
-    char *prof[] = {pippy, "profile", "--model", (char *)model, "--micro-batch", mbs, "--seq", seqs, "--ranks", pps,
-                    "--db", (char *)dbp, NULL};
-    if (spawn(prof, log, NULL, NULL)) {
-        fprintf(stderr, "pippy validate: pippy profile failed (see %s)\n", log);
-        return 1;
-    }
-    pp_validate_row *rows = calloc((size_t)(ns * nm), sizeof *rows);
+    if (spawn(cmd.profile, cmd.log, stderr, "pippy validate:", "profile")) return 1;
+    pp_validate_row *rows = pp_validate_rows_new(sn, ns, ms, nm);
     if (!rows) return 1;
-    int nr = 0, failed = 0;
-    for (int si = 0; si < ns; si++)
-        for (int mi = 0; mi < nm; mi++) {
-            pp_validate_row *r = &rows[nr++];
-            snprintf(r->sched, sizeof r->sched, "%s", pp_schedule_name(sk[si]));
-            r->m = ms[mi];
-            pp_err e = {0};
-            if (pp_schedule_check(sk[si], (int)pp, r->m, 2, &e)) {
-                fprintf(tx, "%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
-                continue;
-            }
-            char plan[4300], batch[32], mstr[32];
-            snprintf(plan, sizeof plan, "%s/plan-%s-m%d.json", outdir, r->sched, r->m);
-            snprintf(batch, sizeof batch, "%lld", mb * r->m);
-            snprintf(mstr, sizeof mstr, "%d", r->m);
-            char *pl[] = {pippy, "plan", "--model", (char *)model, "--cluster", "local", "--batch", batch, "--seq", seqs,
-                          "--pp", pps, "--microbatches", mstr, "--schedule", r->sched, "--db", (char *)dbp, "-o", plan,
-                          NULL};
-            fprintf(tx, "%-12s m=%-3d planning...", r->sched, r->m);
-            fflush(tx);
-            if (spawn(pl, log, tx, "plan")) {
-                failed++;
-                continue;
-            }
-            fprintf(tx, " running...");
-            fflush(tx);
-            char *rn[] = {pippy, "run", "--plan", plan, "--steps", stepss, "--db", (char *)dbp, "--log-every", "1000", NULL};
-            if (spawn(rn, log, tx, "run")) {
-                failed++;
-                continue;
-            }
-            pp_err err = {0};
-            int bad = measure(plan, dbp, r, &err);
-            pp_validate_print_outcome(tx, r, bad ? err.msg : NULL);
-            failed += bad || !r->ok;
+    int nr = ns * nm, failed = 0;
+    for (int i = 0; i < nr; i++) {
+        pp_validate_row *r = &rows[i];
+        pp_err e = {0};
+        if (pp_schedule_check(sk[i / nm], (int)pp, r->m, 2, &e)) {
+            fprintf(tx, "%-12s m=%-3d skipped: %s\n", r->sched, r->m, e.msg);
+            continue;
         }
+        pp_validate_cmds_config(&cmd, outdir, r->sched, r->m);
+        pp_validate_print_planning(tx, r);
+        if (spawn(cmd.plan, cmd.log, tx, "", "plan")) {
+            failed++;
+            continue;
+        }
+        pp_validate_print_running(tx);
+        if (spawn(cmd.run, cmd.log, tx, "", "run")) {
+            failed++;
+            continue;
+        }
+        pp_err err = {0};
+        int bad = measure(cmd.plan_path, dbp, r, &err);
+        pp_validate_print_outcome(tx, r, bad ? err.msg : NULL);
+        failed += bad || !r->ok;
+    }
     pp_validate_stats st;
     pp_err je = {0};
     if (pp_validate_summarize(rows, nr, &st, &je)) {
         free(rows);
         return pp_tool_fail(TOOL, &je);
     }
-    pp_validate_print(tx, rows, nr, &st, failed, log);
+    pp_validate_print(tx, rows, nr, &st, failed, cmd.log);
     if (json) {
         pp_jw w;
         pp_jw_init(&w);

@@ -27,13 +27,9 @@
 #include "comm/pp_comm.h"
 #include "core/pp_plan.h"
 #include "core/pp_json.h"
-#include "core/pp_trace.h"
-#include "core/pp_zoo.h"
 #include "db/pp_db.h"
 #include "db/pp_db_run_file.h"
-#include "executor/pp_exec.h"
 #include "executor/pp_launch.h"
-#include "executor/pp_run.h"
 #include "executor/pp_run_print.h"
 #include "simulator/pp_predict.h"
 #include "tools/tool_common.h"
@@ -72,16 +68,13 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     char host[128] = "", hash[65] = "";
     pp_comm_hostname(c, host, sizeof host, NULL);
     pp_launch_rank_begin(me, host);
-    pp_plan plan;
+    pp_plan plan = {0};
     pp_graph g;
     int have_plan = 0, have_graph = 0, have_pred = 0;
     pp_exec *x = NULL;
     pp_db *db = NULL;
-    pp_run_result r;
-    pp_prediction pred;
-    memset(&r, 0, sizeof r);
-    memset(&pred, 0, sizeof pred);
-    memset(&plan, 0, sizeof plan);
+    pp_run_result r = {0};
+    pp_prediction pred = {0};
     if (pp_plan_open(ro->plan_path, &plan, &g, hash, &err)) goto fail;
     have_plan = have_graph = 1;
     /* The plan's one prediction, as pippy sim --plan and pippy report make
@@ -94,45 +87,23 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
     /* The database, opened and migrated before any training: a run it
      * could not store is refused now, not after the last step. */
     if (ro->use_db) {
-        int bad[1] = {me == 0 && pp_db_open(ro->db_path, &db, &err) != 0};
-        pp_err e2 = {0};
-        if (pp_comm_allreduce_max_i32(c, bad, 1, &e2)) {
-            err = e2;
-            goto fail;
-        }
-        if (bad[0]) {
-            if (me != 0) pp_err_set(&err, PP_ERR_DB, "rank 0 could not open the database %s", ro->db_path);
-            together = 1;
-            goto fail;
-        }
+        char why[4200];
+        snprintf(why, sizeof why, "rank 0 could not open the database %s", ro->db_path);
+        int agreed = pp_run_agree_rank0(c, me == 0 && pp_db_open(ro->db_path, &db, &err) != 0, PP_ERR_DB, why, &err);
+        together = agreed == 1;
+        if (agreed) goto fail;
     }
-    pp_exec_opts eo = pp_exec_defaults();
-    eo.seed = ro->seed;
-    eo.data_path = ro->data_path;
-    eo.hyper = ro->hyper;
-    eo.total_steps = ro->steps;
-    eo.threads = ro->threads;
-    eo.backend = (pp_backend_kind)ro->backend;
-    eo.timeout_s = ro->timeout_s;
-    const char *nan = getenv("PIPPY_INJECT_NAN"); /* testing: "RANK,STEP" (1-based step) */
-    if (nan && sscanf(nan, "%d,%d", &eo.nan_rank, &eo.nan_step) == 2) eo.nan_step--;
+    pp_exec_opts eo;
+    pp_run_opts o;
+    pp_run_request_apply(ro, hash, getenv("PIPPY_INJECT_NAN"), &eo, &o); /* testing: "RANK,STEP" (1-based) */
     if (pp_exec_create(&plan, &g, c, &eo, &x, &err)) goto fail;
     pp_run_printer pr = {.f = tx, .plan = &plan, .hash = hash, .checkpoint_dir = ro->checkpoint_dir,
                          .total_steps = ro->steps, .log_every = ro->log_every, .print = me == 0};
-    pp_run_opts o;
-    pp_run_opts_init(&o);
-    o.steps = ro->steps;
-    o.stop_after = ro->stop_after;
-    o.checkpoint_dir = ro->checkpoint_dir;
-    o.checkpoint_every = ro->checkpoint_every;
-    o.ckpt_mode = ro->resume ? PP_EXEC_CKPT_RESUME : ro->overwrite_checkpoint ? PP_EXEC_CKPT_OVERWRITE : PP_EXEC_CKPT_NEW;
-    o.plan_hash = hash;
     o.on_note = pp_run_print_note;
     o.ctx = &pr;
-    if (pp_run_plan(x, c, &o, &r, &err)) {
-        together = r.together;
-        goto fail;
-    }
+    int ran = pp_run_plan(x, c, &o, &r, &err);
+    together = r.together; /* after a failure: every rank got the failing rank's message */
+    if (ran) goto fail;
     int store_failed = 0;
     if (me == 0) {
         int n = pp_comm_size(c);
@@ -168,25 +139,8 @@ static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
         fflush(tx);
         fflush(stderr);
     }
-    if (r.stop_sig) {
-        if (me == 0) fprintf(stderr, "pippy run: %s\n", r.stop_msg);
-        pp_launch_rank_fail(r.stop_msg);
-        /* Every rank leaves after rank 0 has stored the run: mpirun stops
-         * the others as soon as one rank exits non-zero. */
-        pp_comm_barrier(c, NULL);
-        pp_launch_rank_done("interrupted\n");
-        rc = 1;
-        goto done;
-    }
-    if (store_failed) {
-        pp_launch_rank_fail(err.msg);
-        pp_comm_barrier(c, NULL);
-        rc = 1;
-        goto done;
-    }
-    pp_comm_barrier(c, NULL);
-    pp_launch_rank_done("ok\n");
-    rc = 0;
+    if (r.stop_sig && me == 0) fprintf(stderr, "pippy run: %s\n", r.stop_msg);
+    rc = pp_run_rank_end(c, r.stop_sig ? r.stop_msg : NULL, store_failed ? err.msg : NULL);
     goto done;
 fail:
     if (!together || me == 0) fprintf(stderr, "pippy run: %s\n", err.msg);

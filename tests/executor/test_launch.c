@@ -57,6 +57,33 @@ START_TEST(plain_child_status_and_log) {
 }
 END_TEST
 
+START_TEST(sibling_and_logged) {
+    char self[4096], sib[4200];
+    pp_err err = {0};
+    ck_assert_int_eq(pp_launch_self(self, sizeof self, &err), 0);
+    ck_assert_int_eq(pp_launch_sibling("pippy", sib, sizeof sib, &err), 0);
+    char *slash = strrchr(self, '/');
+    ck_assert_ptr_nonnull(slash);
+    ck_assert_int_eq(strncmp(sib, self, (size_t)(slash - self + 1)), 0); /* the same folder */
+    ck_assert_str_eq(sib + (slash - self + 1), "pippy");
+    char tiny[4];
+    ck_assert_int_eq(pp_launch_sibling("pippy", tiny, sizeof tiny, &err), -1); /* does not fit */
+    ck_assert(strstr(err.msg, "too long") != NULL);
+    char log[300];
+    snprintf(log, sizeof log, "%s/logged.txt", g_dir);
+    char *five[] = {"/bin/sh", "-c", "echo out; exit 5", NULL};
+    ck_assert_int_eq(pp_launch_logged(five, "test", log, &err), 5);
+    char *ok[] = {"/bin/sh", "-c", "echo again", NULL};
+    ck_assert_int_eq(pp_launch_logged(ok, "test", log, &err), 0);
+    char *none[] = {"/no/such/program", NULL};
+    ck_assert_int_eq(pp_launch_logged(none, "test", log, &err), 127);
+    char *text = slurp(log);
+    ck_assert_ptr_nonnull(text);
+    ck_assert_str_eq(text, "out\nagain\n");
+    free(text);
+}
+END_TEST
+
 /* Two ranks under mpirun: both leave their pid file; rank 1 then kills
  * itself. The launcher names it, and the status folder given is kept. */
 START_TEST(mpi_job_names_the_rank_that_died) {
@@ -137,6 +164,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, plain_child_status_and_log);
+    tcase_add_test(tc, sibling_and_logged);
     tcase_add_test(tc, a_rank_side);
     tcase_add_test(tc, mpi_job_names_the_rank_that_died);
     suite_add_tcase(s, tc);

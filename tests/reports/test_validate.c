@@ -16,6 +16,7 @@
 
 #include "core/pp_json.h"
 #include "reports/pp_validate.h"
+#include "reports/pp_validate_cmd.h"
 
 static const pp_run_rank RANKS[3] = {{.rank = 0, .peak_bytes = 1000}, {.rank = 1, .peak_bytes = 2000},
                                      {.rank = 2, .peak_bytes = 500}};
@@ -110,6 +111,91 @@ START_TEST(test_print) {
 }
 END_TEST
 
+START_TEST(test_progress) {
+    pp_validate_row r = {.sched = "zbh1", .m = 8};
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    pp_validate_print_planning(f, &r);
+    pp_validate_print_running(f);
+    fclose(f);
+    ck_assert_str_eq(buf, "zbh1         m=8   planning... running...");
+    free(buf);
+}
+END_TEST
+
+START_TEST(test_split) {
+    pp_validate_list l;
+    pp_validate_split("gpipe,,1f1b,zbh1,", &l);
+    ck_assert_int_eq(l.n, 3); /* empty items skipped */
+    ck_assert_str_eq(l.item[0], "gpipe");
+    ck_assert_str_eq(l.item[2], "zbh1");
+    pp_validate_split(NULL, &l);
+    ck_assert_int_eq(l.n, 0);
+    char many[400] = "";
+    for (int i = 0; i < 70; i++) strcat(many, "a,");
+    pp_validate_split(many, &l);
+    ck_assert_int_eq(l.n, 64); /* at most 64 kept */
+}
+END_TEST
+
+START_TEST(test_counts) {
+    int ms[PP_VALIDATE_MAX_M], nm = -1;
+    pp_err err = {0};
+    ck_assert_int_eq(pp_validate_counts(NULL, 3, ms, &nm, &err), 0);
+    ck_assert_int_eq(nm, 4);
+    ck_assert_int_eq(ms[0], 3);
+    ck_assert_int_eq(ms[3], 24);
+    ck_assert_int_eq(pp_validate_counts("2,16", 3, ms, &nm, &err), 0);
+    ck_assert_int_eq(nm, 2);
+    ck_assert_int_eq(ms[1], 16);
+    ck_assert_int_eq(pp_validate_counts("2,x4", 3, ms, &nm, &err), -1);
+    ck_assert_str_eq(err.msg, "--microbatches: 'x4' is not an integer");
+    ck_assert_int_eq(nm, 1); /* read before the bad one */
+    ck_assert_int_eq(pp_validate_counts("4097", 3, ms, &nm, &err), -1);
+    ck_assert_str_eq(err.msg, "--microbatches: 4097 is out of range [1, 4096]");
+    ck_assert_int_eq(pp_validate_counts("0", 3, ms, &nm, &err), -1);
+    ck_assert_str_eq(err.msg, "--microbatches: 0 is out of range [1, 4096]");
+    ck_assert_int_eq(pp_validate_counts("1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,bad", 3, ms, &nm, &err), 0);
+    ck_assert_int_eq(nm, PP_VALIDATE_MAX_M); /* further items ignored */
+}
+END_TEST
+
+START_TEST(test_rows_and_cmds) {
+    const char *names[] = {"gpipe", "1f1b"};
+    int ms[] = {2, 4, 8};
+    pp_validate_row *rows = pp_validate_rows_new(names, 2, ms, 3);
+    ck_assert_ptr_nonnull(rows);
+    ck_assert_str_eq(rows[0].sched, "gpipe");
+    ck_assert_int_eq(rows[2].m, 8);
+    ck_assert_str_eq(rows[4].sched, "1f1b");
+    ck_assert_int_eq(rows[4].m, 4);
+    ck_assert_int_eq(rows[5].ok, 0);
+    free(rows);
+    pp_validate_cmds c;
+    pp_validate_cmds_init(&c, "/bin/pippy", "out", "gpt2-tiny", 4, 64, 2, 8, "db.sqlite");
+    ck_assert_str_eq(c.log, "out/validate.log");
+    const char *prof[] = {"/bin/pippy", "profile", "--model", "gpt2-tiny", "--micro-batch", "4", "--seq", "64",
+                          "--ranks", "2", "--db", "db.sqlite", NULL};
+    for (int i = 0; prof[i]; i++) ck_assert_str_eq(c.profile[i], prof[i]);
+    ck_assert_ptr_null(c.profile[12]);
+    pp_validate_cmds_config(&c, "out", "zbh1", 8);
+    const char *pl[] = {"/bin/pippy", "plan", "--model", "gpt2-tiny", "--cluster", "local", "--batch", "32", "--seq",
+                        "64", "--pp", "2", "--microbatches", "8", "--schedule", "zbh1", "--db", "db.sqlite", "-o",
+                        "out/plan-zbh1-m8.json", NULL};
+    for (int i = 0; pl[i]; i++) ck_assert_str_eq(c.plan[i], pl[i]);
+    ck_assert_ptr_null(c.plan[20]);
+    const char *rn[] = {"/bin/pippy", "run", "--plan", "out/plan-zbh1-m8.json", "--steps", "8", "--db", "db.sqlite",
+                        "--log-every", "1000", NULL};
+    for (int i = 0; rn[i]; i++) ck_assert_str_eq(c.run[i], rn[i]);
+    ck_assert_ptr_null(c.run[10]);
+    pp_validate_cmds_config(&c, "out", "gpipe", 2); /* the next configuration replaces it */
+    ck_assert_str_eq(c.plan[7], "8");
+    ck_assert_str_eq(c.plan[15], "gpipe");
+    ck_assert_str_eq(c.run[3], "out/plan-gpipe-m2.json");
+}
+END_TEST
+
 START_TEST(test_json) {
     pp_validate_row rows[3];
     rows3(rows);
@@ -158,6 +244,10 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_summarize);
     tcase_add_test(tc, test_print);
     tcase_add_test(tc, test_json);
+    tcase_add_test(tc, test_progress);
+    tcase_add_test(tc, test_split);
+    tcase_add_test(tc, test_counts);
+    tcase_add_test(tc, test_rows_and_cmds);
     suite_add_tcase(s, tc);
     return s;
 }
