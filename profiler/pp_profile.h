@@ -214,11 +214,6 @@ int pp_profile_measure_ops(const pp_model_config *cfg, pp_backend *be, pp_profil
  * pp_comm_abort, as for pp_profile_links). */
 int pp_profile_links_phase(pp_comm *c, pp_backend_kind backend, int threads, pp_profile_result *o, pp_err *err);
 
-/* The message sizes r was measured at as a JSON array of whole numbers
- * ("[8,64,512]") into buf (n >= 32 bytes): sizes are left out once fewer
- * than 16 bytes remain, so the text stays a whole array. */
-void pp_profile_link_sizes_json(const pp_link_result *r, char *buf, size_t n);
-
 /* Writes to f one frame of the progress bar of the ops phase: "\r[===   ]
  * round R/ROUNDS, D/T ops, E s, ETA S s " (round is 0-based; the ETA
  * scales elapsed seconds by the ops left), and a newline once done ==

@@ -4,8 +4,8 @@
  * backend, the per-op arrays of a pp_profile_result, which signatures are
  * reused from the stored profile and which measured again, the ops phase
  * (round sampler, op sum, whole-step check), the links phase on each rank
- * under MPI, the measured sizes of a link as JSON text, and the progress
- * bar. The caller reads and writes the database; nothing here speaks to it.
+ * under MPI, and the progress bar. The caller reads and writes the
+ * database (costs/pp_costs_store.h); nothing here speaks to it.
  */
 #include "profiler/pp_profile.h"
 
@@ -82,13 +82,6 @@ int pp_profile_links_phase(pp_comm *c, pp_backend_kind backend, int threads, pp_
     o->ranks = pp_comm_size(c);
     o->sample_above = lo.sample_above;
     return 0;
-}
-
-void pp_profile_link_sizes_json(const pp_link_result *r, char *buf, size_t n) {
-    size_t o = (size_t)snprintf(buf, n, "[");
-    for (int k = 0; k < r->n_sizes && o < n - 16; k++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%.0f", k ? "," : "", r->sizes[k]);
-    snprintf(buf + o, n - o, "]");
 }
 
 void pp_profile_print_progress(FILE *f, double elapsed, int round, int rounds, int done, int total) {

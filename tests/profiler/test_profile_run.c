@@ -7,8 +7,7 @@
  * taken, measured again or kept for comparison as --force says; the ops
  * phase on gpt2-tiny measures only the fresh signature, copies every op's
  * measurement from the first of its signature and sums them; the links
- * phase on one rank sets the rank count; a link's sizes become a JSON array
- * that stays whole in a short buffer; the progress bar's frame; the JSON
+ * phase on one rank sets the rank count; the progress bar's frame; the JSON
  * object on a stream (and a write error on a full one); rank 0's report
  * as text, JSON or the hand-over file; and the hand-over file in $TMPDIR.
  */
@@ -155,32 +154,6 @@ START_TEST(links_phase_one_rank) {
 }
 END_TEST
 
-START_TEST(sizes_json) {
-    pp_link_result r;
-    memset(&r, 0, sizeof r);
-    char buf[256];
-    pp_profile_link_sizes_json(&r, buf, sizeof buf);
-    ck_assert_str_eq(buf, "[]");
-    r.n_sizes = 3;
-    r.sizes[0] = 8;
-    r.sizes[1] = 64;
-    r.sizes[2] = 67108864;
-    pp_profile_link_sizes_json(&r, buf, sizeof buf);
-    ck_assert_str_eq(buf, "[8,64,67108864]");
-    /* A short buffer: sizes left out, the array still closed. */
-    r.n_sizes = PP_LINK_MAX_SIZES;
-    for (int k = 0; k < r.n_sizes; k++) r.sizes[k] = 1e9 + k;
-    char small[40];
-    pp_profile_link_sizes_json(&r, small, sizeof small);
-    ck_assert_str_eq(small, "[1000000000,1000000001,1000000002]");
-    pp_json *root = NULL;
-    pp_err err = {0};
-    ck_assert_int_eq(pp_json_parse(small, strlen(small), "sizes", &root, &err), 0);
-    ck_assert_int_eq(root->n, 3);
-    pp_json_free(root);
-}
-END_TEST
-
 START_TEST(progress_frame) {
     char *buf = NULL;
     size_t len = 0;
@@ -302,7 +275,6 @@ static Suite *suite(void) {
     tcase_add_test(tc, alloc_and_take);
     tcase_add_test(tc, measure_ops);
     tcase_add_test(tc, links_phase_one_rank);
-    tcase_add_test(tc, sizes_json);
     tcase_add_test(tc, progress_frame);
     tcase_add_test(tc, json_stream);
     tcase_add_test(tc, links_report);
