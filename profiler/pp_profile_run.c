@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/pp_hash.h"
 
@@ -62,6 +63,11 @@ void pp_profile_take_stored(pp_profile_result *o, int i, const pp_op_measure *st
     o->reused += !o->fresh[i];
 }
 
+void pp_profile_take_stored_cb(void *ctx, int i, const pp_op_measure *stored) {
+    pp_profile_result *o = ctx;
+    pp_profile_take_stored(o, i, stored, o->force);
+}
+
 int pp_profile_measure_ops(const pp_model_config *cfg, pp_backend *be, pp_profile_result *o,
                            pp_profile_progress progress, void *ctx, pp_err *err) {
     const pp_graph *g = o->g;
@@ -90,4 +96,9 @@ void pp_profile_print_progress(FILE *f, double elapsed, int round, int rounds, i
     fprintf(f, "\r[%.*s%*s] round %d/%d, %d/%d ops, %.0f s, ETA %.0f s ", bar, "==============================",
             30 - bar, "", round + 1, rounds, done, total, elapsed, eta);
     if (done == total) fprintf(f, "\n");
+}
+
+void pp_profile_progress_tty(void *ctx, int round, int rounds, int done, int total) {
+    const pp_profile_tty *t = ctx;
+    if (isatty(fileno(t->f))) pp_profile_print_progress(t->f, pp_backend_now() - t->t_start, round, rounds, done, total);
 }

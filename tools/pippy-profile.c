@@ -77,9 +77,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
                        const char *links_out) {
     pp_err err = {0};
     pp_comm *c = NULL;
-    pp_profile_result o;
-    memset(&o, 0, sizeof o);
-    o.db_path = db_path;
+    pp_profile_result o = {.db_path = db_path};
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     if (pp_profile_links_phase(c, backend, threads, &o, &err)) {
         pp_tool_fail(TOOL, &err);
@@ -128,21 +126,6 @@ static int links_spawned(int ranks, const char *db_path, int threads, pp_backend
     return rc;
 }
 
-/* An op's stored measurement (NULL: none) taken as --force says. */
-struct take_ctx {
-    pp_profile_result *o;
-    int force;
-};
-static void take(void *ctx, int i, const pp_op_measure *stored) {
-    pp_profile_take_stored(((struct take_ctx *)ctx)->o, i, stored, ((struct take_ctx *)ctx)->force);
-}
-
-/* The progress bar on a terminal. */
-static void progress(void *ctx, int round, int rounds, int done, int total) {
-    if (isatty(2))
-        pp_profile_print_progress(stderr, pp_backend_now() - *(const double *)ctx, round, rounds, done, total);
-}
-
 int main(int argc, char **argv) {
     static const struct option lo[] = {
         {"model", required_argument, 0, 'm'}, {"micro-batch", required_argument, 0, 'b'},
@@ -187,10 +170,8 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     const char *dbp = pp_tool_db_path(db_opt);
     pp_err err = {0};
-    pp_profile_result o;
-    memset(&o, 0, sizeof o);
-    o.db_path = dbp;
     if (!ops) {
+        pp_profile_result o = {.db_path = dbp};
         if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads, backend, json, links_out);
         if (ranks < 2) return pp_tool_usage_error(TOOL, "--only links needs --ranks of at least 2");
         int rc = links_spawned((int)ranks, dbp, (int)threads, backend, json, &o);
@@ -208,19 +189,15 @@ int main(int argc, char **argv) {
     if (pp_zoo_build(&cfg, (int)mb, (int)seq, PP_DTYPE_F32, &g, &err)) return pp_tool_fail(TOOL, &err);
     pp_backend *be = NULL;
     pp_db *db = NULL;
-    int rc = 1;
     long long dev = 0;
-    o.model = cfg.name;
-    o.mb = mb;
-    o.seq = seq;
-    o.check = check;
-    struct take_ctx tc = {&o, force};
+    int rc = 1;
+    pp_profile_result o = {.db_path = dbp, .model = cfg.name, .mb = mb, .seq = seq, .check = check, .force = force};
     if (pp_profile_describe(backend, (int)threads, &o, &be, &err) ||
         pp_costs_store_device(dbp, o.fp, o.desc, &db, &dev, &err) || pp_profile_result_alloc(&o, &g, &err) ||
-        pp_costs_stored_ops(db, dev, &g, o.first, take, &tc, &err))
+        pp_costs_stored_ops(db, dev, &g, o.first, pp_profile_take_stored_cb, &o, &err))
         goto fail;
-    double t_start = pp_backend_now();
-    if (pp_profile_measure_ops(&cfg, be, &o, progress, &t_start, &err)) goto fail;
+    pp_profile_tty tty = {stderr, pp_backend_now()};
+    if (pp_profile_measure_ops(&cfg, be, &o, pp_profile_progress_tty, &tty, &err)) goto fail;
     if (store(db, dev, &o, &err)) goto fail;
     pp_db_close(db);
     db = NULL;
