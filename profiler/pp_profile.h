@@ -118,6 +118,7 @@ typedef struct pp_profile_result {
     pp_op_measure *m, *prev;
     int uniq, measured, reused; /* distinct signatures, of them measured, reused */
     int check;                  /* whole and optim were measured */
+    int force;                  /* --force: stored measurements compared with, not reused */
     /* seconds measuring, the sum of the op medians, the whole step, the
      * optimizer step per parameter, the timer's resolution */
     double seconds, sum, whole, optim, res;
@@ -197,6 +198,11 @@ void pp_profile_result_free(pp_profile_result *o);
  * to be compared with (had_prev[i] = 1). Counts it in measured or reused. */
 void pp_profile_take_stored(pp_profile_result *o, int i, const pp_op_measure *stored, int force);
 
+/* pp_profile_take_stored(ctx, i, stored, ctx's force) in the form a reader
+ * of stored profiles calls back (costs/pp_costs_store.h
+ * pp_costs_stored_ops); ctx is the pp_profile_result. */
+void pp_profile_take_stored_cb(void *ctx, int i, const pp_op_measure *stored);
+
 /* The ops phase on be, once pp_profile_take_stored has marked the fresh
  * ops: the timer's resolution, the round sampler over the fresh ops
  * (PP_PROFILE_ROUNDS rounds; progress and ctx as pp_profile_rounds takes
@@ -214,15 +220,22 @@ int pp_profile_measure_ops(const pp_model_config *cfg, pp_backend *be, pp_profil
  * pp_comm_abort, as for pp_profile_links). */
 int pp_profile_links_phase(pp_comm *c, pp_backend_kind backend, int threads, pp_profile_result *o, pp_err *err);
 
-/* The message sizes r was measured at as a JSON array of whole numbers
- * ("[8,64,512]") into buf (n >= 32 bytes): sizes are left out once fewer
- * than 16 bytes remain, so the text stays a whole array. */
-void pp_profile_link_sizes_json(const pp_link_result *r, char *buf, size_t n);
-
 /* Writes to f one frame of the progress bar of the ops phase: "\r[===   ]
  * round R/ROUNDS, D/T ops, E s, ETA S s " (round is 0-based; the ETA
  * scales elapsed seconds by the ops left), and a newline once done ==
  * total. done must be at least 1. */
 void pp_profile_print_progress(FILE *f, double elapsed, int round, int rounds, int done, int total);
+
+/* Where pp_profile_progress_tty draws: the stream and the run's start
+ * (pp_backend_now() seconds). */
+typedef struct pp_profile_tty {
+    FILE *f;
+    double t_start;
+} pp_profile_tty;
+
+/* A pp_profile_progress (ctx: a pp_profile_tty): a frame of
+ * pp_profile_print_progress on ctx's f, with the seconds since t_start,
+ * when f is a terminal; nothing otherwise. */
+void pp_profile_progress_tty(void *ctx, int round, int rounds, int done, int total);
 
 #endif /* PP_PROFILE_H */

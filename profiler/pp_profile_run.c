@@ -4,14 +4,15 @@
  * backend, the per-op arrays of a pp_profile_result, which signatures are
  * reused from the stored profile and which measured again, the ops phase
  * (round sampler, op sum, whole-step check), the links phase on each rank
- * under MPI, the measured sizes of a link as JSON text, and the progress
- * bar. The caller reads and writes the database; nothing here speaks to it.
+ * under MPI, and the progress bar. The caller reads and writes the
+ * database (costs/pp_costs_store.h); nothing here speaks to it.
  */
 #include "profiler/pp_profile.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/pp_hash.h"
 
@@ -62,6 +63,11 @@ void pp_profile_take_stored(pp_profile_result *o, int i, const pp_op_measure *st
     o->reused += !o->fresh[i];
 }
 
+void pp_profile_take_stored_cb(void *ctx, int i, const pp_op_measure *stored) {
+    pp_profile_result *o = ctx;
+    pp_profile_take_stored(o, i, stored, o->force);
+}
+
 int pp_profile_measure_ops(const pp_model_config *cfg, pp_backend *be, pp_profile_result *o,
                            pp_profile_progress progress, void *ctx, pp_err *err) {
     const pp_graph *g = o->g;
@@ -84,17 +90,15 @@ int pp_profile_links_phase(pp_comm *c, pp_backend_kind backend, int threads, pp_
     return 0;
 }
 
-void pp_profile_link_sizes_json(const pp_link_result *r, char *buf, size_t n) {
-    size_t o = (size_t)snprintf(buf, n, "[");
-    for (int k = 0; k < r->n_sizes && o < n - 16; k++)
-        o += (size_t)snprintf(buf + o, n - o, "%s%.0f", k ? "," : "", r->sizes[k]);
-    snprintf(buf + o, n - o, "]");
-}
-
 void pp_profile_print_progress(FILE *f, double elapsed, int round, int rounds, int done, int total) {
     double eta = elapsed / done * (total - done);
     int bar = 30 * done / (total ? total : 1);
     fprintf(f, "\r[%.*s%*s] round %d/%d, %d/%d ops, %.0f s, ETA %.0f s ", bar, "==============================",
             30 - bar, "", round + 1, rounds, done, total, elapsed, eta);
     if (done == total) fprintf(f, "\n");
+}
+
+void pp_profile_progress_tty(void *ctx, int round, int rounds, int done, int total) {
+    const pp_profile_tty *t = ctx;
+    if (isatty(fileno(t->f))) pp_profile_print_progress(t->f, pp_backend_now() - t->t_start, round, rounds, done, total);
 }

@@ -3,11 +3,12 @@
  * store the profile in the database (signatures already profiled on this
  * device are reused unless --force); with --ranks N (N >= 2) then measure
  * the links between N MPI ranks, starting mpirun itself when not under one.
- * Measuring and printing are profiler/pp_profile's (see pp_profile.h); this
- * file parses argv, reads and writes the database (store_profile: every
- * write, all at the end, so an interrupted run leaves it as it was) and
- * starts the ranks, which with --json hand their results back in a file
- * (--links-out, internal).
+ * Measuring and printing are profiler/pp_profile's (see pp_profile.h), the
+ * database's reads and writes costs/pp_costs_store's (every write at the
+ * end, so an interrupted run leaves it as it was); this file parses argv,
+ * copies the results into costs/' plain structs and starts the ranks,
+ * which with --json hand their results back in a file (--links-out,
+ * internal).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -16,9 +17,7 @@
 #include <unistd.h>
 
 #include "comm/pp_comm.h"
-#include "core/pp_hash.h"
-#include "core/pp_json.h"
-#include "costs/pp_costs.h"
+#include "costs/pp_costs_store.h"
 #include "db/pp_db.h"
 #include "executor/pp_launch.h"
 #include "profiler/pp_profile.h"
@@ -54,58 +53,22 @@ static void usage(FILE *f) {
             "  -h, --help           this help\n");
 }
 
-/* Every database write of pippy profile: the new op profiles, the whole
- * step and the optimizer step (with the whole-step check), the links and
- * the all-reduce. Returns 0 or -1 (err, each transaction rolled back). */
-static int store_profile(pp_db *db, long long dev, const pp_profile_result *o, pp_err *err) {
-    const pp_graph *g = o->g;
-    if (g && o->measured) {
-        if (pp_db_begin(db, err)) return -1;
-        for (int i = 0; i < g->n_ops; i++) {
-            if (!o->fresh[i]) continue;
-            pp_db_op_profile p = {.m = o->m[i]};
-            snprintf(p.signature, sizeof p.signature, "%s", o->sig[i]);
-            snprintf(p.kind, sizeof p.kind, "%s", pp_op_kind_name(g->ops[i].kind));
-            if (pp_db_op_profile_put(db, dev, &p, err)) goto fail;
-        }
-        if (pp_db_commit(db, err)) goto fail;
+/* What o measured, into the database through costs/ (its plain structs).
+ * Returns 0 or -1 (err). */
+static int store(pp_db *db, long long dev, const pp_profile_result *o, pp_err *err) {
+    pp_costs_link *l = calloc(o->n_links > 0 ? (size_t)o->n_links : 1, sizeof *l);
+    if (!l) return pp_err_set(err, PP_ERR_NOMEM, "out of memory storing the profile");
+    for (int i = 0; i < o->n_links; i++) {
+        const pp_link_result *r = &o->links[i];
+        l[i] = (pp_costs_link){r->src, r->dst, r->src_host, r->dst_host, r->alpha_s, r->beta_Bps, r->residual,
+                               r->n_sizes, r->sizes};
     }
-    if (g && o->check) {
-        /* Both stored: plans of this graph scale the op times to the whole
-         * step (what running ops back to back costs beyond each op alone),
-         * and any plan on this device costs its optimizer step. */
-        pp_db_step_profile sp = {.n_ops = g->n_ops, .whole_s = o->whole, .sum_ops_s = o->sum, .samples = 5};
-        pp_db_optim_profile op = {.optimizer = PP_COSTS_OPTIMIZER, .dtype = PP_COSTS_DTYPE, .s_per_param = o->optim,
-                                  .samples = 5};
-        pp_costs_graph_hash(g, sp.graph_hash);
-        if (pp_db_begin(db, err)) return -1;
-        if (pp_db_step_profile_put(db, dev, &sp, err) || pp_db_optim_profile_put(db, dev, &op, err) ||
-            pp_db_commit(db, err))
-            goto fail;
-    }
-    if (o->ranks >= 2) {
-        if (pp_db_begin(db, err)) return -1;
-        for (int i = 0; i < o->n_links; i++) {
-            const pp_link_result *r = &o->links[i];
-            pp_db_link l = {.src_rank = r->src, .dst_rank = r->dst, .alpha_s = r->alpha_s, .beta_Bps = r->beta_Bps,
-                            .residual = r->residual};
-            snprintf(l.src_host, sizeof l.src_host, "%s", r->src_host);
-            snprintf(l.dst_host, sizeof l.dst_host, "%s", r->dst_host);
-            pp_profile_link_sizes_json(r, l.sizes_json, sizeof l.sizes_json);
-            if (pp_db_link_put(db, dev, &l, err)) goto fail;
-        }
-        if (o->ar[1] > 0) {
-            pp_db_collective_profile cp = {.op = PP_COSTS_ALLREDUCE, .dtype = PP_COSTS_DTYPE, .n_ranks = o->ranks,
-                                           .alpha_s = o->ar[0], .beta_Bps = o->ar[1], .residual = o->ar[2],
-                                           .samples = 1};
-            if (pp_db_collective_profile_put(db, dev, &cp, err)) goto fail;
-        }
-        if (pp_db_commit(db, err)) goto fail;
-    }
-    return 0;
-fail:
-    pp_db_rollback(db, NULL);
-    return -1;
+    pp_costs_profile_in in = {.g = o->g, .fresh = o->fresh, .m = o->m, .measured = o->measured, .check = o->check,
+                              .whole_s = o->whole, .sum_s = o->sum, .optim_s = o->optim, .ranks = o->ranks,
+                              .n_links = o->n_links, .links = l, .ar = {o->ar[0], o->ar[1], o->ar[2]}};
+    int rc = pp_costs_store_profile(db, dev, &in, err);
+    free(l);
+    return rc;
 }
 
 /* The link phase, on every rank under MPI: measure, and rank 0 stores and
@@ -114,9 +77,7 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
                        const char *links_out) {
     pp_err err = {0};
     pp_comm *c = NULL;
-    pp_profile_result o;
-    memset(&o, 0, sizeof o);
-    o.db_path = db_path;
+    pp_profile_result o = {.db_path = db_path};
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
     if (pp_profile_links_phase(c, backend, threads, &o, &err)) {
         pp_tool_fail(TOOL, &err);
@@ -127,8 +88,8 @@ static int links_phase(int *argc, char ***argv, const char *db_path, int threads
     if (pp_comm_rank(c) == 0) {
         pp_db *db = NULL;
         long long dev;
-        rc = pp_profile_describe(backend, threads, &o, NULL, &err) || pp_db_open(db_path, &db, &err) ||
-             pp_db_device_put(db, o.fp, o.desc, &dev, &err) || store_profile(db, dev, &o, &err);
+        rc = pp_profile_describe(backend, threads, &o, NULL, &err) ||
+             pp_costs_store_device(db_path, o.fp, o.desc, &db, &dev, &err) || store(db, dev, &o, &err);
         pp_db_close(db);
         if (rc || pp_profile_links_report(stdout, "stdout", &o, json, links_out, &err)) rc = pp_tool_fail(TOOL, &err);
     }
@@ -163,12 +124,6 @@ static int links_spawned(int ranks, const char *db_path, int threads, pp_backend
     if (json && !rc && pp_profile_links_load(path, o, &err)) rc = pp_tool_fail(TOOL, &err);
     if (json) unlink(path);
     return rc;
-}
-
-/* The progress bar on a terminal. */
-static void progress(void *ctx, int round, int rounds, int done, int total) {
-    if (isatty(2))
-        pp_profile_print_progress(stderr, pp_backend_now() - *(const double *)ctx, round, rounds, done, total);
 }
 
 int main(int argc, char **argv) {
@@ -215,10 +170,8 @@ int main(int argc, char **argv) {
     if (optind < argc) return pp_tool_usage_error(TOOL, "unexpected argument '%s'", argv[optind]);
     const char *dbp = pp_tool_db_path(db_opt);
     pp_err err = {0};
-    pp_profile_result o;
-    memset(&o, 0, sizeof o);
-    o.db_path = dbp;
     if (!ops) {
+        pp_profile_result o = {.db_path = dbp};
         if (pp_comm_under_mpi()) return links_phase(&argc, &argv, dbp, (int)threads, backend, json, links_out);
         if (ranks < 2) return pp_tool_usage_error(TOOL, "--only links needs --ranks of at least 2");
         int rc = links_spawned((int)ranks, dbp, (int)threads, backend, json, &o);
@@ -236,26 +189,16 @@ int main(int argc, char **argv) {
     if (pp_zoo_build(&cfg, (int)mb, (int)seq, PP_DTYPE_F32, &g, &err)) return pp_tool_fail(TOOL, &err);
     pp_backend *be = NULL;
     pp_db *db = NULL;
-    int rc = 1;
     long long dev = 0;
-    o.model = cfg.name;
-    o.mb = mb;
-    o.seq = seq;
-    o.check = check;
-    if (pp_profile_describe(backend, (int)threads, &o, &be, &err) || pp_db_open(dbp, &db, &err) ||
-        pp_db_device_put(db, o.fp, o.desc, &dev, &err))
+    int rc = 1;
+    pp_profile_result o = {.db_path = dbp, .model = cfg.name, .mb = mb, .seq = seq, .check = check, .force = force};
+    if (pp_profile_describe(backend, (int)threads, &o, &be, &err) ||
+        pp_costs_store_device(dbp, o.fp, o.desc, &db, &dev, &err) || pp_profile_result_alloc(&o, &g, &err) ||
+        pp_costs_stored_ops(db, dev, &g, o.first, pp_profile_take_stored_cb, &o, &err))
         goto fail;
-    if (pp_profile_result_alloc(&o, &g, &err)) goto fail;
-    for (int i = 0; i < g.n_ops; i++) {
-        pp_db_op_profile p;
-        int found = 0;
-        if (o.first[i] != i) continue;
-        if (pp_db_op_profile_get(db, dev, o.sig[i], &p, &found, &err)) goto fail;
-        pp_profile_take_stored(&o, i, found ? &p.m : NULL, force);
-    }
-    double t_start = pp_backend_now();
-    if (pp_profile_measure_ops(&cfg, be, &o, progress, &t_start, &err)) goto fail;
-    if (store_profile(db, dev, &o, &err)) goto fail;
+    pp_profile_tty tty = {stderr, pp_backend_now()};
+    if (pp_profile_measure_ops(&cfg, be, &o, pp_profile_progress_tty, &tty, &err)) goto fail;
+    if (store(db, dev, &o, &err)) goto fail;
     pp_db_close(db);
     db = NULL;
     if (!json) pp_profile_print_text(stdout, &o);
