@@ -197,8 +197,13 @@ int main(int argc, char **argv) {
         pp_costs_stored_ops(db, dev, &g, o.first, pp_profile_take_stored_cb, &o, &err))
         goto fail;
     pp_profile_tty tty = {stderr, pp_backend_now()};
-    if (pp_profile_measure_ops(&cfg, be, &o, pp_profile_progress_tty, &tty, &err)) goto fail;
+    /* Op times measured before a failing whole-step check are kept. */
+    pp_err merr = {0};
+    int bad = pp_profile_measure_ops(&cfg, be, &o, pp_profile_progress_tty, &tty, &merr);
+    if (bad && o.sum <= 0) o.measured = 0;
+    if (bad) o.check = 0;
     if (store(db, dev, &o, &err)) goto fail;
+    if (bad && (err = merr, 1)) goto fail;
     pp_db_close(db);
     db = NULL;
     if (!json) pp_profile_print_text(stdout, &o);
