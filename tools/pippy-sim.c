@@ -16,7 +16,6 @@
 #include "core/pp_json.h"
 #include "core/pp_trace.h"
 #include "planner/pp_schedgen.h"
-#include "costs/pp_costs.h"
 #include "simulator/pp_predict_case.h"
 #include "simulator/pp_predict_print.h"
 #include "tools/tool_common.h"
@@ -109,7 +108,6 @@ int main(int argc, char **argv) {
     pp_err err = {0};
     pp_predict_case x;
     pp_predict_case_init(&x);
-    pp_costs *costs = NULL;
     int rc = 1;
     if (o.plan) {
         if (pp_predict_case_plan(&x, o.plan, &err)) goto fail;
@@ -143,18 +141,11 @@ int main(int argc, char **argv) {
      * cluster), unless --tflops asks for FLOP estimates; then the one
      * prediction path. */
     const pp_cluster *cluster = x.have_plan ? &x.plan.cluster : NULL;
-    int measured = 0, missing = 0;
+    int measured = 0;
     pp_comm_measured comm;
-    memset(&comm, 0, sizeof comm);
-    if (pp_tool_costs_open(pp_tool_db_path(o.db), &costs, &err)) goto fail;
-    if (x.have_model && o.tflops <= 0) {
-        measured = pp_costs_graph(costs, cluster, &x.g, &x.cost, &missing, &err);
-        if (measured < 0) goto fail;
-        if (!measured && missing && missing < x.g.n_ops)
-            fprintf(stderr, "pippy sim: warning: the measured profile lacks %d of %d ops (run pippy profile with "
-                            "this micro-batch and sequence); using FLOP estimates\n", missing, x.g.n_ops);
-    }
-    if (o.link_us < 0 && o.link_gbit <= 0 && pp_costs_comm(costs, cluster, &comm, &err)) goto fail;
+    if (pp_tool_costs_load(pp_tool_db_path(o.db), cluster, x.have_model && o.tflops <= 0 ? &x.g : NULL,
+                           o.link_us < 0 && o.link_gbit <= 0, TOOL, &x.cost, &measured, &comm, &err))
+        goto fail;
     x.in.cost = measured ? &x.cost : NULL;
     x.in.comm = &comm;
     pp_predict_input_whatif(&x.in, o.tflops, o.link_us, o.link_gbit);
@@ -174,7 +165,6 @@ int main(int argc, char **argv) {
 fail:
     rc = pp_tool_fail(TOOL, &err);
 done:
-    pp_costs_close(costs);
     pp_predict_case_free(&x);
     return rc;
 }

@@ -173,26 +173,42 @@ int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err) 
     return pp_costs_open(db_path, fp, out, err);
 }
 
+int pp_tool_costs_load(const char *db_path, const pp_cluster *cl, const pp_graph *g, int comm_too,
+                       const char *warn_tool, pp_cost_profile *cost, int *measured, pp_comm_measured *comm,
+                       pp_err *err) {
+    pp_costs *cs = NULL;
+    int missing = 0, got = 0;
+    *measured = 0;
+    memset(comm, 0, sizeof *comm);
+    if (pp_tool_costs_open(db_path, &cs, err)) return -1;
+    got = g ? pp_costs_graph(cs, cl, g, cost, &missing, err) : 0;
+    if (got == 0 && warn_tool && missing && missing < g->n_ops)
+        fprintf(stderr, "pippy %s: warning: the measured profile lacks %d of %d ops (run pippy profile with "
+                        "this micro-batch and sequence); using FLOP estimates\n", warn_tool, missing, g->n_ops);
+    if (got >= 0 && comm_too && pp_costs_comm(cs, cl, comm, err)) {
+        if (got == 1) pp_cost_free(cost);
+        got = -1;
+    }
+    pp_costs_close(cs);
+    if (got < 0) return -1;
+    *measured = got;
+    return 0;
+}
+
 int pp_tool_predict(const char *db_path, const pp_plan *plan, const pp_graph *g, const pp_predict_input *in,
                     pp_prediction *out, pp_err *err) {
-    pp_costs *cs = NULL;
     pp_cost_profile cost;
     pp_comm_measured comm;
     pp_predict_input pi;
-    int got = 0, rc = -1;
+    int measured;
     memset(out, 0, sizeof *out);
-    memset(&comm, 0, sizeof comm);
     if (in) pi = *in;
     else pp_predict_input_init(&pi);
-    if (pp_tool_costs_open(db_path, &cs, err)) return -1;
-    got = g ? pp_costs_graph(cs, &plan->cluster, g, &cost, NULL, err) : 0;
-    if (got < 0 || pp_costs_comm(cs, &plan->cluster, &comm, err)) goto done;
-    pi.cost = got == 1 ? &cost : NULL;
+    if (pp_tool_costs_load(db_path, &plan->cluster, g, 1, NULL, &cost, &measured, &comm, err)) return -1;
+    pi.cost = measured ? &cost : NULL;
     pi.comm = &comm;
-    rc = pp_predict_plan(plan, g, &pi, out, err);
-done:
-    if (got == 1) pp_cost_free(&cost);
-    pp_costs_close(cs);
+    int rc = pp_predict_plan(plan, g, &pi, out, err);
+    if (measured) pp_cost_free(&cost);
     return rc;
 }
 

@@ -60,6 +60,21 @@ int pp_tool_cpu_fingerprint(int threads, char fp[65], pp_err *err);
 struct pp_costs;
 int pp_tool_costs_open(const char *db_path, struct pp_costs **out, pp_err *err);
 
+/* What the database at db_path holds for graph g on cluster cl (NULL: this
+ * machine), for a command about to call pp_predict: *measured 1 with *cost
+ * filled (pp_cost_free) when every op of g is profiled there, else 0 (*cost
+ * untouched: FLOP estimates) -- with warn_tool, a warning on stderr naming
+ * the tool when the profile has some of g's ops but not all; g may be NULL.
+ * With comm_too the measured links and all-reduce into *comm (zeroed
+ * otherwise). A missing database is no error. Returns 0, or -1 with err and
+ * nothing to free. */
+struct pp_cluster;
+struct pp_cost_profile;
+struct pp_comm_measured;
+int pp_tool_costs_load(const char *db_path, const struct pp_cluster *cl, const struct pp_graph *g, int comm_too,
+                       const char *warn_tool, struct pp_cost_profile *cost, int *measured,
+                       struct pp_comm_measured *comm, pp_err *err);
+
 /* The plan's one prediction (simulator/pp_predict.h) from what the
  * database at db_path holds for the plan's cluster: measured op costs when
  * every op of g is profiled there (else FLOP estimates), measured links and
