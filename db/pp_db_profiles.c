@@ -42,39 +42,20 @@ int pp_db_device_put(pp_db *db, const char *fingerprint, const char *description
                 fingerprint ? fingerprint : "(null)");
     if (!description_json) DB_FAIL(PP_ERR_INVALID, "storing device %.12s: no description JSON", fingerprint);
 
+    /* A device seen before keeps its id and takes the new description. */
     if (pp_db_begin(db, err)) goto cleanup;
     began = 1;
-    DB_CHECK(sqlite3_prepare_v2(db->h, "SELECT id, description_json FROM devices WHERE fingerprint = ?1", -1, &st,
-                                NULL),
+    DB_CHECK(sqlite3_prepare_v2(db->h,
+                                "INSERT INTO devices (fingerprint, description_json) VALUES (?1, ?2)\n"
+                                "ON CONFLICT (fingerprint) DO UPDATE SET description_json = excluded.description_json\n"
+                                "RETURNING id",
+                                -1, &st, NULL),
              "storing device %.12s", fingerprint);
     DB_CHECK(sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC), "storing device %.12s", fingerprint);
+    DB_CHECK(sqlite3_bind_text(st, 2, description_json, -1, SQLITE_STATIC), "storing device %.12s", fingerprint);
     DB_CHECK(sqlite3_step(st), "storing device %.12s", fingerprint);
-    if (rc == SQLITE_ROW) {
-        row_id = sqlite3_column_int64(st, 0);
-        int changed = strcmp(col_str(st, 1), description_json) != 0;
-        sqlite3_finalize(st);
-        st = NULL;
-        if (changed) {
-            DB_CHECK(sqlite3_prepare_v2(db->h, "UPDATE devices SET description_json = ?1 WHERE id = ?2", -1, &st,
-                                        NULL),
-                     "updating device %.12s", fingerprint);
-            DB_CHECK(sqlite3_bind_text(st, 1, description_json, -1, SQLITE_STATIC), "updating device %.12s",
-                     fingerprint);
-            DB_CHECK(sqlite3_bind_int64(st, 2, row_id), "updating device %.12s", fingerprint);
-            DB_CHECK(sqlite3_step(st), "updating device %.12s", fingerprint);
-        }
-    } else {
-        sqlite3_finalize(st);
-        st = NULL;
-        DB_CHECK(sqlite3_prepare_v2(db->h, "INSERT INTO devices (fingerprint, description_json) VALUES (?1, ?2)", -1,
-                                    &st, NULL),
-                 "storing device %.12s", fingerprint);
-        DB_CHECK(sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC), "storing device %.12s", fingerprint);
-        DB_CHECK(sqlite3_bind_text(st, 2, description_json, -1, SQLITE_STATIC), "storing device %.12s",
-                 fingerprint);
-        DB_CHECK(sqlite3_step(st), "storing device %.12s", fingerprint);
-        row_id = sqlite3_last_insert_rowid(db->h);
-    }
+    row_id = sqlite3_column_int64(st, 0);
+    DB_CHECK(sqlite3_step(st), "storing device %.12s", fingerprint);
     sqlite3_finalize(st);
     st = NULL;
     began = 0;
