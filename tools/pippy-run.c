@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
         {"backend", required_argument, 0, 'K'}, {"overwrite-checkpoint", no_argument, 0, 'W'},
         {0, 0, 0, 0},
     };
-    run_plan_opts ro = {.checkpoint_every = 10, .timeout_s = 30, .use_db = 1};
+    pp_run_request ro = {.checkpoint_every = 10, .timeout_s = 30, .use_db = 1};
     const char *db_opt = NULL;
     long long ck_every = 10, stop_after = 0, timeout = 30;
     int steps_given = 0;

@@ -59,7 +59,7 @@ static int make_record(const pp_plan *plan, const char *hash, const char *status
 }
 
 /* The driver on each rank. */
-static int rank_main(int *argc, char ***argv, const run_plan_opts *ro) {
+static int rank_main(int *argc, char ***argv, const pp_run_request *ro) {
     pp_err err = {0};
     pp_comm *c = NULL;
     if (pp_comm_init(argc, argv, &c, &err)) return pp_tool_fail(TOOL, &err);
@@ -167,7 +167,7 @@ done:
 
 /* mpirun -np N <this program> <args> (executor/pp_launch.h), then what
  * became of the run. */
-static int launch(int argc, char **argv, int n_ranks, const run_plan_opts *ro) {
+static int launch(int argc, char **argv, int n_ranks, const pp_run_request *ro) {
     char self[4096];
     pp_err err = {0};
     if (pp_launch_self(self, sizeof self, &err)) return pp_tool_fail(TOOL, &err);
@@ -187,7 +187,7 @@ static int launch(int argc, char **argv, int n_ranks, const run_plan_opts *ro) {
     return rc;
 }
 
-int run_plan_main(int argc, char **argv, const run_plan_opts *ro) {
+int run_plan_main(int argc, char **argv, const pp_run_request *ro) {
     if (pp_comm_under_mpi()) return rank_main(&argc, &argv, ro);
     /* Not under mpirun: the plan decides how many ranks to start. */
     pp_plan plan;
