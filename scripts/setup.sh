@@ -13,6 +13,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin         # comm/ (MPI)
   libglpk-dev                        # planner/ (MILP)
   gnuplot-nox                        # reports/ (charts)
+  python3                            # tests/integration (reads the commands' JSON)
 )
 if [ "${1:-}" = "--fuzz" ]; then
   PACKAGES+=(clang libclang-rt-14-dev) # tests/fuzz: clang 14, libFuzzer and the sanitizer runtimes
