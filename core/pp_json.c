@@ -861,3 +861,12 @@ int pp_jw_finish(pp_jw *w, char **out, size_t *len, pp_err *err) {
     memset(w, 0, sizeof *w);
     return 0;
 }
+
+int pp_jw_write(pp_jw *w, FILE *f, const char *name, pp_err *err) {
+    char *text;
+    size_t len;
+    if (pp_jw_finish(w, &text, &len, err)) return -1;
+    int bad = fwrite(text, 1, len, f) != len || fflush(f) != 0;
+    free(text);
+    return bad ? pp_err_set(err, PP_ERR_IO, "%s: write error", name) : 0;
+}

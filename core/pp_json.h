@@ -28,6 +28,7 @@
 #define PP_JSON_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "core/pp_err.h"
 
@@ -145,6 +146,10 @@ void pp_jw_kbool(pp_jw *w, const char *key, int v);
  * NULL), or -1 on allocation failure or too deep nesting (err set, nothing
  * in *out). Resets w. */
 int pp_jw_finish(pp_jw *w, char **out, size_t *len, pp_err *err);
+/* Finishes w and writes its text to f; name names f in the error
+ * ("stdout: write error"). w is left empty either way. Returns 0 or -1
+ * (err). */
+int pp_jw_write(pp_jw *w, FILE *f, const char *name, pp_err *err);
 void pp_jw_free(pp_jw *w);
 
 /* Shortest "%.Ng" rendering of v that reads back equal; buf holds >= 32 bytes. */

@@ -251,14 +251,9 @@ bad:
 
 int pp_profile_print_json(FILE *f, const char *name, const pp_profile_result *r, pp_err *err) {
     pp_jw w;
-    char *text;
-    size_t len;
     pp_jw_init(&w);
     pp_profile_write_json(&w, r);
-    if (pp_jw_finish(&w, &text, &len, err)) return -1;
-    int bad = fwrite(text, 1, len, f) != len || fflush(f) != 0;
-    free(text);
-    return bad ? pp_err_set(err, PP_ERR_IO, "%s: write error", name) : 0;
+    return pp_jw_write(&w, f, name, err);
 }
 
 int pp_profile_links_tmpfile(char *path, size_t n, pp_err *err) {

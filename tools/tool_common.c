@@ -147,14 +147,7 @@ int pp_tool_parse_int(const char *tool, const char *opt, const char *s, long lon
     return 0;
 }
 
-int pp_tool_print_json(struct pp_jw *w, pp_err *err) {
-    char *text;
-    size_t len;
-    if (pp_jw_finish(w, &text, &len, err)) return -1;
-    int bad = fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0;
-    free(text);
-    return bad ? pp_err_set(err, PP_ERR_IO, "stdout: write error") : 0;
-}
+int pp_tool_print_json(struct pp_jw *w, pp_err *err) { return pp_jw_write(w, stdout, "stdout", err); }
 
 int pp_tool_cpu_fingerprint(int threads, char fp[65], pp_err *err) {
     pp_backend *be = NULL;

@@ -265,6 +265,34 @@ START_TEST(test_writer_key_value) {
 }
 END_TEST
 
+/* pp_jw_write: the text to a stream, or the stream named in the error. */
+START_TEST(test_writer_to_stream) {
+    pp_jw w;
+    pp_err err = {0};
+    char *buf = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&buf, &n);
+    ck_assert_ptr_nonnull(f);
+    pp_jw_init(&w);
+    pp_jw_obj_begin(&w);
+    pp_jw_kint(&w, "a", 1);
+    pp_jw_obj_end(&w);
+    ck_assert_int_eq(pp_jw_write(&w, f, "mem", &err), 0);
+    fclose(f);
+    ck_assert_str_eq(buf, "{\n  \"a\": 1\n}\n");
+    free(buf);
+    FILE *full = fopen("/dev/full", "w");
+    if (full) {
+        pp_jw_init(&w);
+        pp_jw_obj_begin(&w);
+        pp_jw_obj_end(&w);
+        ck_assert_int_eq(pp_jw_write(&w, full, "full", &err), -1);
+        ck_assert_str_eq(err.msg, "full: write error");
+        fclose(full);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("json");
     TCase *tc = tcase_create("json");
@@ -275,6 +303,7 @@ int main(void) {
     tcase_add_test(tc, test_writer_round_trip);
     tcase_add_test(tc, test_writer_depth);
     tcase_add_test(tc, test_writer_key_value);
+    tcase_add_test(tc, test_writer_to_stream);
     suite_add_tcase(s, tc);
     return pp_test_run(s);
 }
