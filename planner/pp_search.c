@@ -199,6 +199,16 @@ static int cmp_cand(const void *a, const void *b) {
     return ox > oy ? 1 : ox < oy ? -1 : 0;
 }
 
+/* The op costs of g the search works with: what the measured-cost callback
+ * finds (returns 1), else the graph's FLOPs at the default rate rule
+ * (pp_predict_rate; returns 0). -1 with err on failure. Free *cp with
+ * pp_cost_free when it returns 0 or 1. */
+static int search_costs(const pp_search_opts *o, const pp_graph *g, pp_cost_profile *cp, pp_err *err) {
+    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, g, cp, err) : 0;
+    if (got < 0 || (!got && pp_cost_from_graph(g, pp_predict_rate(o->cluster, o->flops_per_s), cp, err))) return -1;
+    return got;
+}
+
 static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, int mb, pp_err *err) {
     for (int i = 0; i < *n_cache; i++)
         if ((*cache)[i].micro_batch == mb) return &(*cache)[i];
@@ -212,7 +222,7 @@ static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, in
     memset(b, 0, sizeof *b);
     b->micro_batch = mb;
     if (pp_zoo_build(o->cfg, mb, o->seq, PP_DTYPE_F32, &b->g, err)) return NULL;
-    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, &b->g, &b->cost, err) : 0;
+    int got = search_costs(o, &b->g, &b->cost, err);
     if (got < 0) {
         pp_graph_free(&b->g);
         return NULL;
@@ -220,8 +230,7 @@ static built *get_built(built **cache, int *n_cache, const pp_search_opts *o, in
     /* Counters only (the options are the caller's to read afterwards). */
     if (got) ((pp_search_opts *)o)->used_measured++;
     else ((pp_search_opts *)o)->used_estimated++;
-    if ((!got && pp_cost_from_graph(&b->g, pp_predict_rate(o->cluster, o->flops_per_s), &b->cost, err)) ||
-        pp_search_chain(&b->g, b->cost.t, o->granularity_op, &b->chain, err)) {
+    if (pp_search_chain(&b->g, b->cost.t, o->granularity_op, &b->chain, err)) {
         pp_graph_free(&b->g);
         pp_cost_free(&b->cost);
         return NULL;
@@ -663,8 +672,7 @@ void pp_search_table_name(const char *path, char *name, size_t n) {
 
 int pp_search_costs_source(const pp_search_opts *o, const pp_graph *g, char *out, size_t n, pp_err *err) {
     pp_cost_profile cp;
-    int got = o->measured_cost ? o->measured_cost(o->measured_ctx, g, &cp, err) : 0;
-    if (got < 0 || (!got && pp_cost_from_graph(g, pp_predict_rate(o->cluster, o->flops_per_s), &cp, err))) return -1;
+    if (search_costs(o, g, &cp, err) < 0) return -1;
     snprintf(out, n, "%s", cp.source);
     pp_cost_free(&cp);
     return 0;
